@@ -1,0 +1,99 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config/schema.js";
+import { AlertNotifier } from "./budget/alerts.js";
+import type { BudgetStore } from "./budget/interface.js";
+import { MemoryBudgetStore } from "./budget/memory.js";
+import { RedisBudgetStore } from "./budget/redis.js";
+import { Settler } from "./budget/settle.js";
+import { WindowCache } from "./budget/window.js";
+import { ProxyError, toProxyError } from "./errors.js";
+import { jsonLogger, type Logger } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { compileRules } from "./routing/classify.js";
+import { createRouter } from "./routing/route.js";
+import { tierModels as buildTierModels } from "./routing/tiers.js";
+import { createAuthenticator } from "./server/auth.js";
+import { chatCompletions } from "./server/routes/chat.js";
+import { registerCostRoutes } from "./server/routes/costs.js";
+import { registerInfoRoutes } from "./server/routes/info.js";
+import { Lifecycle, type Services } from "./services.js";
+import { defaultEncoding, warmEncodings, type EncodingName } from "./tokens/count.js";
+import { UpstreamClient } from "./upstream/client.js";
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** A store to use instead of the one the configuration names (tests). */
+  store?: BudgetStore;
+}
+
+export function createStore(config: Config, clock: Clock): BudgetStore {
+  if (config.store.redis_url) {
+    return new RedisBudgetStore({ url: config.store.redis_url, keyPrefix: config.store.key_prefix, maxRecords: config.store.usage_records_max });
+  }
+  return new MemoryBudgetStore(clock, config.store.usage_records_max);
+}
+
+export function createServices(config: Config, options: ServiceOptions = {}): Services {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? jsonLogger;
+  const store = options.store ?? createStore(config, clock);
+  const tierModels = buildTierModels(config);
+  const encodings = new Map<string, EncodingName>(
+    Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
+  );
+  warmEncodings(["o200k_base", ...encodings.values()]);
+  return {
+    config,
+    clock,
+    store,
+    logger,
+    metrics: new Metrics(),
+    router: createRouter(config, compileRules(config.routing.rules), tierModels),
+    tierModels,
+    auth: createAuthenticator(config),
+    upstream: new UpstreamClient(config.upstreams),
+    settler: new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds),
+    windows: new WindowCache(config.budgets.timezone),
+    encodingOf: (model) => encodings.get(model) ?? "o200k_base",
+    lifecycle: new Lifecycle(),
+  };
+}
+
+/** The HTTP surface of SPEC 10 over the given services. */
+export function buildApp(services: Services): Hono {
+  const app = new Hono();
+  const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: limitBytes,
+      onError: () =>
+        new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse(),
+    }),
+  );
+  app.post("/v1/chat/completions", chatCompletions(services));
+  registerInfoRoutes(app, services);
+  registerCostRoutes(app, services);
+  app.get("/metrics", async (c) => {
+    if (services.auth.adminRequired && !services.auth.isAdmin(c.req.header("authorization"))) {
+      throw new ProxyError("admin_key_required", "This endpoint needs the admin key.");
+    }
+    return c.text(await services.metrics.registry.metrics(), 200, { "content-type": services.metrics.registry.contentType });
+  });
+  app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
+  app.onError((err) => {
+    const error = toProxyError(err);
+    if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
+    return error.toResponse();
+  });
+  return app;
+}
+
+export async function closeServices(services: Services): Promise<void> {
+  services.settler.stop();
+  await services.upstream.close();
+  await services.store.close();
+}

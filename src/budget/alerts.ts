@@ -1,0 +1,63 @@
+import { request } from "undici";
+import type { Logger } from "../log.js";
+import { formatUsd } from "../money.js";
+import type { CrossedThreshold } from "./interface.js";
+import { scopeLabel, type ScopeCounter } from "./scopes.js";
+
+/**
+ * Raises budget alerts. The store has already made each one unique per scope, window and
+ * threshold across all replicas; this only tells people: a log line and, when configured,
+ * a webhook POST with a Slack-compatible `text`.
+ */
+export class AlertNotifier {
+  constructor(
+    private readonly logger: Logger,
+    private readonly webhook: string,
+  ) {}
+
+  notify(crossed: CrossedThreshold[], counters: ScopeCounter[]): void {
+    for (const alert of crossed) {
+      const counter = counters[alert.counter];
+      if (!counter || counter.limit === null) continue;
+      const text =
+        `tollgate: ${counter.window} budget of ${scopeLabel(counter.scope)} (${counter.windowId}) ` +
+        `reached ${Math.round(alert.threshold * 100)}%: ${formatUsd(alert.spent)} spent of ${formatUsd(counter.limit)}`;
+      this.logger.log("warn", "budget_alert", {
+        scope: counter.scope.kind,
+        scope_id: counter.scope.id,
+        window: counter.window,
+        window_id: counter.windowId,
+        threshold: alert.threshold,
+        spent_usd: alert.spent / 1e9,
+        limit_usd: counter.limit / 1e9,
+        text,
+      });
+      if (this.webhook) void this.post(text, counter, alert);
+    }
+  }
+
+  private async post(text: string, counter: ScopeCounter, alert: CrossedThreshold): Promise<void> {
+    try {
+      const res = await request(this.webhook, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          text,
+          scope: counter.scope.kind,
+          scope_id: counter.scope.id,
+          window: counter.window,
+          window_id: counter.windowId,
+          threshold: alert.threshold,
+          spent_usd: alert.spent / 1e9,
+          limit_usd: (counter.limit ?? 0) / 1e9,
+        }),
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 300) this.logger.log("warn", "alert_webhook_failed", { status: res.statusCode });
+    } catch (err) {
+      this.logger.log("warn", "alert_webhook_failed", { error: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import type { Clock } from "../clock.js";
+import type { Nano } from "../money.js";
+import type { UsageRecord } from "../usage/record.js";
+import {
+  COUNTER_GRACE_MS,
+  SETTLED_MEMORY_MS,
+  type BudgetStore,
+  type CrossedThreshold,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleRequest,
+  type SettleResult,
+} from "./interface.js";
+
+interface Reservation {
+  amount: Nano;
+  counterIds: string[];
+  expiresAt: number;
+}
+
+/**
+ * The single-process store: the same semantics as the Redis store, for a proxy run alone.
+ * Node runs one callback at a time, so each method is atomic without locks.
+ */
+export class MemoryBudgetStore implements BudgetStore {
+  readonly kind = "memory";
+  private readonly counters = new Map<string, { value: Nano; expiresAt: number }>();
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly settled = new Map<string, number>();
+  private readonly alerts = new Map<string, number>();
+  private readonly days = new Map<string, Map<string, number>>();
+  private readonly records: UsageRecord[] = [];
+  private readonly values = new Map<string, { value: string; expiresAt: number }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxRecords = 100_000,
+  ) {}
+
+  private counter(id: string): Nano {
+    const c = this.counters.get(id);
+    if (!c) return 0;
+    if (c.expiresAt <= this.clock.now()) {
+      this.counters.delete(id);
+      return 0;
+    }
+    return c.value;
+  }
+
+  private add(id: string, delta: Nano, windowEnd: number): Nano {
+    const value = this.counter(id) + delta;
+    this.counters.set(id, { value, expiresAt: windowEnd + COUNTER_GRACE_MS });
+    return value;
+  }
+
+  private reapExpired(now: number): void {
+    for (const [id, r] of this.reservations) {
+      if (r.expiresAt > now) continue;
+      for (const counterId of r.counterIds) {
+        const c = this.counters.get(counterId);
+        if (c) c.value -= r.amount;
+      }
+      this.reservations.delete(id);
+    }
+    for (const [id, until] of this.settled) if (until <= now) this.settled.delete(id);
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    this.reapExpired(req.now);
+    for (let i = 0; i < req.counters.length; i++) {
+      const c = req.counters[i]!;
+      const spent = this.counter(c.id);
+      if (c.limit !== null && spent + req.amount > c.limit) return { ok: false, counter: i, spent };
+    }
+    for (const c of req.counters) this.add(c.id, req.amount, c.windowEnd);
+    this.reservations.set(req.requestId, {
+      amount: req.amount,
+      counterIds: req.counters.map((c) => c.id),
+      expiresAt: req.expiresAt,
+    });
+    return { ok: true };
+  }
+
+  async settle(req: SettleRequest): Promise<SettleResult> {
+    if (this.settled.has(req.requestId)) return { applied: false, crossed: [] };
+    const reservation = this.reservations.get(req.requestId);
+    this.reservations.delete(req.requestId);
+    const delta = req.actual - (reservation?.amount ?? 0);
+    const crossed: CrossedThreshold[] = [];
+    req.counters.forEach((c, i) => {
+      const spent = this.add(c.id, delta, c.windowEnd);
+      if (c.limit === null || c.limit <= 0) return;
+      for (const threshold of req.thresholds) {
+        const alertId = `${c.id}:${threshold}`;
+        if (spent >= threshold * c.limit && !this.alerts.has(alertId)) {
+          this.alerts.set(alertId, c.windowEnd);
+          crossed.push({ counter: i, threshold, spent });
+        }
+      }
+    });
+    this.settled.set(req.requestId, req.now + SETTLED_MEMORY_MS);
+    if (req.record) {
+      this.records.push(req.record);
+      if (this.records.length > this.maxRecords) this.records.splice(0, this.records.length - this.maxRecords);
+    }
+    let day = this.days.get(req.day);
+    if (!day) this.days.set(req.day, (day = new Map()));
+    for (const [field, delta] of req.aggregates) day.set(field, (day.get(field) ?? 0) + delta);
+    return { applied: true, crossed };
+  }
+
+  async spent(counterIds: string[]): Promise<Nano[]> {
+    return counterIds.map((id) => this.counter(id));
+  }
+
+  async aggregates(days: string[]): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const d of days) out[d] = Object.fromEntries(this.days.get(d) ?? []);
+    return out;
+  }
+
+  async usageRecords(limit: number): Promise<UsageRecord[]> {
+    return this.records.slice(-limit).reverse();
+  }
+
+  async ping(): Promise<void> {}
+
+  async getValue(key: string): Promise<string | null> {
+    const v = this.values.get(key);
+    if (!v) return null;
+    if (v.expiresAt <= this.clock.now()) {
+      this.values.delete(key);
+      return null;
+    }
+    return v.value;
+  }
+
+  async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
+    if (onlyIfAbsent && (await this.getValue(key)) !== null) return false;
+    this.values.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    if (this.values.size > 100_000) {
+      const now = this.clock.now();
+      for (const [k, v] of this.values) if (v.expiresAt <= now) this.values.delete(k);
+      for (const k of this.values.keys()) {
+        if (this.values.size <= 100_000) break;
+        this.values.delete(k);
+      }
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,191 @@
+import { Redis } from "ioredis";
+import type { Nano } from "../money.js";
+import type { UsageRecord } from "../usage/record.js";
+import {
+  AGGREGATE_TTL_MS,
+  COUNTER_GRACE_MS,
+  SETTLED_MEMORY_MS,
+  StoreUnavailableError,
+  type BudgetStore,
+  type Counter,
+  type CrossedThreshold,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleRequest,
+  type SettleResult,
+} from "./interface.js";
+import { RESERVE_SCRIPT, SETTLE_SCRIPT } from "./scripts.js";
+
+type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
+
+interface ScriptedRedis extends Redis {
+  tollgateReserve: ScriptRunner;
+  tollgateSettle: ScriptRunner;
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  maxRecords?: number;
+  /** How long one command may take before the store counts as unavailable. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The store shared by every replica. Reserve and settle are one Lua script each (one round trip,
+ * atomic across all counters). Commands fail fast while Redis is unreachable (no offline queue),
+ * and ioredis keeps reconnecting in the background.
+ */
+export class RedisBudgetStore implements BudgetStore {
+  readonly kind = "redis";
+  readonly redis: ScriptedRedis;
+  private readonly tag: string;
+  private readonly maxRecords: number;
+
+  constructor(options: RedisStoreOptions) {
+    this.tag = `${options.keyPrefix}{tg}:`;
+    this.maxRecords = options.maxRecords ?? 100_000;
+    const redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      enableAutoPipelining: true,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      lazyConnect: false,
+    });
+    // Errors surface on each command; the connection's own error events would only repeat them.
+    redis.on("error", () => {});
+    redis.defineCommand("tollgateReserve", { lua: RESERVE_SCRIPT });
+    redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  private key(id: string): string {
+    return this.tag + id;
+  }
+
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  /** Resolves once connected, or after `timeoutMs` without throwing (the store then reports unready). */
+  async waitUntilReady(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === "ready") return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.redis.off("ready", onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.redis.once("ready", onReady);
+    });
+  }
+
+  private counterArgs(counters: Counter[]): string[] {
+    const args: string[] = [];
+    for (const c of counters) args.push(c.limit === null ? "-1" : String(c.limit), String(c.windowEnd + COUNTER_GRACE_MS));
+    return args;
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    const keys = [this.key("reservations"), this.key(`res:${req.requestId}`), ...req.counters.map((c) => this.key(c.id))];
+    const reply = (await this.call(() =>
+      this.redis.tollgateReserve(
+        keys.length,
+        ...keys,
+        String(req.now),
+        String(req.amount),
+        String(req.expiresAt),
+        req.requestId,
+        this.key("res:"),
+        ...this.counterArgs(req.counters),
+      ),
+    )) as [number, number?, string?];
+    if (reply[0] === 1) return { ok: true };
+    return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]) };
+  }
+
+  async settle(req: SettleRequest): Promise<SettleResult> {
+    const keys = [
+      this.key("reservations"),
+      this.key(`res:${req.requestId}`),
+      this.key(`settled:${req.requestId}`),
+      this.key("usage"),
+      this.key(`agg:${req.day}`),
+      ...req.counters.map((c) => this.key(c.id)),
+    ];
+    const fieldArgs: string[] = [];
+    for (const [field, delta] of req.aggregates) fieldArgs.push(field, String(Math.round(delta)));
+    const reply = (await this.call(() =>
+      this.redis.tollgateSettle(
+        keys.length,
+        ...keys,
+        String(req.actual),
+        req.requestId,
+        req.thresholds.join(","),
+        req.record ? JSON.stringify(req.record) : "",
+        String(this.maxRecords),
+        String(AGGREGATE_TTL_MS),
+        String(SETTLED_MEMORY_MS),
+        String(req.aggregates.length),
+        ...fieldArgs,
+        ...this.counterArgs(req.counters),
+      ),
+    )) as Array<number | string>;
+    if (reply[0] !== 1) return { applied: false, crossed: [] };
+    const crossed: CrossedThreshold[] = [];
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      crossed.push({ counter: Number(reply[i]) - 1, threshold: Number(reply[i + 1]), spent: Number(reply[i + 2]) });
+    }
+    return { applied: true, crossed };
+  }
+
+  async spent(counterIds: string[]): Promise<Nano[]> {
+    if (counterIds.length === 0) return [];
+    const values = await this.call(() => this.redis.mget(counterIds.map((id) => this.key(id))));
+    return values.map((v) => (v === null ? 0 : Number(v)));
+  }
+
+  async aggregates(days: string[]): Promise<Record<string, Record<string, number>>> {
+    const replies = await this.call(() => Promise.all(days.map((d) => this.redis.hgetall(this.key(`agg:${d}`)))));
+    const out: Record<string, Record<string, number>> = {};
+    days.forEach((d, i) => {
+      const fields: Record<string, number> = {};
+      for (const [field, value] of Object.entries(replies[i] ?? {})) fields[field] = Number(value);
+      out[d] = fields;
+    });
+    return out;
+  }
+
+  async usageRecords(limit: number): Promise<UsageRecord[]> {
+    const entries = await this.call(() => this.redis.xrevrange(this.key("usage"), "+", "-", "COUNT", limit));
+    return entries.map(([, fields]) => JSON.parse(fields[1] ?? "null") as UsageRecord);
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.redis.ping());
+  }
+
+  async getValue(key: string): Promise<string | null> {
+    return this.call(() => this.redis.get(this.key(`v:${key}`)));
+  }
+
+  async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
+    const k = this.key(`v:${key}`);
+    const reply = await this.call(() =>
+      onlyIfAbsent ? this.redis.set(k, value, "PX", ttlMs, "NX") : this.redis.set(k, value, "PX", ttlMs),
+    );
+    return reply === "OK";
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,81 @@
+import type { Config, ModelConfig } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+import { formatUsd, type Nano } from "../money.js";
+import type { BudgetStore } from "./interface.js";
+import { countersFor, perRequestExceeded, scopeLabel, type Scope, type ScopeCounter } from "./scopes.js";
+import type { Windows } from "./window.js";
+
+/** A budget hold for one request, to be settled with the real cost. */
+export interface Reservation {
+  requestId: string;
+  model: string;
+  amount: Nano;
+  counters: ScopeCounter[];
+  /** True when the store could not be reached and `store.on_error: open` let the request through. */
+  unrecorded: boolean;
+}
+
+export interface ReserveInput {
+  requestId: string;
+  /** Models in the order to try; the first is the routed one. */
+  candidates: string[];
+  /** The estimated cost of the request on a given model. */
+  estimate: (model: string, config: ModelConfig) => Promise<Nano>;
+  scopes: Scope[];
+  windows: Windows;
+  now: number;
+  /** How long an unsettled reservation is held before it is given back. */
+  holdMs: number;
+}
+
+interface Refusal {
+  code: "budget_exceeded" | "request_cost_limit_exceeded";
+  message: string;
+  retryAfter?: number;
+}
+
+/**
+ * Reserves the estimate against every budget the request belongs to, in one atomic store step
+ * per model tried. When the routed model does not fit and `budgets.downgrade` is on, the other
+ * candidates are tried in order; one whose estimate is not below a refused one is skipped,
+ * since it cannot fit either. Throws the 429 of SPEC 5.3 when nothing fits.
+ */
+export async function reserveBudget(store: BudgetStore, config: Config, input: ReserveInput): Promise<Reservation> {
+  const counters = countersFor(input.scopes, input.windows);
+  const candidates = config.budgets.downgrade ? input.candidates : input.candidates.slice(0, 1);
+  let refusal: Refusal | undefined;
+  let lowestRefused = Infinity;
+  for (const model of candidates) {
+    const modelConfig = config.models[model]!;
+    const amount = await input.estimate(model, modelConfig);
+    if (amount >= lowestRefused) continue;
+    const capped = perRequestExceeded(input.scopes, amount);
+    if (capped) {
+      lowestRefused = amount;
+      refusal = {
+        code: "request_cost_limit_exceeded",
+        message: `per-request cost limit of ${scopeLabel(capped.scope)}: estimated ${formatUsd(amount)} exceeds ${formatUsd(capped.limit)}`,
+      };
+      continue;
+    }
+    const result = await store.reserve({
+      requestId: input.requestId,
+      amount,
+      counters,
+      expiresAt: input.now + input.holdMs,
+      now: input.now,
+    });
+    if (result.ok) return { requestId: input.requestId, model, amount, counters, unrecorded: false };
+    lowestRefused = amount;
+    const counter = counters[result.counter]!;
+    refusal = {
+      code: "budget_exceeded",
+      message: `${counter.window} budget of ${scopeLabel(counter.scope)}: ${formatUsd(result.spent)} spent of ${formatUsd(counter.limit ?? 0)} (this request needs an estimated ${formatUsd(amount)})`,
+      retryAfter: Math.max(1, Math.ceil((counter.windowEnd - input.now) / 1000)),
+    };
+  }
+  const r = refusal!;
+  const headers: Record<string, string> = { "x-should-retry": "false" };
+  if (r.retryAfter !== undefined) headers["retry-after"] = String(r.retryAfter);
+  throw new ProxyError(r.code, r.message, null, headers);
+}

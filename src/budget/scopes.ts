@@ -1,0 +1,73 @@
+import type { BudgetLimits, Config } from "../config/schema.js";
+import { usdToNano, type Nano } from "../money.js";
+import type { Counter } from "./interface.js";
+import type { WindowName, Windows } from "./window.js";
+
+/** A budget scope a request belongs to. */
+export interface Scope {
+  kind: "global" | "team" | "key";
+  /** Empty for global. */
+  id: string;
+  limits: BudgetLimits;
+}
+
+/** A counter with what it means, for messages and reports. */
+export interface ScopeCounter extends Counter {
+  scope: Scope;
+  window: WindowName;
+  windowId: string;
+}
+
+export function scopeLabel(scope: Scope): string {
+  return scope.kind === "global" ? "global" : `${scope.kind} ${scope.id}`;
+}
+
+/** Every scope a request is checked against: global, its team, its key. */
+export function scopesFor(budgets: Config["budgets"], keyId: string | null, team: string | null): Scope[] {
+  const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];
+  if (team !== null) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
+  if (keyId !== null) scopes.push({ kind: "key", id: keyId, limits: budgets.keys[keyId] ?? {} });
+  return scopes;
+}
+
+function counterId(scope: Scope, window: WindowName, windowId: string): string {
+  return `c:${scope.kind}:${encodeURIComponent(scope.id)}:${window === "daily" ? "d" : "m"}:${windowId}`;
+}
+
+/**
+ * The daily and monthly counters of each scope. Every scope counts its spend, with or without a
+ * limit, so reports and alerts see it and a limit added later starts from the real figure.
+ */
+export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
+  const counters: ScopeCounter[] = [];
+  for (const scope of scopes) {
+    const daily = scope.limits.daily;
+    const monthly = scope.limits.monthly;
+    counters.push({
+      id: counterId(scope, "daily", windows.day),
+      limit: daily === undefined ? null : usdToNano(daily),
+      windowEnd: windows.dayEnd,
+      scope,
+      window: "daily",
+      windowId: windows.day,
+    });
+    counters.push({
+      id: counterId(scope, "monthly", windows.month),
+      limit: monthly === undefined ? null : usdToNano(monthly),
+      windowEnd: windows.monthEnd,
+      scope,
+      window: "monthly",
+      windowId: windows.month,
+    });
+  }
+  return counters;
+}
+
+/** The first scope whose per-request cap the estimate exceeds. */
+export function perRequestExceeded(scopes: Scope[], estimate: Nano): { scope: Scope; limit: Nano } | undefined {
+  for (const scope of scopes) {
+    const cap = scope.limits.per_request;
+    if (cap !== undefined && estimate > usdToNano(cap)) return { scope, limit: usdToNano(cap) };
+  }
+  return undefined;
+}

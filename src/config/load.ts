@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { configSchema, type Config } from "./schema.js";
+
+/** Thrown when the configuration cannot be used; `problems` lists each one by its path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed document. */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[] = [], missing: string[] = []): unknown {
+  if (typeof value === "string") {
+    return value.replace(VAR, (_whole, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== "") return found;
+      if (fallback !== undefined) return fallback;
+      missing.push(`${path.join(".")}: environment variable ${name} is not set`);
+      return "";
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, [...path, String(i)], missing));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k], missing);
+    return out;
+  }
+  return value;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+/** Parses, interpolates and validates configuration text. */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(source, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  const missing: string[] = [];
+  const interpolated = interpolateEnv(document ?? {}, env, [], missing);
+  if (missing.length > 0) throw new ConfigError(source, missing);
+
+  const result = configSchema.safeParse(interpolated);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.map(String).join(".") || "(root)";
+      return `${path}: ${issue.message}`;
+    });
+    throw new ConfigError(source, problems);
+  }
+  const config = result.data;
+  const warnings: string[] = [];
+  // A key whose secret resolved to nothing is skipped, so the example runs with no environment set.
+  config.keys = config.keys.filter((key) => {
+    if (key.key !== "") return true;
+    warnings.push(`key "${key.id}" has an empty secret and is disabled`);
+    return false;
+  });
+  return { config, warnings };
+}
+
+/** Where the configuration lives: `--config PATH`, then TOLLGATE_CONFIG, then ./config.yaml. */
+export function configPath(argv: string[], env: NodeJS.ProcessEnv): string {
+  const flag = argv.indexOf("--config");
+  if (flag >= 0 && argv[flag + 1]) return argv[flag + 1]!;
+  const inline = argv.find((arg) => arg.startsWith("--config="));
+  if (inline) return inline.slice("--config=".length);
+  return env.TOLLGATE_CONFIG || "./config.yaml";
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, path, env);
+}

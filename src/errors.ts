@@ -1,0 +1,65 @@
+/**
+ * Every error the proxy answers itself comes from here, in the OpenAI format
+ * `{"error":{"message","type","param","code"}}`, with its status from one table.
+ */
+
+const ERRORS = {
+  invalid_json: { status: 400, type: "invalid_request_error" },
+  invalid_request: { status: 400, type: "invalid_request_error" },
+  context_length_exceeded: { status: 400, type: "invalid_request_error" },
+  invalid_api_key: { status: 401, type: "invalid_request_error" },
+  admin_key_required: { status: 401, type: "invalid_request_error" },
+  tier_not_allowed: { status: 403, type: "invalid_request_error" },
+  model_not_found: { status: 404, type: "invalid_request_error" },
+  not_found: { status: 404, type: "invalid_request_error" },
+  request_too_large: { status: 413, type: "invalid_request_error" },
+  budget_exceeded: { status: 429, type: "insufficient_quota" },
+  request_cost_limit_exceeded: { status: 429, type: "insufficient_quota" },
+  internal_error: { status: 500, type: "server_error" },
+  upstream_unreachable: { status: 502, type: "server_error" },
+  upstream_stream_broken: { status: 502, type: "server_error" },
+  budget_store_unavailable: { status: 503, type: "server_error" },
+  overloaded: { status: 503, type: "server_error" },
+  shutting_down: { status: 503, type: "server_error" },
+  upstream_timeout: { status: 504, type: "server_error" },
+} as const satisfies Record<string, { status: number; type: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+export class ProxyError extends Error {
+  readonly status: number;
+  readonly type: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "ProxyError";
+    this.status = ERRORS[code].status;
+    this.type = ERRORS[code].type;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  toResponse(extraHeaders: Record<string, string> = {}): Response {
+    return new Response(JSON.stringify(this.toBody()), {
+      status: this.status,
+      headers: { "content-type": "application/json", ...extraHeaders, ...this.headers },
+    });
+  }
+}
+
+/** Anything thrown that is not a ProxyError is an internal error; its details stay in the log. */
+export function toProxyError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  return new ProxyError("internal_error", "internal error in the proxy");
+}

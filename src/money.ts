@@ -1,0 +1,30 @@
+/**
+ * Money is integer nano-USD wherever it is summed, so totals never drift.
+ * Prices in the configuration are USD per 1M tokens; one token at price P costs P * 1000 nano-USD.
+ */
+
+export type Nano = number;
+
+export const NANO_PER_USD = 1_000_000_000;
+
+export function usdToNano(usd: number): Nano {
+  return Math.round(usd * NANO_PER_USD);
+}
+
+export function nanoToUsd(nano: Nano): number {
+  return nano / NANO_PER_USD;
+}
+
+/** Cost of `tokens` at `pricePerMillion` USD, rounded to a whole nano-USD. */
+export function tokensCost(tokens: number, pricePerMillion: number): Nano {
+  return Math.round(tokens * pricePerMillion * 1000);
+}
+
+export function formatUsd(nano: Nano): string {
+  return `$${nanoToUsd(nano).toFixed(2)}`;
+}
+
+/** The USD figure sent in headers: enough digits for a single small request. */
+export function headerUsd(nano: Nano): string {
+  return nanoToUsd(nano).toFixed(9).replace(/0+$/, "").replace(/\.$/, "");
+}

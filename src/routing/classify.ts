@@ -1,0 +1,83 @@
+import type { Config, RoutingRule, Tier } from "../config/schema.js";
+
+/** What classification looks at, extracted once from the request. */
+export interface RequestFeatures {
+  lastUserText: string;
+  systemText: string;
+  promptTokens: number;
+  messageCount: number;
+  hasTools: boolean;
+  hasImages: boolean;
+  jsonOutput: boolean;
+  requestType: string;
+}
+
+export interface Classification {
+  tier: Tier;
+  /** Why: the rule's name, `heuristic:<keyword>` or `default`. */
+  route: string;
+}
+
+/** The seed's keyword lists, checked in the last user message. */
+export const PREMIUM_KEYWORDS = [
+  "analyze complex",
+  "detailed analysis",
+  "multi-step reasoning",
+  "compare and contrast",
+  "synthesize",
+  "evaluate critically",
+];
+export const STANDARD_KEYWORDS = ["explain", "summarize", "write", "describe", "outline", "draft"];
+
+/** A rule with its text compiled once, when the configuration loads. */
+export interface CompiledRule {
+  rule: RoutingRule;
+  keywords?: string[];
+  regex?: RegExp;
+  systemContains?: string;
+  requestTypes?: string[];
+}
+
+export function compileRules(rules: RoutingRule[]): CompiledRule[] {
+  return rules.map((rule) => ({
+    rule,
+    keywords: rule.when.keywords?.map((k) => k.toLowerCase()),
+    regex: rule.when.regex === undefined ? undefined : new RegExp(rule.when.regex, "i"),
+    systemContains: rule.when.system_prompt_contains?.toLowerCase(),
+    requestTypes: rule.when.request_type === undefined ? undefined : [rule.when.request_type].flat(),
+  }));
+}
+
+function ruleMatches(compiled: CompiledRule, f: RequestFeatures, lowerText: string): boolean {
+  const w = compiled.rule.when;
+  if (compiled.keywords) {
+    const hit = (k: string) => lowerText.includes(k);
+    if (w.keywords_mode === "all" ? !compiled.keywords.every(hit) : !compiled.keywords.some(hit)) return false;
+  }
+  if (compiled.regex && !compiled.regex.test(f.lastUserText)) return false;
+  if (w.min_tokens !== undefined && f.promptTokens < w.min_tokens) return false;
+  if (w.max_tokens !== undefined && f.promptTokens > w.max_tokens) return false;
+  if (w.min_messages !== undefined && f.messageCount < w.min_messages) return false;
+  if (w.max_messages !== undefined && f.messageCount > w.max_messages) return false;
+  if (w.has_tools !== undefined && f.hasTools !== w.has_tools) return false;
+  if (w.has_images !== undefined && f.hasImages !== w.has_images) return false;
+  if (w.json_output !== undefined && f.jsonOutput !== w.json_output) return false;
+  if (compiled.systemContains !== undefined && !f.systemText.toLowerCase().includes(compiled.systemContains)) return false;
+  if (compiled.requestTypes && !compiled.requestTypes.includes(f.requestType)) return false;
+  return true;
+}
+
+/** YAML rules first (first match wins), then the keyword heuristics, then the default tier. */
+export function classifyTier(features: RequestFeatures, rules: CompiledRule[], routing: Config["routing"]): Classification {
+  const lowerText = features.lastUserText.toLowerCase();
+  for (const compiled of rules) {
+    if (ruleMatches(compiled, features, lowerText)) return { tier: compiled.rule.tier, route: compiled.rule.name };
+  }
+  if (routing.heuristics) {
+    const premium = PREMIUM_KEYWORDS.find((k) => lowerText.includes(k));
+    if (premium) return { tier: "premium", route: `heuristic:${premium}` };
+    const standard = STANDARD_KEYWORDS.find((k) => lowerText.includes(k));
+    if (standard) return { tier: "standard", route: `heuristic:${standard}` };
+  }
+  return { tier: routing.default_tier, route: "default" };
+}

@@ -1,0 +1,46 @@
+import type { ChatBody, ChatMessage } from "../request/parse.js";
+import type { RequestFeatures } from "./classify.js";
+
+/** The text of a message's content, text parts joined. */
+export function messageText(message: ChatMessage): string {
+  const content = message.content;
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) {
+    if (part && typeof part === "object" && typeof (part as { text?: unknown }).text === "string") {
+      text += (text ? "\n" : "") + (part as { text: string }).text;
+    }
+  }
+  return text;
+}
+
+function hasImage(message: ChatMessage): boolean {
+  return Array.isArray(message.content) && message.content.some((p) => p && typeof p === "object" && (p as { type?: unknown }).type === "image_url");
+}
+
+export function extractFeatures(body: ChatBody, promptTokens: number, requestType: string): RequestFeatures {
+  let lastUserText = "";
+  for (let i = body.messages.length - 1; i >= 0; i--) {
+    const message = body.messages[i]!;
+    if (message.role === "user") {
+      lastUserText = messageText(message);
+      break;
+    }
+  }
+  const systemText = body.messages
+    .filter((m) => m.role === "system" || m.role === "developer")
+    .map(messageText)
+    .join("\n");
+  const formatType = body.response_format?.type;
+  return {
+    lastUserText,
+    systemText,
+    promptTokens,
+    messageCount: body.messages.length,
+    hasTools: (Array.isArray(body.tools) && body.tools.length > 0) || Array.isArray(body.functions),
+    hasImages: body.messages.some(hasImage),
+    jsonOutput: formatType === "json_object" || formatType === "json_schema",
+    requestType,
+  };
+}

@@ -1,0 +1,114 @@
+import type { Config, Tier } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+import { classifyTier, type CompiledRule, type RequestFeatures } from "./classify.js";
+import { isTier, lowerTier, TIER_RANK, tiersAtOrBelow } from "./tiers.js";
+
+export interface RouteInput {
+  clientModel: string;
+  features: RequestFeatures;
+  /** The key's `max_tier`. */
+  keyMaxTier?: Tier;
+  /** Header `x-tollgate-max-tier`. */
+  headerMaxTier?: string;
+  /** Header `x-tollgate-tier`. */
+  headerTier?: string;
+}
+
+export interface RouteDecision {
+  tier: Tier;
+  model: string;
+  /** Short reason for `x-tollgate-route`. */
+  route: string;
+  /**
+   * Models to try in order if the first does not fit the budget: the tier's other models,
+   * then lower tiers, most capable first. The first entry is `model`.
+   */
+  candidates: string[];
+}
+
+export interface Router {
+  route(input: RouteInput): RouteDecision;
+}
+
+function parseTierHeader(value: string | undefined, header: string): Tier | undefined {
+  if (value === undefined) return undefined;
+  const tier = value.trim().toLowerCase();
+  if (!isTier(tier)) throw new ProxyError("invalid_request", `header ${header} must be economy, standard or premium`, header);
+  return tier;
+}
+
+/** Routing decisions are pure: configuration in, decision out. */
+export function createRouter(config: Config, rules: CompiledRule[], tierModels: Record<Tier, string[]>): Router {
+  const autoModels = new Set(config.routing.auto_models);
+  const configured = Object.keys(config.models);
+
+  /** The tier actually served: `tier` if it has models, else the nearest lower, else the nearest higher. */
+  function servedTier(tier: Tier): Tier {
+    for (const t of tiersAtOrBelow(tier)) if (tierModels[t].length > 0) return t;
+    for (const t of ["economy", "standard", "premium"] as const) if (tierModels[t].length > 0) return t;
+    return tier;
+  }
+
+  function candidatesFrom(model: string, tier: Tier): string[] {
+    const list = [model];
+    for (const t of tiersAtOrBelow(tier)) for (const m of tierModels[t]) if (!list.includes(m)) list.push(m);
+    return list;
+  }
+
+  return {
+    route(input) {
+      const { clientModel, features } = input;
+      const isAuto = autoModels.has(clientModel);
+      const requested = config.models[clientModel];
+      if (!isAuto && !requested) {
+        throw new ProxyError(
+          "model_not_found",
+          `The model '${clientModel}' is not configured. Use one of: ${[...autoModels, ...configured].join(", ")}`,
+          "model",
+        );
+      }
+      const mode = isAuto ? "auto" : config.routing.client_model === "ignore" ? "auto" : config.routing.client_model;
+
+      const headerMax = parseTierHeader(input.headerMaxTier, "x-tollgate-max-tier");
+      const forced = parseTierHeader(input.headerTier, "x-tollgate-tier");
+      let cap: Tier = "premium";
+      if (input.keyMaxTier) cap = lowerTier(cap, input.keyMaxTier);
+      if (headerMax) cap = lowerTier(cap, headerMax);
+
+      let tier: Tier;
+      let route: string;
+      let exactModel: string | undefined;
+      if (forced) {
+        tier = input.keyMaxTier ? lowerTier(forced, input.keyMaxTier) : forced;
+        route = "header";
+      } else if (mode === "pin" && requested) {
+        tier = requested.tier;
+        route = "client-model";
+        exactModel = clientModel;
+      } else {
+        const classified = classifyTier(features, rules, config.routing);
+        tier = classified.tier;
+        route = classified.route;
+        if (mode === "ceiling" && requested) {
+          if (TIER_RANK[classified.tier] >= TIER_RANK[requested.tier]) {
+            tier = requested.tier;
+            route = "client-model";
+            exactModel = clientModel;
+          }
+        }
+      }
+      if (!forced || headerMax) {
+        const capped = lowerTier(tier, cap);
+        if (capped !== tier) {
+          tier = capped;
+          route = "tier-cap";
+          exactModel = undefined;
+        }
+      }
+      const served = servedTier(tier);
+      if (served !== tier) exactModel = undefined;
+      const model = exactModel ?? tierModels[served][0]!;
+      return { tier: served, model, route, candidates: candidatesFrom(model, served) };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Config, Tier } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+
+/** Who is calling: a configured key, or nobody in particular when the proxy runs open. */
+export interface Caller {
+  keyId: string | null;
+  team: string | null;
+  maxTier?: Tier;
+}
+
+export interface Authenticator {
+  readonly open: boolean;
+  authenticate(authorization: string | undefined): Caller;
+  isAdmin(authorization: string | undefined): boolean;
+  readonly adminRequired: boolean;
+}
+
+const digest = (secret: string) => createHash("sha256").update(secret).digest();
+
+function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match ? match[1]!.trim() : undefined;
+}
+
+/**
+ * Keys are compared by their SHA-256 digests with a constant-time check, against every
+ * configured key, so neither the match nor its position leaks through timing.
+ */
+export function createAuthenticator(config: Config): Authenticator {
+  const keys = config.keys.map((k) => ({ digest: digest(k.key), caller: { keyId: k.id, team: k.team ?? null, maxTier: k.max_tier } }));
+  const adminDigest = config.admin_key ? digest(config.admin_key) : undefined;
+  const anonymous: Caller = { keyId: null, team: null };
+
+  return {
+    open: keys.length === 0,
+    adminRequired: adminDigest !== undefined,
+    authenticate(authorization) {
+      if (keys.length === 0) return anonymous;
+      const secret = bearer(authorization);
+      if (secret === undefined) {
+        throw new ProxyError("invalid_api_key", "Missing API key: send it as 'Authorization: Bearer <key>'.");
+      }
+      const given = digest(secret);
+      let found: Caller | undefined;
+      for (const k of keys) if (timingSafeEqual(given, k.digest)) found = k.caller;
+      if (!found) throw new ProxyError("invalid_api_key", "Incorrect API key provided.");
+      return found;
+    },
+    isAdmin(authorization) {
+      if (!adminDigest) return true;
+      const secret = bearer(authorization);
+      return secret !== undefined && timingSafeEqual(digest(secret), adminDigest);
+    },
+  };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost|\[::1\])$/;
+
+/** Open mode (no keys) is only allowed on a loopback host unless `server.allow_open` says otherwise. */
+export function checkOpenBinding(config: Config, auth: Authenticator): string | undefined {
+  if (!auth.open || config.server.allow_open || LOOPBACK.test(config.server.host)) return undefined;
+  return `no keys are configured, so the proxy is open to anyone: refusing to listen on ${config.server.host}. Configure keys, bind a loopback host, or set server.allow_open: true.`;
+}

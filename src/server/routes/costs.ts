@@ -1,0 +1,134 @@
+import type { Context, Hono } from "hono";
+import { countersFor, scopeLabel, type Scope } from "../../budget/scopes.js";
+import { windowsAt } from "../../budget/window.js";
+import { ProxyError } from "../../errors.js";
+import { nanoToUsd } from "../../money.js";
+import type { Services } from "../../services.js";
+
+const DAY_MS = 24 * 3600 * 1000;
+
+function requireAdmin(services: Services, c: Context): void {
+  if (!services.auth.isAdmin(c.req.header("authorization"))) {
+    throw new ProxyError("admin_key_required", "This endpoint needs the admin key: 'Authorization: Bearer <admin_key>'.");
+  }
+}
+
+/** The budget days of the last `count` days, oldest first, in the budget zone. */
+function lastDays(services: Services, count: number): string[] {
+  const now = services.clock.now();
+  const days = new Set<string>();
+  for (let i = count - 1; i >= 0; i--) days.add(windowsAt(now - i * DAY_MS, services.config.budgets.timezone).day);
+  return [...days];
+}
+
+interface Group {
+  requests: number;
+  cost: number;
+}
+
+function groups(fields: Record<string, number>, prefix: string): Record<string, Group> {
+  const out: Record<string, Group> = {};
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith(`${prefix}:`)) continue;
+    const rest = field.slice(prefix.length + 1);
+    const cut = rest.lastIndexOf(":");
+    const name = rest.slice(0, cut);
+    const metric = rest.slice(cut + 1) as keyof Group;
+    const group = (out[name] ??= { requests: 0, cost: 0 });
+    group[metric] = metric === "cost" ? nanoToUsd(value) : value;
+  }
+  return out;
+}
+
+function sumDays(perDay: Record<string, Record<string, number>>, days: string[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const d of days) for (const [field, value] of Object.entries(perDay[d] ?? {})) total[field] = (total[field] ?? 0) + value;
+  return total;
+}
+
+/** Every scope with a budget, and every configured key and team. */
+function knownScopes(services: Services): Scope[] {
+  const { budgets, keys } = services.config;
+  const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];
+  const teams = new Set([...Object.keys(budgets.teams), ...keys.flatMap((k) => (k.team ? [k.team] : []))]);
+  for (const team of teams) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
+  const keyIds = new Set([...Object.keys(budgets.keys), ...keys.map((k) => k.id)]);
+  for (const id of keyIds) scopes.push({ kind: "key", id, limits: budgets.keys[id] ?? {} });
+  return scopes;
+}
+
+/** GET /v1/costs (the seed's summary, savings) and GET /v1/costs/alerts. */
+export function registerCostRoutes(app: Hono, services: Services): void {
+  app.get("/v1/costs", async (c) => {
+    requireAdmin(services, c);
+    const daysParam = Number(c.req.query("days") ?? 30);
+    if (!Number.isInteger(daysParam) || daysParam < 1 || daysParam > 400) {
+      throw new ProxyError("invalid_request", "'days' must be an integer from 1 to 400", "days");
+    }
+    const now = services.clock.now();
+    const windows = services.windows.at(now);
+    const days = lastDays(services, Math.max(daysParam, 31));
+    const perDay = await services.store.aggregates(days);
+    const period = sumDays(perDay, days.slice(-daysParam));
+    const month = sumDays(perDay, days.filter((d) => d.startsWith(windows.month)));
+    const today = perDay[windows.day] ?? {};
+    const requests = period.requests ?? 0;
+    const cost = period.cost ?? 0;
+    return c.json({
+      period_days: daysParam,
+      total_requests: requests,
+      total_cost: nanoToUsd(cost),
+      avg_cost_per_request: requests > 0 ? nanoToUsd(cost / requests) : 0,
+      today_cost: nanoToUsd(today.cost ?? 0),
+      month_cost: nanoToUsd(month.cost ?? 0),
+      tokens: { input: period.input_tokens ?? 0, cached: period.cached_tokens ?? 0, output: period.output_tokens ?? 0 },
+      by_model: groups(period, "model"),
+      by_type: groups(period, "type"),
+      by_tier: groups(period, "tier"),
+      by_key: groups(period, "key"),
+      by_team: groups(period, "team"),
+      savings: {
+        requested_models_cost: nanoToUsd(period.requested_cost ?? 0),
+        routing: nanoToUsd((period.requested_cost ?? 0) - cost - (period.cache_saved ?? 0)),
+        cache: nanoToUsd(period.cache_saved ?? 0),
+        cache_hits: period.cache_hits ?? 0,
+        prompt_tokens_saved: period.saved_prompt_tokens ?? 0,
+        total: nanoToUsd((period.requested_cost ?? 0) - cost),
+      },
+    });
+  });
+
+  app.get("/v1/costs/alerts", async (c) => {
+    requireAdmin(services, c);
+    const now = services.clock.now();
+    const windows = services.windows.at(now);
+    const scopes = knownScopes(services);
+    const counters = countersFor(scopes, windows);
+    const spent = await services.store.spent(counters.map((k) => k.id));
+    const thresholds = [...services.config.budgets.alert_thresholds].sort((a, b) => a - b);
+    const warnings: string[] = [];
+    const report = scopes.map((scope) => ({ scope: scope.kind, id: scope.id || null, windows: {} as Record<string, unknown> }));
+    counters.forEach((counter, i) => {
+      const value = spent[i] ?? 0;
+      const entry = report[scopes.indexOf(counter.scope)]!;
+      const crossed = counter.limit ? thresholds.filter((t) => value >= t * counter.limit!) : [];
+      entry.windows[counter.window] = {
+        window: counter.windowId,
+        limit: counter.limit === null ? null : nanoToUsd(counter.limit),
+        spent: nanoToUsd(value),
+        thresholds_crossed: crossed,
+      };
+      if (crossed.length > 0) {
+        warnings.push(`${counter.window} budget of ${scopeLabel(counter.scope)} at ${Math.round((value / counter.limit!) * 100)}%: $${nanoToUsd(value).toFixed(2)} of $${nanoToUsd(counter.limit!).toFixed(2)}`);
+      }
+    });
+    const globalDaily = counters[0]!;
+    return c.json({
+      warnings,
+      daily_limit: globalDaily.limit === null ? null : nanoToUsd(globalDaily.limit),
+      daily_spent: nanoToUsd(spent[0] ?? 0),
+      thresholds,
+      scopes: report.filter((r, i) => i === 0 || Object.values(r.windows).some((w) => (w as { limit: number | null }).limit !== null || (w as { spent: number }).spent > 0)),
+    });
+  });
+}

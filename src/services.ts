@@ -1,0 +1,52 @@
+import type { Clock } from "./clock.js";
+import type { Config, Tier } from "./config/schema.js";
+import type { BudgetStore } from "./budget/interface.js";
+import type { Settler } from "./budget/settle.js";
+import type { WindowCache } from "./budget/window.js";
+import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics.js";
+import type { Router } from "./routing/route.js";
+import type { Authenticator } from "./server/auth.js";
+import type { EncodingName } from "./tokens/count.js";
+import type { UpstreamClient } from "./upstream/client.js";
+
+/** Everything a request handler needs, built once at start (see `createServices`). */
+export interface Services {
+  config: Config;
+  clock: Clock;
+  store: BudgetStore;
+  logger: Logger;
+  metrics: Metrics;
+  router: Router;
+  tierModels: Record<Tier, string[]>;
+  auth: Authenticator;
+  upstream: UpstreamClient;
+  settler: Settler;
+  windows: WindowCache;
+  encodingOf(model: string): EncodingName;
+  lifecycle: Lifecycle;
+}
+
+/** Requests in flight, so a shutdown can wait for them. */
+export class Lifecycle {
+  draining = false;
+  private active = 0;
+  private waiters: Array<() => void> = [];
+
+  enter(): void {
+    this.active++;
+  }
+
+  leave(): void {
+    this.active--;
+    if (this.active === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}

@@ -1,0 +1,188 @@
+import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
+
+/**
+ * Token counts for chat prompts (SPEC 7): js-tiktoken with the model's encoding and the chat
+ * overhead of 3 tokens per message, 1 per `name`, 3 for the reply primer.
+ *
+ * Counting sits on the hot path, so it must never stall the event loop:
+ * - counts are cached per message content, so a conversation resent each turn costs only its new message;
+ * - long text is counted in slices, yielding to the event loop between them;
+ * - js-tiktoken's merge step is quadratic in the length of one pre-token (a run of 1,000 "x"
+ *   takes a quarter of a second), so runs of more than MAX_RUN non-space characters are counted
+ *   in MAX_RUN-character pieces. That can only over-count slightly: the estimate errs high,
+ *   and the settle step replaces it with the upstream's real usage.
+ * - past EXACT_LIMIT characters of one text, the rest is extrapolated from the counted part's
+ *   tokens per character (an estimate too, corrected at settle).
+ */
+
+export type EncodingName = Extract<TiktokenEncoding, "o200k_base" | "cl100k_base">;
+
+const SLICE = 4096;
+const MAX_RUN = 32;
+const EXACT_LIMIT = 262_144;
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}`, "g");
+const HAS_LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}`);
+
+/** Tokens an image part is assumed to cost (a high-detail 512px tile plus base); settle corrects it. */
+export const IMAGE_TOKENS = 765;
+
+const encodings = new Map<EncodingName, Tiktoken>();
+
+export function encodingFor(name: EncodingName): Tiktoken {
+  let enc = encodings.get(name);
+  if (!enc) {
+    enc = getEncoding(name);
+    encodings.set(name, enc);
+  }
+  return enc;
+}
+
+/** Which encoding a model uses when its configuration does not say. */
+export function defaultEncoding(model: string): EncodingName {
+  return /^(gpt-4(?!o|\.1|\.5)|gpt-3\.5)/.test(model) ? "cl100k_base" : "o200k_base";
+}
+
+/** Counts a short text exactly, splitting over-long runs. */
+function countSlice(enc: Tiktoken, text: string): number {
+  if (!HAS_LONG_RUN.test(text)) return enc.encode(text, [], []).length;
+  let tokens = 0;
+  let last = 0;
+  for (const match of text.matchAll(LONG_RUN)) {
+    if (match.index > last) tokens += enc.encode(text.slice(last, match.index), [], []).length;
+    const run = match[0];
+    for (let i = 0; i < run.length; i += MAX_RUN) tokens += enc.encode(run.slice(i, i + MAX_RUN), [], []).length;
+    last = match.index + run.length;
+  }
+  if (last < text.length) tokens += enc.encode(text.slice(last), [], []).length;
+  return tokens;
+}
+
+/** Slice boundaries fall on whitespace near SLICE so words are not cut. */
+function nextCut(text: string, from: number): number {
+  const end = Math.min(text.length, from + SLICE);
+  if (end === text.length) return end;
+  const space = text.lastIndexOf(" ", end);
+  return space > from + SLICE / 2 ? space : end;
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function countLongText(enc: Tiktoken, text: string): Promise<number> {
+  let tokens = 0;
+  let pos = 0;
+  while (pos < text.length && pos < EXACT_LIMIT) {
+    const cut = nextCut(text, pos);
+    tokens += countSlice(enc, text.slice(pos, cut));
+    pos = cut;
+    await yieldToLoop();
+  }
+  if (pos < text.length) tokens += Math.ceil(((text.length - pos) * tokens) / pos);
+  return tokens;
+}
+
+/** A bounded map from text to its token count; oldest entries leave first. */
+class CountCache {
+  private readonly map = new Map<string, number>();
+  private chars = 0;
+
+  constructor(
+    private readonly maxEntries = 50_000,
+    private readonly maxChars = 64 * 1024 * 1024,
+  ) {}
+
+  get(text: string): number | undefined {
+    return this.map.get(text);
+  }
+
+  set(text: string, tokens: number): void {
+    if (text.length > this.maxChars / 4 || this.map.has(text)) return;
+    this.map.set(text, tokens);
+    this.chars += text.length;
+    while (this.map.size > this.maxEntries || this.chars > this.maxChars) {
+      const oldest = this.map.keys().next().value as string;
+      this.map.delete(oldest);
+      this.chars -= oldest.length;
+    }
+  }
+}
+
+const caches = new Map<EncodingName, CountCache>();
+
+function cacheFor(name: EncodingName): CountCache {
+  let cache = caches.get(name);
+  if (!cache) {
+    cache = new CountCache();
+    caches.set(name, cache);
+  }
+  return cache;
+}
+
+/** Tokens in one text; cached, and never a long stall. */
+export async function countTextTokens(text: string, encoding: EncodingName): Promise<number> {
+  if (text.length === 0) return 0;
+  const cache = cacheFor(encoding);
+  const cached = cache.get(text);
+  if (cached !== undefined) return cached;
+  const enc = encodingFor(encoding);
+  const tokens = text.length <= SLICE ? countSlice(enc, text) : await countLongText(enc, text);
+  cache.set(text, tokens);
+  return tokens;
+}
+
+/** Sync variant for text already known to be short (streamed deltas, names). */
+export function countShortTextTokens(text: string, encoding: EncodingName): number {
+  if (text.length === 0) return 0;
+  const cache = cacheFor(encoding);
+  const cached = cache.get(text);
+  if (cached !== undefined) return cached;
+  const tokens = countSlice(encodingFor(encoding), text);
+  if (text.length <= SLICE) cache.set(text, tokens);
+  return tokens;
+}
+
+export interface ChatMessageLike {
+  role?: unknown;
+  content?: unknown;
+  name?: unknown;
+  tool_calls?: unknown;
+}
+
+export const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_PER_NAME = 1;
+export const REPLY_PRIMER_TOKENS = 3;
+
+async function contentTokens(content: unknown, encoding: EncodingName): Promise<number> {
+  if (typeof content === "string") return countTextTokens(content, encoding);
+  if (!Array.isArray(content)) return 0;
+  let tokens = 0;
+  for (const part of content as Array<Record<string, unknown>>) {
+    if (part === null || typeof part !== "object") continue;
+    if (typeof part.text === "string") tokens += await countTextTokens(part.text, encoding);
+    else if (part.type === "image_url") tokens += IMAGE_TOKENS;
+    else if (part.type === "input_audio") tokens += 0; // audio is priced differently; the upstream's usage settles it
+  }
+  return tokens;
+}
+
+/** Input tokens of a chat prompt, tools included (by their JSON text, approximate). */
+export async function countPromptTokens(
+  messages: readonly ChatMessageLike[],
+  encoding: EncodingName,
+  tools?: unknown,
+): Promise<number> {
+  let tokens = REPLY_PRIMER_TOKENS;
+  for (const message of messages) {
+    tokens += TOKENS_PER_MESSAGE;
+    if (typeof message.role === "string") tokens += countShortTextTokens(message.role, encoding);
+    tokens += await contentTokens(message.content, encoding);
+    if (typeof message.name === "string") tokens += TOKENS_PER_NAME + (await countTextTokens(message.name, encoding));
+    if (message.tool_calls !== undefined) tokens += await countTextTokens(JSON.stringify(message.tool_calls), encoding);
+  }
+  if (tools !== undefined) tokens += await countTextTokens(JSON.stringify(tools), encoding);
+  return tokens;
+}
+
+/** Loads the encodings before the first request needs them (loading takes about a second). */
+export function warmEncodings(names: Iterable<EncodingName>): void {
+  for (const name of new Set(names)) encodingFor(name);
+}

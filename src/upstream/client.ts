@@ -1,0 +1,169 @@
+import { Pool, errors as undiciErrors } from "undici";
+import type { Readable } from "node:stream";
+import type { UpstreamConfig } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+
+export interface UpstreamReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { text(): Promise<string> };
+  /** Call once the body has been read or given up, to free the in-flight slot and timers. */
+  done(): void;
+}
+
+export interface UpstreamRequest {
+  upstream: string;
+  body: string;
+  /** Aborts the upstream call (client gone, shutdown). */
+  signal: AbortSignal;
+}
+
+/** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
+export class UpstreamFailure extends ProxyError {
+  constructor(
+    code: "upstream_unreachable" | "upstream_timeout" | "overloaded",
+    message: string,
+    readonly retryable: boolean,
+    headers: Record<string, string> = {},
+  ) {
+    super(code, message, null, headers);
+  }
+}
+
+/** A slot limiter: at most `max` in flight, at most `maxQueued` waiting, the rest refused at once. */
+class Slots {
+  private inFlight = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued: number,
+  ) {}
+
+  get busy(): number {
+    return this.inFlight;
+  }
+
+  acquire(signal: AbortSignal): Promise<void> | undefined {
+    if (this.inFlight < this.max) {
+      this.inFlight++;
+      return undefined;
+    }
+    if (this.queue.length >= this.maxQueued) {
+      throw new UpstreamFailure("overloaded", "the upstream is at capacity; retry shortly", true, { "retry-after": "1" });
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        this.inFlight++;
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(grant);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.queue.push(grant);
+    });
+  }
+
+  release(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.inFlight--;
+  }
+}
+
+interface Upstream {
+  config: UpstreamConfig;
+  pool: Pool;
+  path: string;
+  headers: Record<string, string>;
+  slots: Slots;
+}
+
+/**
+ * One undici pool per upstream, keep-alive, the upstream's own key. A total timeout, a connect
+ * timeout and a headers timeout apply separately; the caller's signal aborts the call.
+ */
+export class UpstreamClient {
+  private readonly upstreams = new Map<string, Upstream>();
+
+  constructor(configs: Record<string, UpstreamConfig>) {
+    for (const [name, config] of Object.entries(configs)) {
+      const url = new URL(config.base_url);
+      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      if (config.api_key) headers.authorization = `Bearer ${config.api_key}`;
+      this.upstreams.set(name, {
+        config,
+        pool: new Pool(url.origin, {
+          connections: config.max_in_flight,
+          pipelining: 1,
+          keepAliveTimeout: 30_000,
+          connect: { timeout: config.connect_timeout_ms },
+          headersTimeout: config.headers_timeout_ms ?? config.timeout_ms,
+          bodyTimeout: config.timeout_ms,
+        }),
+        path: `${url.pathname.replace(/\/$/, "")}/chat/completions`,
+        headers,
+        slots: new Slots(config.max_in_flight, config.max_queued),
+      });
+    }
+  }
+
+  inFlight(upstream: string): number {
+    return this.upstreams.get(upstream)?.slots.busy ?? 0;
+  }
+
+  async chatCompletion(req: UpstreamRequest): Promise<UpstreamReply> {
+    const upstream = this.upstreams.get(req.upstream)!;
+    const waiting = upstream.slots.acquire(req.signal);
+    if (waiting) await waiting;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(req.signal.reason);
+    req.signal.addEventListener("abort", onAbort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error("upstream timeout"));
+    }, upstream.config.timeout_ms);
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      req.signal.removeEventListener("abort", onAbort);
+      upstream.slots.release();
+    };
+    try {
+      const res = await upstream.pool.request({
+        path: upstream.path,
+        method: "POST",
+        headers: upstream.headers,
+        body: req.body,
+        signal: controller.signal,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body, done };
+    } catch (err) {
+      done();
+      throw describeFailure(err, req.upstream, timedOut, req.signal.aborted);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
+  }
+}
+
+function describeFailure(err: unknown, name: string, timedOut: boolean, clientGone: boolean): unknown {
+  if (clientGone) return err;
+  if (timedOut || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new UpstreamFailure("upstream_timeout", `upstream ${name} did not answer in time`, true);
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new UpstreamFailure("upstream_timeout", `connecting to upstream ${name} timed out`, true);
+  }
+  const code = (err as { code?: string })?.code ?? "";
+  return new UpstreamFailure("upstream_unreachable", `upstream ${name} is unreachable${code ? ` (${code})` : ""}`, true);
+}

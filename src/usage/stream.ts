@@ -1,0 +1,76 @@
+import { eventData, SseSplitter } from "../upstream/sse.js";
+import { readUsage, type TokenUsage } from "../pricing/cost.js";
+
+/**
+ * Reads an OpenAI chat completion stream as it passes through: captures the usage chunk,
+ * keeps the streamed text for a local count when usage never comes, notes `[DONE]`, and removes
+ * the usage traces the proxy asked for on the client's behalf (SPEC 6).
+ */
+export class StreamAccountant {
+  private readonly splitter = new SseSplitter();
+  usage: TokenUsage | undefined;
+  sawDone = false;
+  /** The upstream's model name, from the first chunk. */
+  model: string | undefined;
+  /** Streamed text (content, tool-call arguments, refusals) for counting when usage is missing. */
+  readonly outputText: string[] = [];
+
+  constructor(private readonly clientWantsUsage: boolean) {}
+
+  /** What of `chunk` goes to the client, possibly nothing yet. */
+  transform(chunk: string): string {
+    const events = this.splitter.push(chunk);
+    let out = "";
+    for (const event of events) {
+      const kept = this.inspect(event);
+      if (kept !== null) out += `${kept}\n\n`;
+    }
+    return out;
+  }
+
+  /** The unterminated tail at the end of the stream, forwarded as is. */
+  flush(): string {
+    return this.splitter.rest();
+  }
+
+  private inspect(event: string): string | null {
+    const data = eventData(event);
+    if (data === undefined) return event;
+    if (data === "[DONE]") {
+      this.sawDone = true;
+      return event;
+    }
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return event;
+    }
+    if (parsed === null || typeof parsed !== "object") return event;
+    if (this.model === undefined && typeof parsed.model === "string") this.model = parsed.model;
+    this.collectText(parsed.choices);
+    if (!("usage" in parsed)) return event;
+    const usage = readUsage(parsed.usage);
+    if (usage) this.usage = usage;
+    if (this.clientWantsUsage) return event;
+    if (Array.isArray(parsed.choices) && parsed.choices.length === 0) return null;
+    delete parsed.usage;
+    return `data: ${JSON.stringify(parsed)}`;
+  }
+
+  private collectText(choices: unknown): void {
+    if (!Array.isArray(choices)) return;
+    for (const choice of choices) {
+      const delta = (choice as { delta?: Record<string, unknown> } | null)?.delta;
+      if (!delta) continue;
+      if (typeof delta.content === "string") this.outputText.push(delta.content);
+      if (typeof delta.refusal === "string") this.outputText.push(delta.refusal);
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls as Array<{ function?: { name?: unknown; arguments?: unknown } }>) {
+          if (typeof call?.function?.name === "string") this.outputText.push(call.function.name);
+          if (typeof call?.function?.arguments === "string") this.outputText.push(call.function.arguments);
+        }
+      }
+    }
+  }
+}
