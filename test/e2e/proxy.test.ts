@@ -1,0 +1,240 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startUpstream, type Behavior, type FakeUpstream } from "../support/upstream.js";
+import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
+
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+let client: OpenAI;
+
+const user = (content: string) => [{ role: "user" as const, content }];
+const lastRequest = () => upstream.requests.at(-1)!;
+const records = () => proxy.services.store.usageRecords(1000);
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  proxy = await startTestProxy(testConfig(upstream.baseUrl));
+  client = proxy.client();
+});
+
+afterAll(async () => {
+  await proxy?.shutdown();
+  await upstream?.close();
+});
+
+beforeEach(() => {
+  upstream.behave = () => ({ kind: "json" });
+});
+
+describe("plain answers", () => {
+  it("answers a chat completion through the SDK and records its real cost", async () => {
+    upstream.behave = () => ({ kind: "json", content: "Hi there!", usage: { prompt_tokens: 12, completion_tokens: 4 } });
+    const { data, response } = await client.chat.completions
+      .create({ model: "auto", messages: user("hi") })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe("Hi there!");
+    expect(data.model).toBe("gpt-4o-mini");
+    expect(response.headers.get("x-tollgate-tier")).toBe("economy");
+    expect(response.headers.get("x-tollgate-model")).toBe("gpt-4o-mini");
+    expect(response.headers.get("x-tollgate-route")).toBe("default");
+    // 12 × $0.15/M + 4 × $0.60/M
+    expect(Number(response.headers.get("x-tollgate-cost"))).toBeCloseTo(0.0000042, 12);
+    expect(Number(response.headers.get("x-tollgate-estimated-cost"))).toBeGreaterThan(0);
+    const record = (await records()).find((r) => r.request_id === response.headers.get("x-request-id"));
+    expect(record).toMatchObject({ status: 200, input_tokens: 12, output_tokens: 4, cost_nano: 4200, usage_source: "upstream", routed_model: "gpt-4o-mini" });
+  });
+
+  it("sends the upstream's own key, never the client's", async () => {
+    await client.chat.completions.create({ model: "auto", messages: user("hi") });
+    expect(lastRequest().headers.authorization).toBe("Bearer sk-upstream-openai");
+    expect(lastRequest().path).toBe("/v1/chat/completions");
+  });
+
+  it("maps the model to the upstream's name", async () => {
+    const res = await client.chat.completions.create({ model: "claude-3-haiku", messages: user("hi") });
+    expect(lastRequest().body.model).toBe("claude-3-haiku-20240307");
+    expect(lastRequest().headers.authorization).toBe("Bearer sk-upstream-anthropic");
+    expect(res.model).toBe("claude-3-haiku-20240307");
+  });
+
+  it("passes tools, response_format and unknown fields through untouched", async () => {
+    const tools = [
+      { type: "function" as const, function: { name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+    ];
+    const response_format = { type: "json_schema" as const, json_schema: { name: "w", schema: { type: "object", properties: { t: { type: "number" } } }, strict: true } };
+    await client.chat.completions.create({ model: "auto", messages: user("hi"), tools, response_format, tool_choice: "auto", seed: 7, user: "u-1" });
+    const sent = lastRequest().body;
+    expect(sent.tools).toEqual(tools);
+    expect(sent.response_format).toEqual(response_format);
+    expect(sent.tool_choice).toBe("auto");
+    expect(sent.seed).toBe(7);
+    expect(sent.user).toBe("u-1");
+    expect(sent.stream_options).toBeUndefined();
+  });
+});
+
+describe("streaming", () => {
+  it("hides usage from a client that did not ask for it, yet records the real cost", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: ["One", " two", " three"], usage: { prompt_tokens: 20, completion_tokens: 3 } });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "auto", messages: user("hi"), stream: true })
+      .withResponse();
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(lastRequest().body.stream_options).toEqual({ include_usage: true });
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("One two three");
+    expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+    expect(chunks.some((c) => "usage" in c)).toBe(false);
+    const record = (await records()).find((r) => r.request_id === response.headers.get("x-request-id"));
+    expect(record).toMatchObject({ stream: true, input_tokens: 20, output_tokens: 3, usage_source: "upstream", cost_nano: 20 * 150 + 3 * 600 });
+  });
+
+  it("delivers the usage chunk to a client that asked for it", async () => {
+    upstream.behave = () => ({ kind: "stream", usage: { prompt_tokens: 9, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 4 } } });
+    const stream = await client.chat.completions.create({ model: "auto", messages: user("hi"), stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 4 });
+  });
+
+  it("forwards chunks as they arrive instead of buffering the answer", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: ["a", "b", "c", "d"], delayMs: 150 });
+    const started = Date.now();
+    const stream = await client.chat.completions.create({ model: "auto", messages: user("hi"), stream: true });
+    const arrivals: number[] = [];
+    for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) arrivals.push(Date.now() - started);
+    expect(arrivals).toHaveLength(4);
+    // The first piece arrives long before the last one was produced.
+    expect(arrivals[3]! - arrivals[0]!).toBeGreaterThanOrEqual(300);
+  });
+
+  it("aborts the upstream request when the client aborts the stream, billing what was streamed", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: Array.from({ length: 40 }, (_, i) => ` word${i}`), delayMs: 50 });
+    const controller = new AbortController();
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "auto", messages: user("hi"), stream: true }, { signal: controller.signal })
+      .withResponse();
+    let seen = 0;
+    // The SDK ends the iteration (or throws an abort error) once its signal fires.
+    try {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta?.content && ++seen === 3) controller.abort();
+      }
+    } catch (err) {
+      expect((err as Error).name).toMatch(/Abort/);
+    }
+    expect(seen).toBe(3);
+    const sent = lastRequest();
+    await expect.poll(() => sent.aborted, { timeout: 3000 }).toBe(true);
+    expect(sent.finished).toBe(false);
+    const id = response.headers.get("x-request-id");
+    await expect.poll(async () => (await records()).find((r) => r.request_id === id)?.status, { timeout: 3000 }).toBe(499);
+    const record = (await records()).find((r) => r.request_id === id)!;
+    expect(record.usage_source).toBe("estimated");
+    expect(record.output_tokens).toBeGreaterThanOrEqual(3);
+    expect(record.output_tokens).toBeLessThan(40 * 3);
+    expect(record.cost_nano).toBeGreaterThan(0);
+  });
+});
+
+describe("upstream errors reach the SDK as the matching error class", () => {
+  const cases: Array<[number, new (...args: any[]) => Error]> = [
+    [400, OpenAI.BadRequestError],
+    [429, OpenAI.RateLimitError],
+    [500, OpenAI.InternalServerError],
+  ];
+  for (const [status, errorClass] of cases) {
+    it(`upstream ${status}`, async () => {
+      upstream.behave = (): Behavior => ({
+        kind: "error",
+        status,
+        body: { error: { message: `upstream says ${status}`, type: "test", param: null, code: `code_${status}` } },
+      });
+      const error = await client.chat.completions.create({ model: "gpt-4o-mini", messages: user("hi") }).catch((e) => e);
+      expect(error).toBeInstanceOf(errorClass);
+      expect(error.status).toBe(status);
+      expect(error.message).toContain(`upstream says ${status}`);
+      expect(error.code).toBe(`code_${status}`);
+    });
+  }
+});
+
+describe("routing", () => {
+  it("sends 'hi' to economy and 'analyze complex ...' to premium", async () => {
+    const hi = await client.chat.completions.create({ model: "auto", messages: user("hi") }).withResponse();
+    expect(hi.response.headers.get("x-tollgate-tier")).toBe("economy");
+    const complex = await client.chat.completions
+      .create({ model: "auto", messages: user("Please analyze complex trade-offs between these two designs") })
+      .withResponse();
+    expect(complex.response.headers.get("x-tollgate-tier")).toBe("premium");
+    expect(complex.response.headers.get("x-tollgate-route")).toBe("heuristic:analyze complex");
+    expect(lastRequest().body.model).toBe("gpt-4-turbo");
+  });
+
+  it("never goes above the client's own model in ceiling mode", async () => {
+    const res = await client.chat.completions
+      .create({ model: "gpt-4o", messages: user("analyze complex systems with multi-step reasoning") })
+      .withResponse();
+    expect(res.response.headers.get("x-tollgate-tier")).toBe("standard");
+    expect(res.response.headers.get("x-tollgate-route")).toBe("client-model");
+    expect(lastRequest().body.model).toBe("gpt-4o");
+    const cheap = await client.chat.completions.create({ model: "gpt-4o", messages: user("hi") }).withResponse();
+    expect(cheap.response.headers.get("x-tollgate-tier")).toBe("economy");
+    expect(lastRequest().body.model).toBe("gpt-4o-mini");
+  });
+
+  it("gives a reasoning model max_completion_tokens and no sampling parameters", async () => {
+    await client.chat.completions.create({
+      model: "o3-mini",
+      messages: user("compare and contrast these proofs"),
+      max_tokens: 300,
+      temperature: 0.2,
+      top_p: 0.9,
+    });
+    const sent = lastRequest().body;
+    expect(sent.model).toBe("o3-mini");
+    expect(sent.max_completion_tokens).toBe(300);
+    expect(sent).not.toHaveProperty("max_tokens");
+    expect(sent).not.toHaveProperty("temperature");
+    expect(sent).not.toHaveProperty("top_p");
+  });
+
+  it("honours x-tollgate-tier and x-tollgate-max-tier", async () => {
+    const forced = await client.chat.completions
+      .create({ model: "auto", messages: user("hi") }, { headers: { "x-tollgate-tier": "standard" } })
+      .withResponse();
+    expect(forced.response.headers.get("x-tollgate-tier")).toBe("standard");
+    const capped = await client.chat.completions
+      .create({ model: "auto", messages: user("analyze complex things") }, { headers: { "x-tollgate-max-tier": "economy" } })
+      .withResponse();
+    expect(capped.response.headers.get("x-tollgate-tier")).toBe("economy");
+  });
+});
+
+describe("other endpoints", () => {
+  it("lists models and auto aliases in the OpenAI list format", async () => {
+    const models = [];
+    for await (const m of client.models.list()) models.push(m.id);
+    expect(models).toEqual(["auto", "gpt-4o-mini", "gpt-4o", "gpt-4-turbo", "claude-3-haiku", "claude-3-sonnet", "o3-mini"]);
+  });
+
+  it("estimates without calling the upstream", async () => {
+    const before = upstream.requests.length;
+    const res = await fetch(`${proxy.url}/v1/estimate`, { method: "POST", body: JSON.stringify({ prompt: "Summarize this report" }) });
+    const body = await res.json();
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ model: "gpt-4o", tier: "standard" });
+    expect(body.input_tokens).toBeGreaterThan(0);
+    expect(body.estimated_cost).toBeGreaterThan(0);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it("answers /health and /ready", async () => {
+    expect((await fetch(`${proxy.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${proxy.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", store: "memory" });
+  });
+});
