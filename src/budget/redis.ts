@@ -88,9 +88,10 @@ export class RedisBudgetStore implements BudgetStore {
     });
   }
 
-  private counterArgs(counters: Counter[]): string[] {
+  /** Limit and time to live of each counter: it lives until a day after its window ends. */
+  private counterArgs(counters: Counter[], now: number): string[] {
     const args: string[] = [];
-    for (const c of counters) args.push(c.limit === null ? "-1" : String(c.limit), String(c.windowEnd + COUNTER_GRACE_MS));
+    for (const c of counters) args.push(c.limit === null ? "-1" : String(c.limit), String(Math.max(1000, c.windowEnd + COUNTER_GRACE_MS - now)));
     return args;
   }
 
@@ -105,7 +106,7 @@ export class RedisBudgetStore implements BudgetStore {
         String(req.expiresAt),
         req.requestId,
         this.key("res:"),
-        ...this.counterArgs(req.counters),
+        ...this.counterArgs(req.counters, req.now),
       ),
     )) as [number, number?, string?];
     if (reply[0] === 1) return { ok: true };
@@ -136,7 +137,7 @@ export class RedisBudgetStore implements BudgetStore {
         String(SETTLED_MEMORY_MS),
         String(req.aggregates.length),
         ...fieldArgs,
-        ...this.counterArgs(req.counters),
+        ...this.counterArgs(req.counters, req.now),
       ),
     )) as Array<number | string>;
     if (reply[0] !== 1) return { applied: false, crossed: [] };

@@ -11,7 +11,8 @@
 /**
  * KEYS: [1] reservations zset, [2] this reservation's hash, [3..] counters
  * ARGV: [1] now ms, [2] amount, [3] reservation expiry ms, [4] request id,
- *       [5] reservation hash key prefix, then per counter: limit (-1 = none), counter expiry ms
+ *       [5] reservation hash key prefix, then per counter: limit (-1 = none), counter ttl ms
+ * Times to live are relative (PEXPIRE), so the proxy's clock and Redis' clock need not agree.
  * Returns {1} when reserved, {0, counter index (1-based), spent} when a counter would go over.
  */
 export const RESERVE_SCRIPT = `
@@ -39,11 +40,11 @@ end
 local names = {}
 for i = 1, n do
   redis.call('INCRBY', KEYS[2 + i], ARGV[2])
-  redis.call('PEXPIREAT', KEYS[2 + i], ARGV[5 + 2 * i])
+  redis.call('PEXPIRE', KEYS[2 + i], ARGV[5 + 2 * i])
   names[i] = KEYS[2 + i]
 end
 redis.call('HSET', KEYS[2], 'amount', ARGV[2], 'counters', table.concat(names, '\\n'))
-redis.call('PEXPIREAT', KEYS[2], tonumber(ARGV[3]) + 3600000)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]) - now + 3600000)
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 return {1}
 `;
@@ -53,7 +54,7 @@ return {1}
  *       [5] the day's aggregate hash, [6..] counters
  * ARGV: [1] actual cost, [2] request id, [3] thresholds (comma separated), [4] record JSON ('' = none),
  *       [5] records kept, [6] aggregate expiry ms (relative), [7] settled marker ttl ms,
- *       [8] aggregate field count A, then A pairs (field, delta), then per counter: limit (-1 = none), counter expiry ms
+ *       [8] aggregate field count A, then A pairs (field, delta), then per counter: limit (-1 = none), counter ttl ms
  * Returns {0} when already settled, else {1, then (counter index, threshold, spent) per alert newly crossed}.
  */
 export const SETTLE_SCRIPT = `
@@ -70,13 +71,13 @@ local result = {1}
 for i = 1, #KEYS - 5 do
   local key = KEYS[5 + i]
   local spent = redis.call('INCRBY', key, delta)
-  local expiry = ARGV[base + 2 * i]
-  redis.call('PEXPIREAT', key, expiry)
+  local ttl = ARGV[base + 2 * i]
+  redis.call('PEXPIRE', key, ttl)
   local limit = tonumber(ARGV[base + 2 * i - 1])
   if limit > 0 then
     for _, t in ipairs(thresholds) do
       if spent >= tonumber(t) * limit then
-        if redis.call('SET', key .. ':alert:' .. t, '1', 'NX', 'PXAT', expiry) then
+        if redis.call('SET', key .. ':alert:' .. t, '1', 'NX', 'PX', ttl) then
           result[#result + 1] = i
           result[#result + 1] = t
           result[#result + 1] = spent
