@@ -20,8 +20,12 @@ export function tokensCost(tokens: number, pricePerMillion: number): Nano {
   return Math.round(tokens * pricePerMillion * 1000);
 }
 
+/** "$20.00", and for small amounts enough digits to be meaningful: "$0.0025". */
 export function formatUsd(nano: Nano): string {
-  return `$${nanoToUsd(nano).toFixed(2)}`;
+  const usd = nanoToUsd(nano);
+  if (usd === 0 || Math.abs(usd) >= 1) return `$${usd.toFixed(2)}`;
+  const precise = usd.toFixed(6).replace(/0+$/, "");
+  return `$${precise.length < 5 ? usd.toFixed(2) : precise}`;
 }
 
 /** The USD figure sent in headers: enough digits for a single small request. */

@@ -54,7 +54,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
 
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+    const problems = result.error.issues.flatMap((issue) => {
+      // zod reports unknown keys at their parent's path; name each key's own path instead.
+      if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((key) => `${[...issue.path, key].map(String).join(".")}: unknown key`);
+      }
       const path = issue.path.map(String).join(".") || "(root)";
       return `${path}: ${issue.message}`;
     });

@@ -20,10 +20,9 @@ export const REASONING_DROPPED = [
 export function adaptParams(body: ChatBody, model: ModelConfig, upstreamModel: string): ChatBody {
   const out: ChatBody = { ...body, model: upstreamModel };
   if (model.reasoning) {
-    if (out.max_tokens != null) {
-      if (out.max_completion_tokens == null) out.max_completion_tokens = out.max_tokens;
-      delete out.max_tokens;
-    }
+    // No `max_tokens` at all for a reasoning model, not even a null one: the field itself is refused.
+    if (out.max_tokens != null && out.max_completion_tokens == null) out.max_completion_tokens = out.max_tokens;
+    delete out.max_tokens;
     for (const param of REASONING_DROPPED) delete out[param];
   } else {
     delete out.reasoning_effort;

@@ -1,0 +1,73 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startUpstream, type FakeUpstream } from "../support/upstream.js";
+import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
+import { startOwnRedis, type OwnRedis } from "../support/own-redis.js";
+import { windowsAt } from "../../src/budget/window.js";
+
+/** Redis stops mid-run: requests get 503, then succeed once it is back; nothing lost or counted twice. */
+
+let redis: OwnRedis;
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+let client: OpenAI;
+
+beforeAll(async () => {
+  redis = await startOwnRedis();
+  upstream = await startUpstream((req) => ({ kind: "json", delayMs: req.body.messages[0].content === "slow" ? 1500 : 0 }));
+  proxy = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: redis.url, key_prefix: "outage:" } }));
+  client = proxy.client();
+});
+
+afterAll(async () => {
+  await proxy?.shutdown();
+  await upstream?.close();
+  await redis?.stop();
+});
+
+const ask = (content = "hi") =>
+  client.chat.completions
+    .create({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
+    .withResponse()
+    .then(({ response }) => ({ status: 200, cost: Math.round(Number(response.headers.get("x-tollgate-cost")) * 1e9), id: response.headers.get("x-request-id")! }))
+    .catch((e: InstanceType<typeof OpenAI.APIError>) => ({ status: e.status, error: e }));
+
+describe("Redis outage with store.on_error: closed", () => {
+  it("answers 503 budget_store_unavailable while Redis is down and loses nothing", async () => {
+    const answered: Array<{ cost: number; id: string }> = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await ask();
+      expect(r.status).toBe(200);
+      answered.push(r as { cost: number; id: string });
+    }
+
+    // A request already reserved when Redis goes away settles once it is back.
+    const slow = ask("slow");
+    await new Promise((r) => setTimeout(r, 300));
+    await redis.stop();
+
+    const during = await ask();
+    expect(during.status).toBe(503);
+    const error = (during as { error: InstanceType<typeof OpenAI.APIError> }).error;
+    expect(error.error).toMatchObject({ code: "budget_store_unavailable", type: "server_error" });
+    expect((await fetch(`${proxy.url}/ready`)).status).toBe(503);
+
+    const slowResult = await slow;
+    expect(slowResult.status).toBe(200);
+    answered.push(slowResult as { cost: number; id: string });
+    expect(proxy.services.settler.backlog).toBe(1);
+
+    await redis.start();
+    await expect.poll(async () => (await fetch(`${proxy.url}/ready`)).status, { timeout: 10_000, interval: 100 }).toBe(200);
+    const after = await ask();
+    expect(after.status).toBe(200);
+    answered.push(after as { cost: number; id: string });
+    await expect.poll(() => proxy.services.settler.backlog, { timeout: 10_000 }).toBe(0);
+
+    const day = windowsAt(Date.now(), "UTC").day;
+    const [globalDaily] = await proxy.services.store.spent([`c:global::d:${day}`]);
+    expect(globalDaily).toBe(answered.reduce((s, r) => s + r.cost, 0));
+    const records = await proxy.services.store.usageRecords(100);
+    expect(records.map((r) => r.request_id).sort()).toEqual(answered.map((r) => r.id).sort());
+  }, 30_000);
+});
