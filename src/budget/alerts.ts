@@ -7,7 +7,8 @@ import { scopeLabel, type ScopeCounter } from "./scopes.js";
 /**
  * Raises budget alerts. The store has already made each one unique per scope, window and
  * threshold across all replicas; this only tells people: a log line and, when configured,
- * a webhook POST with a Slack-compatible `text`.
+ * a webhook POST with a Slack-compatible `text`. "Used" is the window's counter at that moment:
+ * settled spend plus the estimates of requests still in flight.
  */
 export class AlertNotifier {
   constructor(
@@ -21,7 +22,7 @@ export class AlertNotifier {
       if (!counter || counter.limit === null) continue;
       const text =
         `tollgate: ${counter.window} budget of ${scopeLabel(counter.scope)} (${counter.windowId}) ` +
-        `reached ${Math.round(alert.threshold * 100)}%: ${formatUsd(alert.spent)} spent of ${formatUsd(counter.limit)}`;
+        `reached ${Math.round(alert.threshold * 100)}%: ${formatUsd(alert.spent)} of ${formatUsd(counter.limit)} used`;
       this.logger.log("warn", "budget_alert", {
         scope: counter.scope.kind,
         scope_id: counter.scope.id,

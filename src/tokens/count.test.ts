@@ -45,11 +45,19 @@ describe("countPromptTokens", () => {
   });
 
   it("counts tool calls and tools by their JSON text", async () => {
-    const toolCalls = [{ id: "c1", type: "function", function: { name: "lookup", arguments: '{"q":"x"}' } }];
-    const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object" } } }];
+    const toolCalls = [{ id: "c1" }];
+    const tools = [{ type: "function" }];
     const messages = [{ role: "assistant", content: null, tool_calls: toolCalls }];
     const byHand = 3 + 3 + exact("assistant") + exact(JSON.stringify(toolCalls)) + exact(JSON.stringify(tools));
     expect(await countPromptTokens(messages, "o200k_base", tools)).toBe(byHand);
+  });
+
+  it("never under-counts long JSON, whose space-free runs are counted in pieces", async () => {
+    const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: { q: { type: "string" } } } } }];
+    const json = JSON.stringify(tools);
+    const counted = (await countPromptTokens([], "o200k_base", tools)) - 3;
+    expect(counted).toBeGreaterThanOrEqual(exact(json));
+    expect(counted).toBeLessThanOrEqual(exact(json) * 1.3);
   });
 
   it("gives only the primer for no messages, and ignores a missing role or content", async () => {

@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import { countersFor, scopeLabel, type Scope } from "../../budget/scopes.js";
 import { windowsAt } from "../../budget/window.js";
 import { ProxyError } from "../../errors.js";
-import { nanoToUsd } from "../../money.js";
+import { formatUsd, nanoToUsd } from "../../money.js";
 import type { Services } from "../../services.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -119,7 +119,7 @@ export function registerCostRoutes(app: Hono, services: Services): void {
         thresholds_crossed: crossed,
       };
       if (crossed.length > 0) {
-        warnings.push(`${counter.window} budget of ${scopeLabel(counter.scope)} at ${Math.round((value / counter.limit!) * 100)}%: $${nanoToUsd(value).toFixed(2)} of $${nanoToUsd(counter.limit!).toFixed(2)}`);
+        warnings.push(`${counter.window} budget of ${scopeLabel(counter.scope)} at ${Math.round((value / counter.limit!) * 100)}%: ${formatUsd(value)} of ${formatUsd(counter.limit!)}`);
       }
     });
     const globalDaily = counters[0]!;

@@ -1,0 +1,26 @@
+# tollgate: one proxy replica. docker-compose.yml runs three of these behind nginx, sharing Redis.
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them. tsx is a regular dependency.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY tsconfig.json config.yaml ./
+COPY src ./src
+COPY deploy/config.compose.yaml ./deploy/config.compose.yaml
+
+# config.yaml binds 127.0.0.1, unreachable from outside a container; this one binds 0.0.0.0 and needs keys.
+ENV TOLLGATE_CONFIG=/app/deploy/config.compose.yaml
+
+USER node
+EXPOSE 8787
+
+# Slim images have no curl; node's own fetch does the probe.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+# node itself is the main process (not npm), so SIGTERM reaches it and the proxy drains before exiting.
+CMD ["node", "--import", "tsx", "src/main.ts"]
