@@ -1,8 +1,14 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics of one replica (`GET /metrics`). */
 export class Metrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // Process CPU, memory and event-loop delay percentiles (nodejs_eventloop_lag_p99_seconds).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
+  }
+
   readonly requests = new Counter({
     name: "tollgate_requests_total",
     help: "Chat completion requests by tier, model and status",

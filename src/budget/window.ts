@@ -69,7 +69,10 @@ function localMidnight(year: number, month: number, day: number, timeZone: strin
   let instant = guess - zoneOffset(guess, timeZone);
   // A second pass settles offsets that change between the guess and the answer (DST).
   instant = guess - zoneOffset(instant, timeZone);
-  return instant;
+  // Where clocks jump forward at midnight (America/Santiago, America/Havana) midnight never happens
+  // and the answer lands before it; the day then starts at the jump.
+  const short = guess - (instant + zoneOffset(instant, timeZone));
+  return short > 0 ? instant + short : instant;
 }
 
 const pad = (n: number) => String(n).padStart(2, "0");

@@ -8,13 +8,16 @@ export class SseSplitter {
   /** Complete events in `chunk` (each without its blank-line terminator). */
   push(chunk: string): string[] {
     let text = this.tail + chunk;
+    // A trailing "\r" may be the first half of a "\r\n" cut by the chunk boundary: decide on the next read.
+    const held = text.endsWith("\r") ? "\r" : "";
+    if (held) text = text.slice(0, -1);
     if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
     const end = text.lastIndexOf("\n\n");
     if (end < 0) {
-      this.tail = text;
+      this.tail = text + held;
       return [];
     }
-    this.tail = text.slice(end + 2);
+    this.tail = text.slice(end + 2) + held;
     return text.slice(0, end).split("\n\n");
   }
 
