@@ -8,6 +8,7 @@ import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
 import { Settler } from "./budget/settle.js";
 import { WindowCache } from "./budget/window.js";
+import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
@@ -21,6 +22,9 @@ import { registerInfoRoutes } from "./server/routes/info.js";
 import { Lifecycle, type Services } from "./services.js";
 import { defaultEncoding, warmEncodings, type EncodingName } from "./tokens/count.js";
 import { UpstreamClient } from "./upstream/client.js";
+
+/** How long concurrent identical requests wait for the one that went upstream. */
+const CACHE_LOCK_MS = 30_000;
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -58,6 +62,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     settler: new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds),
     windows: new WindowCache(config.budgets.timezone),
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
+    cache: config.cache.enabled ? new ResponseCache(store, config.cache.ttl_seconds * 1000, CACHE_LOCK_MS) : undefined,
     lifecycle: new Lifecycle(),
   };
 }

@@ -1,6 +1,7 @@
 import type { Clock } from "./clock.js";
 import type { Config, Tier } from "./config/schema.js";
 import type { BudgetStore } from "./budget/interface.js";
+import type { ResponseCache } from "./cache/response-cache.js";
 import type { Settler } from "./budget/settle.js";
 import type { WindowCache } from "./budget/window.js";
 import type { Logger } from "./log.js";
@@ -24,6 +25,8 @@ export interface Services {
   settler: Settler;
   windows: WindowCache;
   encodingOf(model: string): EncodingName;
+  /** The response cache, when `cache.enabled`. */
+  cache: ResponseCache | undefined;
   lifecycle: Lifecycle;
 }
 

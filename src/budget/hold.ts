@@ -1,4 +1,4 @@
-import type { ModelConfig } from "../config/schema.js";
+import type { Config, ModelConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import type { Nano } from "../money.js";
 import type { Caller } from "../server/auth.js";
@@ -9,6 +9,11 @@ import { countersFor, scopesFor } from "./scopes.js";
 
 /** Extra time a reservation is held beyond the upstream timeout before it is given back. */
 const HOLD_MARGIN_MS = 60_000;
+
+/** How long a reservation is held before the store gives it back unsettled (a replica died). */
+export function reservationHoldMs(config: Config): number {
+  return Math.max(...Object.values(config.upstreams).map((u) => u.timeout_ms)) + HOLD_MARGIN_MS;
+}
 
 /**
  * Step 4 of the pipeline: reserve the estimate in every scope, downgrading when it does not fit.
@@ -26,7 +31,6 @@ export async function holdBudget(
   const now = clock.now();
   const windows = services.windows.at(now);
   const scopes = scopesFor(config.budgets, caller.keyId, caller.team);
-  const timeoutMs = Math.max(...Object.values(config.upstreams).map((u) => u.timeout_ms));
   try {
     const reservation = await reserveBudget(services.store, config, {
       requestId,
@@ -35,7 +39,7 @@ export async function holdBudget(
       scopes,
       windows,
       now,
-      holdMs: timeoutMs + HOLD_MARGIN_MS,
+      holdMs: reservationHoldMs(config),
     });
     return { reservation, day: windows.day };
   } catch (err) {
@@ -49,7 +53,7 @@ export async function holdBudget(
     const model = candidates[0]!;
     const amount = await estimate(model, config.models[model]!);
     return {
-      reservation: { requestId, model, amount, counters: countersFor(scopes, windows), unrecorded: true },
+      reservation: { requestId, model, amount, counters: countersFor(scopes, windows), unrecorded: true, cooling: [] },
       day: windows.day,
     };
   }

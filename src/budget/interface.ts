@@ -22,12 +22,15 @@ export interface ReserveRequest {
   /** When an unsettled reservation is given back (ms), e.g. after a crashed replica. */
   expiresAt: number;
   now: number;
+  /** A shared value (see setValue) whose presence means the model is cooling down: reserve nothing. */
+  cooldownKey?: string;
 }
 
 export type ReserveResult =
   | { ok: true }
   /** `counter` is the index in `counters` that did not fit; `spent` its value before this request. */
-  | { ok: false; counter: number; spent: Nano };
+  | { ok: false; counter: number; spent: Nano; cooling?: undefined }
+  | { ok: false; cooling: true };
 
 export interface SettleRequest {
   requestId: string;

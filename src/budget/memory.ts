@@ -67,6 +67,7 @@ export class MemoryBudgetStore implements BudgetStore {
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
     this.reapExpired(req.now);
+    if (req.cooldownKey !== undefined && (await this.getValue(req.cooldownKey)) !== null) return { ok: false, cooling: true };
     for (let i = 0; i < req.counters.length; i++) {
       const c = req.counters[i]!;
       const spent = this.counter(c.id);

@@ -96,7 +96,8 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    const keys = [this.key("reservations"), this.key(`res:${req.requestId}`), ...req.counters.map((c) => this.key(c.id))];
+    const cooldown = this.key(req.cooldownKey === undefined ? "no-cooldown" : `v:${req.cooldownKey}`);
+    const keys = [this.key("reservations"), this.key(`res:${req.requestId}`), cooldown, ...req.counters.map((c) => this.key(c.id))];
     const reply = (await this.call(() =>
       this.redis.tollgateReserve(
         keys.length,
@@ -110,6 +111,7 @@ export class RedisBudgetStore implements BudgetStore {
       ),
     )) as [number, number?, string?];
     if (reply[0] === 1) return { ok: true };
+    if (reply[0] === 2) return { ok: false, cooling: true };
     return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]) };
   }
 

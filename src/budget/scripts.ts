@@ -9,11 +9,12 @@
  */
 
 /**
- * KEYS: [1] reservations zset, [2] this reservation's hash, [3..] counters
+ * KEYS: [1] reservations zset, [2] this reservation's hash, [3] the model's cool-down key, [4..] counters
  * ARGV: [1] now ms, [2] amount, [3] reservation expiry ms, [4] request id,
  *       [5] reservation hash key prefix, then per counter: limit (-1 = none), counter ttl ms
  * Times to live are relative (PEXPIRE), so the proxy's clock and Redis' clock need not agree.
- * Returns {1} when reserved, {0, counter index (1-based), spent} when a counter would go over.
+ * Returns {1} when reserved, {0, counter index (1-based), spent} when a counter would go over,
+ * {2} when the model is cooling down after an upstream's retry-after (nothing is reserved).
  */
 export const RESERVE_SCRIPT = `
 local now = tonumber(ARGV[1])
@@ -28,20 +29,21 @@ for _, id in ipairs(expired) do
   end
   redis.call('ZREM', KEYS[1], id)
 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {2} end
 local amount = tonumber(ARGV[2])
-local n = #KEYS - 2
+local n = #KEYS - 3
 for i = 1, n do
   local limit = tonumber(ARGV[4 + 2 * i])
   if limit >= 0 then
-    local raw = redis.call('GET', KEYS[2 + i]) or '0'
+    local raw = redis.call('GET', KEYS[3 + i]) or '0'
     if tonumber(raw) + amount > limit then return {0, i, raw} end
   end
 end
 local names = {}
 for i = 1, n do
-  redis.call('INCRBY', KEYS[2 + i], ARGV[2])
-  redis.call('PEXPIRE', KEYS[2 + i], ARGV[5 + 2 * i])
-  names[i] = KEYS[2 + i]
+  redis.call('INCRBY', KEYS[3 + i], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3 + i], ARGV[5 + 2 * i])
+  names[i] = KEYS[3 + i]
 end
 redis.call('HSET', KEYS[2], 'amount', ARGV[2], 'counters', table.concat(names, '\\n'))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]) - now + 3600000)

@@ -39,7 +39,8 @@ function record(id: string, cost: number): UsageRecord {
     time: new Date(T0).toISOString(), request_id: id, key_id: "k", team: null, request_type: "chat", tier: "economy",
     requested_model: "auto", routed_model: "m", route: "default", fallback_from: [], stream: false, status: 200,
     input_tokens: 1, cached_tokens: 0, output_tokens: 1, usage_source: "upstream", estimated_cost_nano: cost,
-    cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, saved_prompt_tokens: 0, latency_ms: 1,
+    cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, optimizer_saved_tokens: 0, optimizer_saved_nano: 0,
+    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, latency_ms: 1,
   };
 }
 

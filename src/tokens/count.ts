@@ -164,6 +164,16 @@ async function contentTokens(content: unknown, encoding: EncodingName): Promise<
   return tokens;
 }
 
+/** Tokens one message adds to a prompt, its per-message overhead included. */
+export async function countMessageTokens(message: ChatMessageLike, encoding: EncodingName): Promise<number> {
+  let tokens = TOKENS_PER_MESSAGE;
+  if (typeof message.role === "string") tokens += countShortTextTokens(message.role, encoding);
+  tokens += await contentTokens(message.content, encoding);
+  if (typeof message.name === "string") tokens += TOKENS_PER_NAME + (await countTextTokens(message.name, encoding));
+  if (message.tool_calls !== undefined) tokens += await countTextTokens(JSON.stringify(message.tool_calls), encoding);
+  return tokens;
+}
+
 /** Input tokens of a chat prompt, tools included (by their JSON text, approximate). */
 export async function countPromptTokens(
   messages: readonly ChatMessageLike[],
@@ -171,13 +181,7 @@ export async function countPromptTokens(
   tools?: unknown,
 ): Promise<number> {
   let tokens = REPLY_PRIMER_TOKENS;
-  for (const message of messages) {
-    tokens += TOKENS_PER_MESSAGE;
-    if (typeof message.role === "string") tokens += countShortTextTokens(message.role, encoding);
-    tokens += await contentTokens(message.content, encoding);
-    if (typeof message.name === "string") tokens += TOKENS_PER_NAME + (await countTextTokens(message.name, encoding));
-    if (message.tool_calls !== undefined) tokens += await countTextTokens(JSON.stringify(message.tool_calls), encoding);
-  }
+  for (const message of messages) tokens += await countMessageTokens(message, encoding);
   if (tools !== undefined) tokens += await countTextTokens(JSON.stringify(tools), encoding);
   return tokens;
 }

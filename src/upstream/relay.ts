@@ -44,6 +44,8 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
 
 export interface StreamRelayOptions {
   clientWantsUsage: boolean;
+  /** Sees every parsed chunk (the response cache assembles the answer from them). */
+  onChunk?: (chunk: Record<string, unknown>) => void;
   /** Called once when the stream is over, however it ended; its promise is awaited before the client's stream closes. */
   onEnd: (outcome: Outcome) => Promise<void>;
 }
@@ -54,7 +56,7 @@ export interface StreamRelayOptions {
  * without `[DONE]` or breaks becomes an error event, never a clean end.
  */
 export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
-  const accountant = new StreamAccountant(options.clientWantsUsage);
+  const accountant = new StreamAccountant(options.clientWantsUsage, options.onChunk);
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const chunks = reply.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

@@ -4,20 +4,22 @@
  */
 export class SseSplitter {
   private tail = "";
+  private afterCr = false;
 
   /** Complete events in `chunk` (each without its blank-line terminator). */
   push(chunk: string): string[] {
+    if (chunk.length === 0) return [];
+    // A "\r\n" cut by the chunk boundary: its "\r" already ended the line.
+    if (this.afterCr && chunk.startsWith("\n")) chunk = chunk.slice(1);
+    this.afterCr = chunk.endsWith("\r");
     let text = this.tail + chunk;
-    // A trailing "\r" may be the first half of a "\r\n" cut by the chunk boundary: decide on the next read.
-    const held = text.endsWith("\r") ? "\r" : "";
-    if (held) text = text.slice(0, -1);
     if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
     const end = text.lastIndexOf("\n\n");
     if (end < 0) {
-      this.tail = text + held;
+      this.tail = text;
       return [];
     }
-    this.tail = text.slice(end + 2) + held;
+    this.tail = text.slice(end + 2);
     return text.slice(0, end).split("\n\n");
   }
 

@@ -4,7 +4,7 @@ import { usageCost, type TokenUsage } from "../pricing/cost.js";
 import type { Caller } from "../server/auth.js";
 import type { Services } from "../services.js";
 import { countTextTokens } from "../tokens/count.js";
-import type { Nano } from "../money.js";
+import { tokensCost, type Nano } from "../money.js";
 import type { UsageRecord } from "./record.js";
 
 /** What the proxy knows about a forwarded request by the time it is answered. */
@@ -21,13 +21,18 @@ export interface RequestTrace {
   model: string;
   modelConfig: ModelConfig;
   stream: boolean;
+  /** The client asked for `stream_options.include_usage`. */
+  clientWantsUsage: boolean;
   /** Prompt tokens counted locally in the routed model's encoding. */
   promptTokens: number;
   estimate: Nano;
   reservation: Reservation;
   day: string;
   fallbackFrom: string[];
-  savedPromptTokens: number;
+  optimizerSavedTokens: number;
+  droppedMessages: number;
+  droppedTokens: number;
+  outputLimit: number | null;
 }
 
 export interface Outcome {
@@ -91,7 +96,12 @@ export async function accountRequest(services: Services, trace: RequestTrace, ou
     cost_nano: cost,
     requested_model_cost_nano: baseline ? usageCost(baseline, usage) : cost,
     cache_hit: outcome.cacheHit ?? false,
-    saved_prompt_tokens: trace.savedPromptTokens,
+    optimizer_saved_tokens: trace.optimizerSavedTokens,
+    optimizer_saved_nano: tokensCost(trace.optimizerSavedTokens, trace.modelConfig.price.input),
+    context_dropped_messages: trace.droppedMessages,
+    context_dropped_tokens: trace.droppedTokens,
+    context_saved_nano: tokensCost(trace.droppedTokens, trace.modelConfig.price.input),
+    output_limit: trace.outputLimit,
     latency_ms: latencyMs,
   };
   await services.settler.settleReservation(trace.reservation, cost, record, trace.day);

@@ -26,8 +26,15 @@ export interface UsageRecord {
   /** What the same tokens would have cost on the model the client asked for (auto: the premium default). */
   requested_model_cost_nano: Nano;
   cache_hit: boolean;
-  /** Tokens removed before sending: prompt optimizer and context fit. */
-  saved_prompt_tokens: number;
+  /** Prompt tokens the optimizer removed, and what they would have cost on the routed model. */
+  optimizer_saved_tokens: number;
+  optimizer_saved_nano: Nano;
+  /** Messages and prompt tokens context fit dropped, and what those tokens would have cost. */
+  context_dropped_messages: number;
+  context_dropped_tokens: number;
+  context_saved_nano: Nano;
+  /** The output limit the proxy set from the request type, when it set one. */
+  output_limit: number | null;
   latency_ms: number;
 }
 
@@ -44,7 +51,9 @@ export function aggregateFields(r: UsageRecord): Array<[string, number]> {
   ];
   if (r.status >= 400) fields.push(["errors", 1]);
   if (r.cache_hit) fields.push(["cache_hits", 1], ["cache_saved", r.requested_model_cost_nano - r.cost_nano]);
-  if (r.saved_prompt_tokens > 0) fields.push(["saved_prompt_tokens", r.saved_prompt_tokens]);
+  if (r.optimizer_saved_tokens > 0) fields.push(["optimizer_tokens", r.optimizer_saved_tokens], ["optimizer_saved", r.optimizer_saved_nano]);
+  if (r.context_dropped_tokens > 0) fields.push(["context_tokens", r.context_dropped_tokens], ["context_saved", r.context_saved_nano], ["context_requests", 1]);
+  if (r.output_limit !== null) fields.push(["output_limited", 1]);
   const groups: Array<[string, string | null]> = [
     ["model", r.routed_model],
     ["tier", r.tier],

@@ -15,7 +15,11 @@ export class StreamAccountant {
   /** Streamed text (content, tool-call arguments, refusals) for counting when usage is missing. */
   readonly outputText: string[] = [];
 
-  constructor(private readonly clientWantsUsage: boolean) {}
+  constructor(
+    private readonly clientWantsUsage: boolean,
+    /** Sees every parsed chunk before it is forwarded (the response cache assembles the answer). */
+    private readonly onChunk?: (chunk: Record<string, unknown>) => void,
+  ) {}
 
   /** What of `chunk` goes to the client, possibly nothing yet. */
   transform(chunk: string): string {
@@ -48,6 +52,7 @@ export class StreamAccountant {
     }
     if (parsed === null || typeof parsed !== "object") return event;
     if (this.model === undefined && typeof parsed.model === "string") this.model = parsed.model;
+    this.onChunk?.(parsed);
     this.collectText(parsed.choices);
     if (!("usage" in parsed)) return event;
     const usage = readUsage(parsed.usage);

@@ -60,6 +60,8 @@ describe("budgets across replicas", () => {
 
     const ok = results.filter((r) => r.status === 200) as Array<{ id: string; cost: number }>;
     const refused = results.filter((r) => r.status === 429) as Array<{ error: InstanceType<typeof OpenAI.APIError> }>;
+    const others = results.filter((r) => r.status !== 200 && r.status !== 429);
+    expect(others.map((r) => (r as { error?: Error }).error?.message)).toEqual([]);
     expect(ok.length + refused.length).toBe(REQUESTS);
     expect(ok.length).toBeGreaterThan(50);
     expect(refused.length).toBeGreaterThan(100);

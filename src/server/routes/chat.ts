@@ -1,28 +1,43 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
-import type { ModelConfig } from "../../config/schema.js";
 import { holdBudget } from "../../budget/hold.js";
+import { CompletionAssembler } from "../../cache/assemble.js";
+import { cacheApplies, cacheKey, readCacheHeader, type CacheTicket } from "../../cache/index.js";
 import { ProxyError, toProxyError } from "../../errors.js";
 import { headerUsd } from "../../money.js";
+import { optimizeRequest } from "../../optimize/index.js";
 import { estimateCost, expectedOutputTokens } from "../../pricing/cost.js";
 import { parseChatBody, type ChatBody } from "../../request/parse.js";
-import { adaptParams, clientOutputLimit } from "../../routing/adapt.js";
+import { clientOutputLimit } from "../../routing/adapt.js";
 import { planRoute } from "../../routing/plan.js";
 import type { Services } from "../../services.js";
 import { countPromptTokens } from "../../tokens/count.js";
 import { accountRequest, type RequestTrace } from "../../usage/account.js";
-import { UpstreamFailure, type UpstreamReply } from "../../upstream/client.js";
+import { forwardWithFallback } from "../../upstream/forward.js";
 import { passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { readRequestType } from "../request-headers.js";
+import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 
 /**
- * POST /v1/chat/completions, in the order of SPEC 3: parse, authenticate, route, reserve,
- * adapt, forward, account. Each step lives in its own module; this file only sequences them.
+ * POST /v1/chat/completions, in the order of SPEC 3: authenticate and parse, route, reduce
+ * tokens, look in the cache, reserve, forward (with fallback), relay and account. Each step
+ * lives in its own module; this file only sequences them.
  */
 export function chatCompletions(services: Services) {
+  const { config } = services;
+
+  /** The estimated cost of `body` on `model`: its prompt in the model's encoding plus the expected output. */
+  const estimator = (body: ChatBody) => async (model: string) => {
+    const modelConfig = config.models[model]!;
+    const promptTokens = await countPromptTokens(body.messages, services.encodingOf(model), body.tools);
+    const output = expectedOutputTokens(promptTokens, clientOutputLimit(body), config.budgets.output_estimate, modelConfig);
+    return estimateCost(modelConfig, promptTokens, output, body.n ?? 1);
+  };
+
   return async (c: Context): Promise<Response> => {
     services.lifecycle.enter();
-    let leaveOnReturn = true;
+    let ending: (() => void) | undefined = () => services.lifecycle.leave();
+    let ticket: CacheTicket | undefined;
     try {
       if (services.lifecycle.draining) {
         throw new ProxyError("shutting_down", "The proxy is shutting down; retry on another replica.", null, { "retry-after": "1" });
@@ -30,11 +45,13 @@ export function chatCompletions(services: Services) {
       const startedMono = performance.now();
       const startedAt = services.clock.now();
       const requestId = `chatcmpl-tg-${randomUUID()}`;
+      const signal = c.req.raw.signal;
 
       // 1-2. Authenticate, then parse and validate (no CPU spent on bodies from unknown callers).
       const caller = services.auth.authenticate(c.req.header("authorization"));
       const body = parseChatBody(await c.req.text());
       const requestType = readRequestType(c.req.header("x-tollgate-request-type"));
+      const cacheHeader = readCacheHeader(c.req.header("x-tollgate-cache"));
 
       // 3. Classify and pick a model.
       const { decision } = await planRoute(services, body, caller, requestType, {
@@ -42,18 +59,25 @@ export function chatCompletions(services: Services) {
         maxTier: c.req.header("x-tollgate-max-tier"),
       });
 
-      // 4. Estimate and reserve, downgrading when the budget says so.
-      const estimates = new Map<string, { cost: number; promptTokens: number }>();
-      const estimate = async (model: string, config: ModelConfig) => {
-        const promptTokens = await countPromptTokens(body.messages, services.encodingOf(model), body.tools);
-        const output = expectedOutputTokens(promptTokens, clientOutputLimit(body), services.config.budgets.output_estimate, config);
-        const cost = estimateCost(config, promptTokens, output, body.n ?? 1);
-        estimates.set(model, { cost, promptTokens });
-        return cost;
-      };
-      const { reservation, day } = await holdBudget(services, requestId, caller, decision.candidates, estimate);
-      const model = reservation.model;
-      const modelConfig = services.config.models[model]!;
+      // 5 (before the estimate, which must see the tokens actually sent). Token reduction for the routed model.
+      const optimized = await optimizeRequest(body, requestType, config.optimize, config.models[decision.model]!, services.encodingOf(decision.model));
+      const sendBody = optimized.body;
+      const estimate = estimator(sendBody);
+
+      // Look in the response cache: a hit costs nothing and reserves nothing.
+      const cache = services.cache && cacheApplies(cacheHeader, sendBody) ? services.cache : undefined;
+      const key = cache && cacheKey(decision.model, sendBody);
+      let cached = cache && key ? await cache.get(key) : null;
+      if (cache && key && cached === null) {
+        ticket = await cache.acquire(key, signal);
+        if (!ticket.leader) cached = await cache.get(key);
+      }
+
+      // 4. Reserve the estimate, downgrading when the budget says so.
+      const { reservation, day } = cached
+        ? { reservation: { requestId, model: decision.model, amount: 0, counters: [], unrecorded: false, cooling: [] }, day: services.windows.at(startedAt).day }
+        : await holdBudget(services, requestId, caller, decision.candidates, (model) => estimate(model));
+      const modelConfig = config.models[reservation.model]!;
       const trace: RequestTrace = {
         requestId,
         startedAt,
@@ -62,85 +86,82 @@ export function chatCompletions(services: Services) {
         requestType,
         requestedModel: body.model,
         tier: modelConfig.tier,
-        route: model === decision.model ? decision.route : "budget-downgrade",
-        model,
+        route: reservation.cooling.length > 0 ? "fallback" : reservation.model === decision.model ? decision.route : "budget-downgrade",
+        model: reservation.model,
         modelConfig,
         stream: body.stream === true,
-        promptTokens: estimates.get(model)!.promptTokens,
+        clientWantsUsage: body.stream_options?.include_usage === true,
+        promptTokens: await countPromptTokens(sendBody.messages, services.encodingOf(reservation.model), sendBody.tools),
         estimate: reservation.amount,
         reservation,
         day,
-        fallbackFrom: [],
-        savedPromptTokens: 0,
+        fallbackFrom: [...reservation.cooling],
+        optimizerSavedTokens: optimized.optimizerSavedTokens,
+        droppedMessages: optimized.droppedMessages,
+        droppedTokens: optimized.droppedTokens,
+        outputLimit: optimized.outputLimit ?? null,
       };
-
-      // 5. Adapt parameters for the routed model.
-      const upstreamModel = modelConfig.upstream_model ?? model;
-      const upstreamBody = adaptParams(body, modelConfig, upstreamModel);
-      const clientWantsUsage = body.stream_options?.include_usage === true;
-      if (trace.stream) upstreamBody.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-
-      const headers: Record<string, string> = {
-        "x-request-id": requestId,
-        "x-tollgate-tier": trace.tier,
-        "x-tollgate-model": upstreamModel,
-        "x-tollgate-route": trace.route,
-        "x-tollgate-estimated-cost": headerUsd(reservation.amount),
-      };
+      if (cached) return await respondFromCache(services, trace, cached, tollgateHeaders(trace, config.models[trace.model]!.upstream_model ?? trace.model));
       services.metrics.overhead.observe((performance.now() - startedMono) / 1000);
 
-      // 6. Forward upstream.
-      let reply: UpstreamReply;
+      // 6. Forward upstream, falling back within the tier.
+      let forwarded;
       try {
-        reply = await services.upstream.chatCompletion({
-          upstream: modelConfig.upstream,
-          body: JSON.stringify(upstreamBody),
-          signal: c.req.raw.signal,
-        });
+        forwarded = await forwardWithFallback(services, trace, sendBody, signal, estimate);
       } catch (err) {
-        const failure = err instanceof UpstreamFailure ? err : undefined;
-        const clientGone = c.req.raw.signal.aborted;
         // The client left before any answer: bill the prompt the upstream may already have read.
-        await accountRequest(services, trace, clientGone ? { status: 499, outputText: [] } : { status: failure?.status ?? 502, nothingBilled: true });
+        const clientGone = signal.aborted;
+        await accountRequest(services, trace, clientGone ? { status: 499, outputText: [] } : { status: (err as ProxyError).status ?? 502, nothingBilled: true });
         throw err;
       }
+      const { reply, upstreamModel } = forwarded;
+      const headers = tollgateHeaders(trace, upstreamModel);
+      if (cache) headers["x-tollgate-cache"] = "miss";
 
       // 7. Relay the answer and account for it.
-      if (reply.status >= 400 || !trace.stream) {
+      if (forwarded.errorText !== undefined || reply.status >= 400) {
+        const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
+        await accountRequest(services, trace, { status: reply.status, nothingBilled: true });
+        const type = String(reply.headers["content-type"] ?? "application/json");
+        return new Response(text, { status: reply.status, headers: { ...headers, ...passedErrorHeaders(reply), "content-type": type } });
+      }
+      if (!trace.stream) {
         const { text, outcome } = await readJsonAnswer(reply);
-        const ok = reply.status < 400;
-        const accounted = await accountRequest(services, trace, ok ? outcome : { status: reply.status, nothingBilled: true });
-        if (ok) headers["x-tollgate-cost"] = headerUsd(accounted.cost);
-        else Object.assign(headers, passedErrorHeaders(reply));
+        const accounted = await accountRequest(services, trace, outcome);
+        if (cache && key && outcome.usage) await cache.put(key, text).catch(() => {});
+        headers["x-tollgate-cost"] = headerUsd(accounted.cost);
         headers["content-type"] = String(reply.headers["content-type"] ?? "application/json");
         return new Response(text, { status: reply.status, headers });
       }
 
-      leaveOnReturn = false;
+      const assembler = cache ? new CompletionAssembler() : undefined;
+      const streamTicket = ticket;
+      const leave = ending;
+      ticket = undefined;
+      ending = undefined;
       const stream = relayStream(reply, {
-        clientWantsUsage,
+        clientWantsUsage: trace.clientWantsUsage,
+        onChunk: assembler && ((chunk) => assembler.add(chunk)),
         onEnd: async (outcome) => {
           try {
             await accountRequest(services, trace, outcome);
+            const answer = outcome.status === 200 ? assembler?.json() : undefined;
+            if (cache && key && answer) await cache.put(key, answer).catch(() => {});
           } finally {
-            services.lifecycle.leave();
+            streamTicket?.release();
+            leave();
           }
         },
       });
-      headers["content-type"] = "text/event-stream; charset=utf-8";
-      headers["cache-control"] = "no-cache";
-      // Chunked from the first byte: no buffering before the first chunk.
-      headers["transfer-encoding"] = "chunked";
-      return new Response(stream, { status: 200, headers });
+      return new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } });
     } catch (err) {
       const error = toProxyError(err);
       if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: (err as Error)?.stack ?? String(err) });
       services.metrics.rejected.inc({ code: error.code });
       return error.toResponse();
     } finally {
-      if (leaveOnReturn) services.lifecycle.leave();
+      ticket?.release();
+      ending?.();
     }
   };
 }
-
-export type { ChatBody };

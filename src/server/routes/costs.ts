@@ -89,11 +89,12 @@ export function registerCostRoutes(app: Hono, services: Services): void {
       by_team: groups(period, "team"),
       savings: {
         requested_models_cost: nanoToUsd(period.requested_cost ?? 0),
-        routing: nanoToUsd((period.requested_cost ?? 0) - cost - (period.cache_saved ?? 0)),
-        cache: nanoToUsd(period.cache_saved ?? 0),
-        cache_hits: period.cache_hits ?? 0,
-        prompt_tokens_saved: period.saved_prompt_tokens ?? 0,
         total: nanoToUsd((period.requested_cost ?? 0) - cost),
+        routing: nanoToUsd((period.requested_cost ?? 0) - cost - (period.cache_saved ?? 0)),
+        cache: { hits: period.cache_hits ?? 0, usd: nanoToUsd(period.cache_saved ?? 0) },
+        prompt_optimizer: { tokens: period.optimizer_tokens ?? 0, usd: nanoToUsd(period.optimizer_saved ?? 0) },
+        context_fit: { requests: period.context_requests ?? 0, tokens: period.context_tokens ?? 0, usd: nanoToUsd(period.context_saved ?? 0) },
+        output_limits: { requests: period.output_limited ?? 0 },
       },
     });
   });

@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Sums the self time of a V8 .cpuprofile (node --cpu-prof) per function and per file or package,
+ * to see what dominates a profile.
+ *
+ *   npx tsx bench/cpuprofile.ts /tmp/prof/tollgate-redis/CPU.*.cpuprofile [--top 40] [--from 5]
+ *
+ * `--from S` leaves out the first S seconds (start-up: module loading, tiktoken's tables).
+ */
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function where(url: string): string {
+  if (!url) return "(native)";
+  const modules = url.lastIndexOf("node_modules/");
+  if (modules >= 0) {
+    const rest = url.slice(modules + "node_modules/".length).split("/");
+    return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  if (url.startsWith("node:")) return url;
+  const src = url.indexOf("/src/");
+  if (src >= 0) return url.slice(src + 1);
+  const bench = url.indexOf("/bench/");
+  return bench >= 0 ? url.slice(bench + 1) : url;
+}
+
+function summarise(path: string, top: number, fromSeconds: number): void {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  let elapsed = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    const dt = profile.timeDeltas[i] ?? 0;
+    elapsed += dt;
+    if (elapsed < fromSeconds * 1e6) continue;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const f = byId.get(id)!.callFrame;
+    const file = where(f.url);
+    const name = `${f.functionName || "(anonymous)"}  ${file}${f.url ? `:${f.lineNumber + 1}` : ""}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + us);
+    byFile.set(file, (byFile.get(file) ?? 0) + us);
+  }
+  const busy = total - (byFunction.get("(idle)  (native)") ?? 0);
+  const show = (title: string, map: Map<string, number>, n: number) => {
+    console.log(`\n${title}`);
+    for (const [name, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) {
+      console.log(`${(us / 1000).toFixed(0).padStart(8)} ms ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${name}`);
+    }
+  };
+  console.log(`${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of that)`);
+  show("self time by file or package", byFile, 25);
+  show("self time by function", byFunction, top);
+}
+
+const args = process.argv.slice(2);
+const topFlag = args.indexOf("--top");
+const top = topFlag >= 0 ? Number(args.splice(topFlag, 2)[1]) : 40;
+const fromFlag = args.indexOf("--from");
+const from = fromFlag >= 0 ? Number(args.splice(fromFlag, 2)[1]) : 0;
+for (const path of args) summarise(path, top, from);

@@ -1,0 +1,196 @@
+import { drive, percentile, postMany, scrape, streamingTtfb, type LoadResult, post } from "./load.js";
+import { conversation, largePrompt, ONE_MESSAGE_BODY, prose, SMALL_BODY, STREAM_BODY } from "./workload.js";
+
+/** The measurements made on one target, in the order they run. */
+
+export interface Plan {
+  connections: number;
+  warmupSeconds: number;
+  throughputSeconds: number;
+  ttfbRequests: number;
+  conversationTurns: number;
+  conversationBytes: number;
+  conversationRepeats: number;
+  largeBytes: number;
+  largeSeconds: number;
+  memoryWarmup: number;
+  memoryRequests: number;
+}
+
+export interface ThroughputResult extends LoadResult {
+  /** Process CPU per request during the run, µs. */
+  cpuUs?: number;
+  /** Event-loop delay p99 during the run, ms. */
+  eventLoopP99?: number;
+  /** RSS at the end of the run, MB. */
+  rssMb?: number;
+}
+
+export interface ConversationResult {
+  lastTurnBytes: number;
+  oneMessageCpuUs: number;
+  lastTurnCpuUs: number;
+}
+
+export interface LargeResult {
+  largeRequests: number;
+  largeMedianMs: number;
+  small: LoadResult;
+  eventLoopP99: number;
+  eventLoopMax: number;
+}
+
+export interface MemoryResult {
+  requests: number;
+  rps: number;
+  rssAfterWarmupMb: number;
+  rssEndMb: number;
+  heapAfterWarmupMb: number;
+  heapEndMb: number;
+}
+
+export interface TargetResult {
+  name: string;
+  throughput: ThroughputResult;
+  ttfb: { p50: number; p99: number };
+  conversation?: ConversationResult;
+  large?: LargeResult;
+  memory?: MemoryResult;
+}
+
+export interface TargetUnderTest {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** Whether it serves /metrics (the upstream does not). */
+  metrics: boolean;
+  memory: boolean;
+}
+
+const MB = 1024 * 1024;
+
+function log(target: string, message: string): void {
+  process.stderr.write(`[bench] ${target}: ${message}\n`);
+}
+
+function check(result: LoadResult, what: string): void {
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${what}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+}
+
+async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<ThroughputResult> {
+  const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
+  check(await drive({ ...load, duration: plan.warmupSeconds }), `${t.name} warm-up`);
+  const before = t.metrics ? await scrape(t.url) : undefined;
+  const result: ThroughputResult = await drive({ ...load, duration: plan.throughputSeconds });
+  check(result, `${t.name} throughput`);
+  if (before) {
+    const after = await scrape(t.url);
+    result.cpuUs = ((after.process_cpu_seconds_total! - before.process_cpu_seconds_total!) * 1e6) / result.requests;
+    result.eventLoopP99 = after.nodejs_eventloop_lag_p99_seconds! * 1000;
+    result.rssMb = after.process_resident_memory_bytes! / MB;
+  }
+  log(t.name, `throughput ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
+  return result;
+}
+
+async function measureMemory(t: TargetUnderTest, plan: Plan): Promise<MemoryResult> {
+  const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
+  check(await drive({ ...load, amount: plan.memoryWarmup }), `${t.name} memory warm-up`);
+  const warm = await scrape(t.url);
+  const run = await drive({ ...load, amount: plan.memoryRequests });
+  check(run, `${t.name} memory run`);
+  const end = await scrape(t.url);
+  const result = {
+    requests: run.requests,
+    rps: run.rps,
+    rssAfterWarmupMb: warm.process_resident_memory_bytes! / MB,
+    rssEndMb: end.process_resident_memory_bytes! / MB,
+    heapAfterWarmupMb: warm.nodejs_heap_size_used_bytes! / MB,
+    heapEndMb: end.nodejs_heap_size_used_bytes! / MB,
+  };
+  log(t.name, `memory: RSS ${result.rssAfterWarmupMb.toFixed(1)} MB after warm-up, ${result.rssEndMb.toFixed(1)} MB after ${run.requests} requests`);
+  return result;
+}
+
+async function measureTtfb(t: TargetUnderTest, plan: Plan): Promise<{ p50: number; p99: number }> {
+  await streamingTtfb(t.url, STREAM_BODY, t.headers, 20);
+  const sorted = await streamingTtfb(t.url, STREAM_BODY, t.headers, plan.ttfbRequests);
+  const out = { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  log(t.name, `streaming TTFB p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms`);
+  return out;
+}
+
+async function cpuOf(t: TargetUnderTest, body: string, times: number): Promise<number> {
+  const before = await scrape(t.url);
+  await postMany(t.url, body, t.headers, times, 4);
+  const after = await scrape(t.url);
+  return ((after.process_cpu_seconds_total! - before.process_cpu_seconds_total!) * 1e6) / times;
+}
+
+/** Turn by turn as a chat client sends it, then CPU of the last turn against a one-message request. */
+async function measureConversation(t: TargetUnderTest, plan: Plan): Promise<ConversationResult> {
+  const chat = conversation(plan.conversationTurns, plan.conversationBytes);
+  for (let k = 1; k <= plan.conversationTurns; k++) {
+    const { status, text } = await post(t.url, chat.turnRequest(k), t.headers);
+    if (status !== 200) throw new Error(`${t.name} turn ${k}: ${status} ${text.slice(0, 300)}`);
+  }
+  const last = chat.turnRequest(plan.conversationTurns);
+  await postMany(t.url, ONE_MESSAGE_BODY, t.headers, 100, 4);
+  await postMany(t.url, last, t.headers, 50, 4);
+  const oneMessageCpuUs = await cpuOf(t, ONE_MESSAGE_BODY, plan.conversationRepeats);
+  const lastTurnCpuUs = await cpuOf(t, last, plan.conversationRepeats);
+  log(t.name, `conversation: ${oneMessageCpuUs.toFixed(0)} µs one message, ${lastTurnCpuUs.toFixed(0)} µs last turn (${(last.length / 1024).toFixed(0)} KB)`);
+  return { lastTurnBytes: Buffer.byteLength(last), oneMessageCpuUs, lastTurnCpuUs };
+}
+
+/**
+ * Small requests at full load while 1 MB prompts (each a new text) go through one after another.
+ * prom-client resets its event-loop histogram at every scrape, so the scrape before the phase
+ * starts a window and the one after reads this phase alone.
+ */
+async function measureLarge(t: TargetUnderTest, plan: Plan): Promise<LargeResult> {
+  const base = prose(plan.largeBytes, 7);
+  const warmup = await post(t.url, largePrompt(base, -1), t.headers);
+  if (warmup.status !== 200) throw new Error(`${t.name} large prompt: ${warmup.status} ${warmup.text.slice(0, 300)}`);
+  await scrape(t.url);
+  let running = true;
+  const durations: number[] = [];
+  const small = drive({ url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections, duration: plan.largeSeconds }).finally(() => {
+    running = false;
+  });
+  const large = (async () => {
+    for (let i = 0; running; i++) {
+      const started = performance.now();
+      const { status, text } = await post(t.url, largePrompt(base, i), t.headers);
+      if (status !== 200) throw new Error(`${t.name} large prompt: ${status} ${text.slice(0, 300)}`);
+      durations.push(performance.now() - started);
+    }
+  })();
+  const [smallResult] = await Promise.all([small, large]);
+  check(smallResult, `${t.name} small requests beside large ones`);
+  const after = await scrape(t.url);
+  durations.sort((a, b) => a - b);
+  const result = {
+    largeRequests: durations.length,
+    largeMedianMs: percentile(durations, 50),
+    small: smallResult,
+    eventLoopP99: after.nodejs_eventloop_lag_p99_seconds! * 1000,
+    eventLoopMax: after.nodejs_eventloop_lag_max_seconds! * 1000,
+  };
+  log(t.name, `1 MB prompts: ${result.largeRequests} sent, event-loop delay p99 ${result.eventLoopP99.toFixed(1)} ms, max ${result.eventLoopMax.toFixed(1)} ms`);
+  return result;
+}
+
+export type Phase = "throughput" | "memory" | "ttfb" | "conversation" | "large";
+export const PHASES: Phase[] = ["throughput", "memory", "ttfb", "conversation", "large"];
+
+export async function measureTarget(t: TargetUnderTest, plan: Plan, phases: Phase[] = PHASES): Promise<TargetResult> {
+  const on = (p: Phase) => phases.includes(p);
+  const none = { requests: 0, seconds: 0, rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0 };
+  const throughput = on("throughput") ? await measureThroughput(t, plan) : none;
+  const memory = t.memory && on("memory") ? await measureMemory(t, plan) : undefined;
+  const ttfb = on("ttfb") ? await measureTtfb(t, plan) : { p50: NaN, p99: NaN };
+  const conv = t.metrics && on("conversation") ? await measureConversation(t, plan) : undefined;
+  const large = t.metrics && on("large") ? await measureLarge(t, plan) : undefined;
+  return { name: t.name, throughput, ttfb, conversation: conv, large, memory };
+}

@@ -1,0 +1,216 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem, type } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { resetConnections } from "./load.js";
+import { measureTarget, PHASES, type Phase, type Plan, type TargetResult, type TargetUnderTest } from "./measure.js";
+import { freePort, ROOT, spawnServer, type ServerProcess } from "./processes.js";
+import { checks, renderReport, type RunInfo } from "./report.js";
+import { MODEL } from "./workload.js";
+
+/**
+ * `npm run bench`: the upstream, a bare Hono + undici pass-through, tollgate on the memory store
+ * and tollgate on Redis with budgets in three scopes, each measured alone beside the upstream,
+ * then docs/benchmarks.md. Environment:
+ *   REDIS_URL        the Redis to use (default redis://127.0.0.1:6379)
+ *   BENCH_ONLY       comma-separated server names to run (the pass-through always runs: it is the base)
+ * A run limited by BENCH_ONLY or BENCH_PHASES prints its numbers and leaves docs/benchmarks.md alone.
+ *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
+ *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large), for profiling
+ *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
+ */
+
+const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+const BENCH_KEY = "sk-bench-client-key";
+const BASE = "passthrough";
+
+const plan: Plan = {
+  connections: 32,
+  warmupSeconds: 2,
+  throughputSeconds: 8,
+  ttfbRequests: 200,
+  conversationTurns: 50,
+  conversationBytes: 100 * 1024,
+  conversationRepeats: 200,
+  largeBytes: 1024 * 1024,
+  largeSeconds: 6,
+  memoryWarmup: 10_000,
+  memoryRequests: 100_000,
+};
+
+const PRICE = { input: 0.15, cached_input: 0.075, output: 0.6 };
+
+function tollgateConfig(port: number, upstreamUrl: string, redisPrefix: string | undefined): Record<string, unknown> {
+  const budgets = { daily: 1_000_000, monthly: 10_000_000 };
+  return {
+    server: { host: "127.0.0.1", port, body_limit_mb: 10 },
+    store: redisPrefix ? { redis_url: REDIS_URL, key_prefix: redisPrefix } : {},
+    upstreams: { bench: { base_url: `${upstreamUrl}/v1`, api_key: "sk-bench-upstream", timeout_ms: 30_000 } },
+    models: {
+      [MODEL]: { upstream: "bench", tier: "economy", price: PRICE, context_window: 128_000, max_output_tokens: 16_384 },
+      "gpt-4o": { upstream: "bench", tier: "standard", price: { input: 2.5, cached_input: 1.25, output: 10 }, context_window: 128_000 },
+      "o3-mini": { upstream: "bench", tier: "premium", reasoning: true, price: { input: 1.1, cached_input: 0.55, output: 4.4 }, context_window: 200_000 },
+    },
+    tiers: { economy: [MODEL], standard: ["gpt-4o"], premium: ["o3-mini"] },
+    ...(redisPrefix
+      ? {
+          budgets: { global: { ...budgets, per_request: 1000 }, teams: { bench: budgets }, keys: { "bench-key": budgets } },
+          keys: [{ id: "bench-key", key: BENCH_KEY, team: "bench" }],
+        }
+      : {}),
+  };
+}
+
+function installed(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+async function runInfo(seconds: number): Promise<RunInfo> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let redisVersion = "?";
+  try {
+    await redis.connect();
+    redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?";
+  } finally {
+    redis.disconnect();
+  }
+  let commit = "?";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
+    if (execFileSync("git", ["status", "--porcelain", "src"], { cwd: ROOT }).toString().trim()) commit += " + uncommitted changes in src/";
+  } catch {
+    // not a git checkout
+  }
+  return {
+    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    commit,
+    machine: { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, memoryGb: totalmem() / 1024 ** 3, os: `${type()} ${release()}` },
+    versions: [
+      ["node", process.version],
+      ["redis", redisVersion],
+      ...Object.keys(pkg.dependencies).map((d): [string, string] => [d, installed(d)]),
+      ["autocannon", installed("autocannon")],
+    ],
+    seconds,
+    plan,
+  };
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+interface ServerSpec {
+  name: string;
+  memory: boolean;
+  headers: Record<string, string>;
+  start(upstreamUrl: string): Promise<ServerProcess>;
+  cleanup?(): Promise<void>;
+}
+
+function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec {
+  const profileDir = process.env.BENCH_CPU_PROF;
+  return {
+    name,
+    memory: redisPrefix !== undefined,
+    headers: redisPrefix ? { authorization: `Bearer ${BENCH_KEY}` } : {},
+    async start(upstreamUrl) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
+      const file = join(dir, "config.json");
+      writeFileSync(file, JSON.stringify(tollgateConfig(port, upstreamUrl, redisPrefix), null, 2));
+      // One directory per server: node writes a profile per thread (main and tsx's loader).
+      const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+      return spawnServer(name, `http://127.0.0.1:${port}`, "src/main.ts", ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
+    },
+    cleanup: redisPrefix ? () => deleteKeys(redisPrefix) : undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const phases = (process.env.BENCH_PHASES?.split(",").map((s) => s.trim()) as Phase[] | undefined) ?? PHASES;
+  const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+  const prefix = `tollgate-bench-${process.pid}-${Date.now()}:`;
+  const upstreamPort = await freePort();
+  const upstream = await spawnServer("upstream", `http://127.0.0.1:${upstreamPort}`, "bench/upstream.ts", ["--port", String(upstreamPort)], "/health");
+
+  const all: ServerSpec[] = [
+    {
+      name: "direct",
+      memory: false,
+      headers: {},
+      start: async () => ({ ...upstream, stop: async () => {} }),
+    },
+    {
+      name: BASE,
+      memory: false,
+      headers: {},
+      async start(upstreamUrl) {
+        const port = await freePort();
+        return spawnServer(BASE, `http://127.0.0.1:${port}`, "bench/passthrough.ts", ["--port", String(port), "--upstream", upstreamUrl], "/health");
+      },
+    },
+    tollgateSpec("tollgate-memory", undefined),
+    tollgateSpec("tollgate-redis", prefix),
+  ];
+  const specs = all.filter((s) => !only || s.name === BASE || only.includes(s.name));
+
+  const results: TargetResult[] = [];
+  try {
+    for (const spec of specs) {
+      const server = await spec.start(upstream.url);
+      try {
+        const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory };
+        results.push(await measureTarget(target, plan, phases));
+      } finally {
+        await server.stop();
+        await resetConnections();
+        await spec.cleanup?.();
+      }
+    }
+  } finally {
+    await upstream.stop();
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const info = await runInfo(seconds);
+  const subject = results.some((r) => r.name === "tollgate-redis") ? "tollgate-redis" : results[results.length - 1]!.name;
+  const targetChecks = checks(results, BASE, subject);
+  for (const c of targetChecks) process.stderr.write(`[bench] ${c.holds ? "ok  " : "FAIL"} ${c.name}: ${c.measured} (limit ${c.limit})\n`);
+  process.stderr.write(`[bench] finished in ${seconds.toFixed(0)} s\n`);
+  if (process.env.BENCH_NO_WRITE || only || process.env.BENCH_PHASES) {
+    process.stderr.write("[bench] partial or BENCH_NO_WRITE run: docs/benchmarks.md left alone\n");
+    return;
+  }
+  const notesPath = join(ROOT, "bench/profile-notes.md");
+  const notes = existsSync(notesPath) ? readFileSync(notesPath, "utf8") : "## Profiles\n\n(none yet)\n";
+  mkdirSync(join(ROOT, "docs"), { recursive: true });
+  writeFileSync(join(ROOT, "docs/benchmarks.md"), renderReport(info, results, BASE, targetChecks, notes));
+  writeFileSync(join(tmpdir(), "tollgate-bench-results.json"), JSON.stringify({ info, results }, null, 2));
+  process.stderr.write("[bench] wrote docs/benchmarks.md\n");
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

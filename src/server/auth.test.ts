@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import type { Config } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+import { testConfig } from "../../test/support/proxy.js";
+import { checkOpenBinding, createAuthenticator, type Authenticator } from "./auth.js";
+
+const KEYS = [
+  { id: "ci-bot", key: "tg-ci-secret", team: "research", max_tier: "standard" },
+  { id: "app", key: "tg-app-secret" },
+];
+
+function config(overrides: Record<string, unknown> = {}): Config {
+  return testConfig("http://upstream.test/v1", overrides);
+}
+
+function rejection(auth: Authenticator, header: string | undefined): ProxyError {
+  try {
+    auth.authenticate(header);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProxyError);
+    return err as ProxyError;
+  }
+  throw new Error(`expected ${header} to be refused`);
+}
+
+describe("open mode (no keys)", () => {
+  const auth = createAuthenticator(config());
+
+  it("lets anyone in as an anonymous caller", () => {
+    expect(auth.open).toBe(true);
+    expect(auth.authenticate(undefined)).toEqual({ keyId: null, team: null });
+    expect(auth.authenticate("Bearer anything")).toEqual({ keyId: null, team: null });
+  });
+});
+
+describe("with keys", () => {
+  const auth = createAuthenticator(config({ keys: KEYS }));
+
+  it("is not open", () => {
+    expect(auth.open).toBe(false);
+  });
+
+  it("identifies the caller with its team and max_tier", () => {
+    expect(auth.authenticate("Bearer tg-ci-secret")).toEqual({ keyId: "ci-bot", team: "research", maxTier: "standard" });
+    expect(auth.authenticate("Bearer tg-app-secret")).toEqual({ keyId: "app", team: null, maxTier: undefined });
+  });
+
+  it("accepts any case of the scheme and surrounding spaces", () => {
+    expect(auth.authenticate("bearer   tg-app-secret  ").keyId).toBe("app");
+    expect(auth.authenticate("  BEARER tg-ci-secret").keyId).toBe("ci-bot");
+  });
+
+  it("refuses a missing key with invalid_api_key", () => {
+    for (const header of [undefined, "", "Bearer", "Bearer   ", "Basic dGc6c2VjcmV0", "tg-app-secret"]) {
+      const err = rejection(auth, header);
+      expect([header, err.code, err.status]).toEqual([header, "invalid_api_key", 401]);
+    }
+  });
+
+  it("refuses a wrong key with invalid_api_key, without echoing it", () => {
+    for (const wrong of ["tg-app-secre", "tg-app-secret2", "TG-APP-SECRET", "tg-ci-secret tg-app-secret"]) {
+      const err = rejection(auth, `Bearer ${wrong}`);
+      expect(err.code).toBe("invalid_api_key");
+      expect(err.status).toBe(401);
+      expect(err.message).not.toContain(wrong);
+    }
+  });
+
+  it("does not let the admin key stand in for a client key", () => {
+    const withAdmin = createAuthenticator(config({ keys: KEYS, admin_key: "tg-admin" }));
+    expect(rejection(withAdmin, "Bearer tg-admin").code).toBe("invalid_api_key");
+  });
+});
+
+describe("admin check", () => {
+  it("needs the admin key when one is configured", () => {
+    const auth = createAuthenticator(config({ keys: KEYS, admin_key: "tg-admin" }));
+    expect(auth.adminRequired).toBe(true);
+    expect(auth.isAdmin("Bearer tg-admin")).toBe(true);
+    expect(auth.isAdmin("bearer  tg-admin ")).toBe(true);
+    expect(auth.isAdmin("Bearer tg-app-secret")).toBe(false);
+    expect(auth.isAdmin("Bearer tg-admin-")).toBe(false);
+    expect(auth.isAdmin(undefined)).toBe(false);
+    expect(auth.isAdmin("tg-admin")).toBe(false);
+  });
+
+  it("lets everyone in when no admin key is configured", () => {
+    const auth = createAuthenticator(config());
+    expect(auth.adminRequired).toBe(false);
+    expect(auth.isAdmin(undefined)).toBe(true);
+  });
+});
+
+describe("checkOpenBinding", () => {
+  const check = (overrides: Record<string, unknown>) => {
+    const c = config(overrides);
+    return checkOpenBinding(c, createAuthenticator(c));
+  };
+
+  it("allows an open proxy on loopback hosts", () => {
+    for (const host of ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"]) {
+      expect([host, check({ server: { host } })]).toEqual([host, undefined]);
+    }
+  });
+
+  it("refuses an open proxy on any other host, naming it and the way out", () => {
+    for (const host of ["0.0.0.0", "::", "10.0.0.5", "example.com", "127.0.0.1.example.com"]) {
+      const refusal = check({ server: { host } });
+      expect(refusal).toContain(host);
+      expect(refusal).toContain("allow_open");
+    }
+  });
+
+  it("allows a non-loopback host with allow_open, or when keys are configured", () => {
+    expect(check({ server: { host: "0.0.0.0", allow_open: true } })).toBeUndefined();
+    expect(check({ server: { host: "0.0.0.0" }, keys: KEYS })).toBeUndefined();
+  });
+});
