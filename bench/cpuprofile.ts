@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
  *
  *   npx tsx bench/cpuprofile.ts /tmp/prof/tollgate-redis/CPU.*.cpuprofile [--top 40] [--from 5]
  *
- * `--from S` leaves out the first S seconds (start-up: module loading, tiktoken's tables).
+ * Start-up (module loading, tiktoken's tables) is left out: samples count from the first one in a
+ * route handler (src/server/routes/), or from `--from S` seconds when given.
  */
 
 interface ProfileNode {
@@ -43,11 +44,16 @@ function summarise(path: string, top: number, fromSeconds: number): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   let elapsed = 0;
+  let counting = false;
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
     const dt = profile.timeDeltas[i] ?? 0;
     elapsed += dt;
-    if (elapsed < fromSeconds * 1e6) continue;
+    if (!counting) {
+      const inRoute = byId.get(id)!.callFrame.url.includes("/src/server/routes/");
+      counting = Number.isNaN(fromSeconds) ? inRoute : elapsed >= fromSeconds * 1e6;
+      if (!counting) continue;
+    }
     selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
   }
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
@@ -76,5 +82,5 @@ const args = process.argv.slice(2);
 const topFlag = args.indexOf("--top");
 const top = topFlag >= 0 ? Number(args.splice(topFlag, 2)[1]) : 40;
 const fromFlag = args.indexOf("--from");
-const from = fromFlag >= 0 ? Number(args.splice(fromFlag, 2)[1]) : 0;
+const from = fromFlag >= 0 ? Number(args.splice(fromFlag, 2)[1]) : NaN;
 for (const path of args) summarise(path, top, from);

@@ -1,0 +1,236 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startUpstream, type FakeUpstream } from "../support/upstream.js";
+import { spawnProxy, startTestProxy, testConfig, testConfigInput, writeConfigFile, type ProxyProcess, type TestProxy } from "../support/proxy.js";
+import { cleanPrefix, redisUrl, uniquePrefix } from "../support/redis.js";
+
+/** Output limits, context fit, the prompt optimizer and the response cache, through the SDK. */
+
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+let client: OpenAI;
+const prefix = uniquePrefix();
+const sent = () => upstream.requests.at(-1)!.body;
+const user = (content: string) => ({ role: "user" as const, content });
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  const input = testConfigInput("http://placeholder/v1");
+  const config = testConfig(upstream.baseUrl, {
+    store: { redis_url: redisUrl(), key_prefix: prefix },
+    models: {
+      ...input.models,
+      // A small window so context fit has something to do.
+      tiny: { upstream: "openai", tier: "economy", price: { input: 1, output: 2 }, context_window: 400, max_output_tokens: 100 },
+    },
+    optimize: { prompt: true, fit_context: true, output_limits: { classification: 50, summary: 300 } },
+    cache: { enabled: true, ttl_seconds: 60 },
+    routing: { client_model: "pin" },
+  });
+  proxy = await startTestProxy(config);
+  client = proxy.client();
+});
+
+afterAll(async () => {
+  await proxy?.shutdown();
+  await upstream?.close();
+  await cleanPrefix(prefix);
+});
+
+beforeEach(() => {
+  upstream.behave = () => ({ kind: "json" });
+});
+
+describe("output limits per request type", () => {
+  it("sets max_tokens when the client set none, and says so", async () => {
+    const { response } = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [user("Sum up this text")] }, { headers: { "x-tollgate-request-type": "summary" } })
+      .withResponse();
+    expect(sent().max_tokens).toBe(300);
+    expect(response.headers.get("x-tollgate-output-limit")).toBe("300; type=summary");
+  });
+
+  it("never raises or replaces the client's own limit", async () => {
+    const { response } = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [user("Sum up")], max_tokens: 1000 }, { headers: { "x-tollgate-request-type": "classification" } })
+      .withResponse();
+    expect(sent().max_tokens).toBe(1000);
+    expect(response.headers.get("x-tollgate-output-limit")).toBeNull();
+  });
+
+  it("gives a reasoning model the limit as max_completion_tokens", async () => {
+    await client.chat.completions.create({ model: "o3-mini", messages: [user("Label this")] }, { headers: { "x-tollgate-request-type": "classification" } });
+    expect(sent().max_completion_tokens).toBe(50);
+    expect(sent()).not.toHaveProperty("max_tokens");
+  });
+
+  it("leaves a request type without a configured limit unlimited, and counts it under its name", async () => {
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [user("hello")] }, { headers: { "x-tollgate-request-type": "brainstorm" } });
+    expect(sent()).not.toHaveProperty("max_tokens");
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record.request_type).toBe("brainstorm");
+  });
+});
+
+describe("context fit", () => {
+  const filler = (n: number) => `older message ${n}: ${"lorem ipsum dolor sit amet ".repeat(30)}`;
+
+  it("drops the oldest messages, keeping the system prompt, the last user message and tool pairs", async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: "system", content: "You are terse." },
+      user(filler(1)),
+      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "lookup", arguments: "{\"q\":\"a\"}" } }] },
+      { role: "tool", tool_call_id: "call_1", content: filler(2) },
+      user(filler(3)),
+      { role: "assistant", content: filler(4) },
+      user("And the final question?"),
+    ];
+    const { response } = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 50 }).withResponse();
+    const got = sent().messages as Array<{ role: string; content: string | null; tool_call_id?: string }>;
+    expect(got[0]).toEqual({ role: "system", content: "You are terse." });
+    expect(got.at(-1)).toEqual({ role: "user", content: "And the final question?" });
+    // A tool result never travels without the call it answers.
+    const toolIndex = got.findIndex((m) => m.role === "tool");
+    if (toolIndex >= 0) expect(got[toolIndex - 1]!.role).toBe("assistant");
+    const dropped = Number(response.headers.get("x-tollgate-context-dropped"));
+    expect(dropped).toBeGreaterThan(0);
+    expect(got.length).toBe(messages.length - dropped);
+    expect(got.some((m) => m.content === filler(1))).toBe(false);
+  });
+
+  it("answers 400 context_length_exceeded when even the kept messages do not fit", async () => {
+    const error = await client.chat.completions
+      .create({ model: "tiny", messages: [{ role: "system", content: filler(0).repeat(3) }, user(filler(9))], max_tokens: 50 })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.code).toBe("context_length_exceeded");
+  });
+});
+
+describe("prompt optimizer", () => {
+  it("tidies user prose, leaves code alone and records the tokens saved", async () => {
+    const code = "```js\nconst   x  =  1;   // in order to keep spacing\n```";
+    const { response } = await client.chat.completions
+      .create({
+        model: "gpt-4o-mini",
+        messages: [
+          { role: "system", content: "Keep   this    system   prompt exactly." },
+          user(`Could you please   explain,   in order to learn,   this code:\n\n\n\n${code}`),
+        ],
+      })
+      .withResponse();
+    const got = sent().messages;
+    expect(got[0].content).toBe("Keep   this    system   prompt exactly.");
+    expect(got[1].content).toBe(`explain, to learn, this code:\n\n${code}`);
+    const saved = Number(response.headers.get("x-tollgate-prompt-saved-tokens"));
+    expect(saved).toBeGreaterThan(0);
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record.optimizer_saved_tokens).toBe(saved);
+  });
+});
+
+describe("response cache", () => {
+  const question = (tag: string) => [user(`What is the capital of France? (${tag})`)];
+
+  it("serves a repeated deterministic request from the cache at $0", async () => {
+    upstream.behave = () => ({ kind: "json", content: "Paris.", usage: { prompt_tokens: 15, completion_tokens: 2 } });
+    const before = upstream.requests.length;
+    const first = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("a"), temperature: 0 }).withResponse();
+    expect(first.response.headers.get("x-tollgate-cache")).toBe("miss");
+    const second = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("a"), temperature: 0 }).withResponse();
+    expect(second.response.headers.get("x-tollgate-cache")).toBe("hit");
+    expect(second.response.headers.get("x-tollgate-cost")).toBe("0");
+    expect(second.data.choices[0]!.message.content).toBe("Paris.");
+    expect(upstream.requests.length - before).toBe(1);
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record).toMatchObject({ cache_hit: true, cost_nano: 0, usage_source: "cache", input_tokens: 15, output_tokens: 2 });
+    expect(record.requested_model_cost_nano).toBe(15 * 150 + 2 * 600);
+  });
+
+  it("replays a hit as a stream the SDK parses like a live one", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: ["Par", "is", "."], usage: { prompt_tokens: 15, completion_tokens: 3 } });
+    const live = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const liveChunks = [];
+    for await (const c of live) liveChunks.push(c);
+    const before = upstream.requests.length;
+    const { data: replay, response } = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    expect(response.headers.get("x-tollgate-cache")).toBe("hit");
+    const replayChunks = [];
+    for await (const c of replay) replayChunks.push(c);
+    expect(upstream.requests.length).toBe(before);
+    const text = (chunks: typeof liveChunks) => chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+    expect(text(replayChunks)).toBe("Paris.");
+    expect(text(replayChunks)).toBe(text(liveChunks));
+    expect(replayChunks.at(-1)!.usage).toEqual(liveChunks.at(-1)!.usage);
+    expect(replayChunks.find((c) => c.choices[0]?.finish_reason)?.choices[0]?.finish_reason).toBe("stop");
+    const { id, model, object, created } = liveChunks[1]!;
+    expect(replayChunks[1]).toMatchObject({ id, model, object, created });
+  });
+
+  it("bypasses the cache with x-tollgate-cache: off and caches non-deterministic requests only when asked", async () => {
+    const before = upstream.requests.length;
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("a"), temperature: 0 }, { headers: { "x-tollgate-cache": "off" } });
+    expect(upstream.requests.length).toBe(before + 1);
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("warm"), temperature: 0.7 });
+    const notCached = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("warm"), temperature: 0.7 }).withResponse();
+    expect(notCached.response.headers.get("x-tollgate-cache")).toBeNull();
+    expect(upstream.requests.length).toBe(before + 3);
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("on"), temperature: 0.7 }, { headers: { "x-tollgate-cache": "on" } });
+    const hit = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("on"), temperature: 0.7 }, { headers: { "x-tollgate-cache": "on" } }).withResponse();
+    expect(hit.response.headers.get("x-tollgate-cache")).toBe("hit");
+  });
+
+  it("rejects another value of x-tollgate-cache", async () => {
+    const error = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("x") }, { headers: { "x-tollgate-cache": "maybe" } }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.param).toBe("x-tollgate-cache");
+  });
+
+  it("sends ten concurrent identical requests upstream once", async () => {
+    upstream.behave = () => ({ kind: "json", content: "Paris.", delayMs: 200 });
+    const before = upstream.requests.length;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => client.chat.completions.create({ model: "gpt-4o-mini", messages: question("burst"), temperature: 0 }).withResponse()),
+    );
+    expect(upstream.requests.length - before).toBe(1);
+    expect(answers.map((a) => a.response.headers.get("x-tollgate-cache")).sort()).toEqual([...Array(9).fill("hit"), "miss"]);
+    expect(answers.every((a) => a.data.choices[0]!.message.content === "Paris.")).toBe(true);
+  });
+
+  it("reports what each mechanism saved", async () => {
+    const res = await fetch(`${proxy.url}/v1/costs`);
+    const { savings } = await res.json();
+    expect(savings.cache.hits).toBeGreaterThanOrEqual(12);
+    expect(savings.cache.usd).toBeGreaterThan(0);
+    expect(savings.prompt_optimizer.tokens).toBeGreaterThan(0);
+    expect(savings.context_fit.requests).toBe(1);
+    expect(savings.context_fit.tokens).toBeGreaterThan(0);
+    expect(savings.output_limits.requests).toBe(2);
+  });
+});
+
+describe("a cache shared by two proxy processes", () => {
+  let replicas: ProxyProcess[] = [];
+  const sharedPrefix = uniquePrefix();
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await cleanPrefix(sharedPrefix);
+  });
+
+  it("answers from the cache another replica filled", async () => {
+    upstream.behave = () => ({ kind: "json", content: "Shared." });
+    const file = writeConfigFile(testConfigInput(upstream.baseUrl, { store: { redis_url: redisUrl(), key_prefix: sharedPrefix }, cache: { enabled: true } }));
+    replicas = await Promise.all([spawnProxy(file), spawnProxy(file)]);
+    const [a, b] = replicas.map((r) => new OpenAI({ baseURL: `${r.url}/v1`, apiKey: "x", maxRetries: 0 }));
+    const before = upstream.requests.length;
+    const first = await a!.chat.completions.create({ model: "gpt-4o-mini", messages: [user("shared?")], temperature: 0 }).withResponse();
+    const second = await b!.chat.completions.create({ model: "gpt-4o-mini", messages: [user("shared?")], temperature: 0 }).withResponse();
+    expect(first.response.headers.get("x-tollgate-cache")).toBe("miss");
+    expect(second.response.headers.get("x-tollgate-cache")).toBe("hit");
+    expect(second.data.choices[0]!.message.content).toBe("Shared.");
+    expect(upstream.requests.length - before).toBe(1);
+  }, 60_000);
+});
