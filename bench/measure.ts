@@ -89,7 +89,7 @@ async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<Throug
     result.eventLoopP99 = after.nodejs_eventloop_lag_p99_seconds! * 1000;
     result.rssMb = after.process_resident_memory_bytes! / MB;
   }
-  log(t.name, `throughput ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
+  log(t.name, `throughput ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU ${result.cpuUs?.toFixed(0) ?? "?"} µs/request`);
   return result;
 }
 

@@ -1,3 +1,4 @@
+import type { OtherLoad } from "./machine.js";
 import type { TargetResult } from "./measure.js";
 
 /** docs/benchmarks.md from one run's results; the hand-written profile notes are appended verbatim. */
@@ -8,6 +9,7 @@ export interface RunInfo {
   machine: { cpu: string; cores: number; memoryGb: number; os: string };
   versions: Array<[string, string]>;
   seconds: number;
+  otherLoad: OtherLoad;
   plan: { connections: number; throughputSeconds: number; ttfbRequests: number; conversationTurns: number; conversationRepeats: number; largeSeconds: number; memoryWarmup: number; memoryRequests: number };
 }
 
@@ -86,7 +88,11 @@ export function renderReport(info: RunInfo, results: TargetResult[], baseName: s
     ["OS", info.machine.os],
   ]));
   out.push("");
-  out.push("Every process of the run (load generator, upstream, the server under test, Redis) shares these cores.");
+  out.push(
+    `Every process of the run (load generator, upstream, the server under test, Redis) shares these cores. ` +
+      `Processes outside the benchmark used ${info.otherLoad.seconds.toFixed(1)} CPU seconds during the run ` +
+      `(${(info.otherLoad.share * 100).toFixed(0)} % of the machine's capacity)${info.otherLoad.share > 0.05 ? ": the numbers below are disturbed by that" : ""}.`,
+  );
   out.push("");
   out.push("## Versions");
   out.push("");

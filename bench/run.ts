@@ -4,6 +4,7 @@ import { cpus, release, tmpdir, totalmem, type } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { resetConnections } from "./load.js";
+import { cpuSnapshot, otherLoad } from "./machine.js";
 import { measureTarget, PHASES, type Phase, type Plan, type TargetResult, type TargetUnderTest } from "./measure.js";
 import { freePort, ROOT, spawnServer, type ServerProcess } from "./processes.js";
 import { checks, renderReport, type RunInfo } from "./report.js";
@@ -39,7 +40,7 @@ const plan: Plan = {
   memoryRequests: 100_000,
 };
 
-const PRICE = { input: 0.15, cached_input: 0.075, output: 0.6 };
+const PRICE = { input: 0.4, cached_input: 0.1, output: 1.6 };
 
 function tollgateConfig(port: number, upstreamUrl: string, redisPrefix: string | undefined): Record<string, unknown> {
   const budgets = { daily: 1_000_000, monthly: 10_000_000 };
@@ -48,7 +49,7 @@ function tollgateConfig(port: number, upstreamUrl: string, redisPrefix: string |
     store: redisPrefix ? { redis_url: REDIS_URL, key_prefix: redisPrefix } : {},
     upstreams: { bench: { base_url: `${upstreamUrl}/v1`, api_key: "sk-bench-upstream", timeout_ms: 30_000 } },
     models: {
-      [MODEL]: { upstream: "bench", tier: "economy", price: PRICE, context_window: 128_000, max_output_tokens: 16_384 },
+      [MODEL]: { upstream: "bench", tier: "economy", price: PRICE, context_window: 1_047_576, max_output_tokens: 32_768 },
       "gpt-4o": { upstream: "bench", tier: "standard", price: { input: 2.5, cached_input: 1.25, output: 10 }, context_window: 128_000 },
       "o3-mini": { upstream: "bench", tier: "premium", reasoning: true, price: { input: 1.1, cached_input: 0.55, output: 4.4 }, context_window: 200_000 },
     },
@@ -70,7 +71,7 @@ function installed(name: string): string {
   }
 }
 
-async function runInfo(seconds: number): Promise<RunInfo> {
+async function runInfo(seconds: number): Promise<Omit<RunInfo, "otherLoad">> {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   let redisVersion = "?";
@@ -145,6 +146,7 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const cpuAtStart = await cpuSnapshot(REDIS_URL);
   const phases = (process.env.BENCH_PHASES?.split(",").map((s) => s.trim()) as Phase[] | undefined) ?? PHASES;
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
   const prefix = `tollgate-bench-${process.pid}-${Date.now()}:`;
@@ -190,7 +192,9 @@ async function main(): Promise<void> {
   }
 
   const seconds = (performance.now() - started) / 1000;
-  const info = await runInfo(seconds);
+  const others = otherLoad(cpuAtStart, await cpuSnapshot(REDIS_URL), cpus().length);
+  process.stderr.write(`[bench] other processes used ${others.seconds.toFixed(1)} CPU s (${(others.share * 100).toFixed(0)} % of the machine) during the run\n`);
+  const info = { ...(await runInfo(seconds)), otherLoad: others };
   const subject = results.some((r) => r.name === "tollgate-redis") ? "tollgate-redis" : results[results.length - 1]!.name;
   const targetChecks = checks(results, BASE, subject);
   for (const c of targetChecks) process.stderr.write(`[bench] ${c.holds ? "ok  " : "FAIL"} ${c.name}: ${c.measured} (limit ${c.limit})\n`);

@@ -40,7 +40,8 @@ export function prose(chars: number, seed: number): string {
   return parts.join(" ").slice(0, chars);
 }
 
-export const MODEL = "gpt-4o-mini";
+/** A model with a 1M-token context window, so the 1 MB prompt fits. */
+export const MODEL = "gpt-4.1-mini";
 
 /** The small non-streaming request of the throughput runs. */
 export const SMALL_BODY = JSON.stringify({

@@ -8,9 +8,10 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
  * - counts are cached per message content, so a conversation resent each turn costs only its new message;
  * - long text is counted in slices, yielding to the event loop between them;
  * - js-tiktoken's merge step is quadratic in the length of one pre-token (a run of 1,000 "x"
- *   takes a quarter of a second), so runs of more than MAX_RUN non-space characters are counted
- *   in MAX_RUN-character pieces. That can only over-count slightly: the estimate errs high,
- *   and the settle step replaces it with the upstream's real usage.
+ *   takes a quarter of a second), so runs of more than MAX_RUN non-space characters, and runs of
+ *   whitespace (4 KB of spaces took two seconds), are counted in MAX_RUN-character pieces. That
+ *   can only over-count slightly: the estimate errs high, and the settle step replaces it with
+ *   the upstream's real usage.
  * - past EXACT_LIMIT characters of one text, the rest is extrapolated from the counted part's
  *   tokens per character (an estimate too, corrected at settle).
  */
@@ -20,8 +21,8 @@ export type EncodingName = Extract<TiktokenEncoding, "o200k_base" | "cl100k_base
 const SLICE = 4096;
 const MAX_RUN = 32;
 const EXACT_LIMIT = 262_144;
-const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}`, "g");
-const HAS_LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}`);
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, "g");
+const HAS_LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}|\\s{${MAX_RUN + 1}}`);
 
 /** Tokens an image part is assumed to cost (a high-detail 512px tile plus base); settle corrects it. */
 export const IMAGE_TOKENS = 765;

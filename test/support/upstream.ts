@@ -88,11 +88,11 @@ async function answer(req: Received, behavior: Behavior, res: ServerResponse): P
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   res.write(chunk(model, id, [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usageField));
   for (let i = 0; i < pieces.length; i++) {
+    if (behavior.delayMs) await sleep(behavior.delayMs);
     if (behavior.cutAfter !== undefined && i >= behavior.cutAfter) {
       res.destroy();
       return;
     }
-    if (behavior.delayMs) await sleep(behavior.delayMs);
     if (res.destroyed) return;
     res.write(chunk(model, id, [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }], usageField));
   }

@@ -1,0 +1,219 @@
+import { createServer } from "node:net";
+import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { windowsAt } from "../../src/budget/window.js";
+import { countTextTokens } from "../../src/tokens/count.js";
+import { startUpstream, type FakeUpstream } from "../support/upstream.js";
+import { spawnProxy, startTestProxy, testConfig, testConfigInput, writeConfigFile, type ProxyProcess, type TestProxy } from "../support/proxy.js";
+import { cleanPrefix, redisUrl, uniquePrefix } from "../support/redis.js";
+
+/** Fallbacks, cut-off streams, overload and the request log. */
+
+const KEY = "sk-resilience-key";
+const prefix = uniquePrefix();
+let upstream: FakeUpstream;
+let proxy: TestProxy;
+let client: OpenAI;
+const hi = [{ role: "user" as const, content: "hi" }];
+const modelsAsked = (from: number) => upstream.requests.slice(from).map((r) => r.body.model);
+
+/** A loopback port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  proxy = await startTestProxy(
+    testConfig(upstream.baseUrl, {
+      store: { redis_url: redisUrl(), key_prefix: prefix },
+      keys: [{ id: "app", key: KEY }],
+    }),
+  );
+  client = proxy.client(KEY);
+});
+
+afterAll(async () => {
+  await proxy?.shutdown();
+  await upstream?.close();
+  await cleanPrefix(prefix);
+});
+
+beforeEach(() => {
+  upstream.behave = () => ({ kind: "json" });
+});
+
+describe("fallback within the tier", () => {
+  it("tries the tier's next model after an upstream 503, reserving the budget once", async () => {
+    upstream.behave = (req) => (req.body.model === "gpt-4o-mini" ? { kind: "error", status: 503 } : { kind: "json", usage: { prompt_tokens: 10, completion_tokens: 5 } });
+    const from = upstream.requests.length;
+    const { data, response } = await client.chat.completions.create({ model: "auto", messages: hi }).withResponse();
+    expect(modelsAsked(from)).toEqual(["gpt-4o-mini", "claude-3-haiku-20240307"]);
+    expect(data.model).toBe("claude-3-haiku-20240307");
+    expect(response.headers.get("x-tollgate-route")).toBe("fallback");
+    expect(response.headers.get("x-tollgate-fallback")).toBe("gpt-4o-mini,claude-3-haiku");
+    const cost = Math.round(Number(response.headers.get("x-tollgate-cost")) * 1e9);
+    expect(cost).toBe(10 * 250 + 5 * 1250);
+    const [spent] = await proxy.services.store.spent([`c:key:app:d:${windowsAt(Date.now(), "UTC").day}`]);
+    expect(spent).toBe(cost);
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record).toMatchObject({ routed_model: "claude-3-haiku", fallback_from: ["gpt-4o-mini"], route: "fallback", status: 200 });
+  });
+
+  it("does not retry a 4xx other than 429: that is the client's problem", async () => {
+    upstream.behave = () => ({ kind: "error", status: 422 });
+    const from = upstream.requests.length;
+    const error = await client.chat.completions.create({ model: "auto", messages: hi }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.UnprocessableEntityError);
+    expect(modelsAsked(from)).toEqual(["gpt-4o-mini"]);
+  });
+
+  it("passes the last upstream error on when every model of the tier failed", async () => {
+    upstream.behave = () => ({ kind: "error", status: 500, body: { error: { message: "all down", type: "server_error", param: null, code: null } } });
+    const globalDaily = [`c:global::d:${windowsAt(Date.now(), "UTC").day}`];
+    const spentBefore = await proxy.services.store.spent(globalDaily);
+    const from = upstream.requests.length;
+    const error = await client.chat.completions.create({ model: "auto", messages: hi }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(error.message).toContain("all down");
+    expect(modelsAsked(from)).toEqual(["gpt-4o-mini", "claude-3-haiku-20240307"]);
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record).toMatchObject({ status: 500, cost_nano: 0 });
+    // Both reservations were released: a failed request costs nothing.
+    expect(await proxy.services.store.spent(globalDaily)).toEqual(spentBefore);
+  });
+
+  it("falls back after a refused connection and after a headers timeout", async () => {
+    const refused = await closedPort();
+    const input = testConfigInput(upstream.baseUrl);
+    input.upstreams.openai = { base_url: `http://127.0.0.1:${refused}/v1`, timeout_ms: 5000 };
+    input.upstreams.slow = { base_url: upstream.baseUrl, timeout_ms: 5000, headers_timeout_ms: 300 };
+    input.models["gpt-4o"].upstream = "slow";
+    const other = await startTestProxy(testConfig(upstream.baseUrl, { upstreams: input.upstreams, models: input.models }));
+    try {
+      const from = upstream.requests.length;
+      const first = await other.client().chat.completions.create({ model: "gpt-4o-mini", messages: hi }).withResponse();
+      expect(first.response.headers.get("x-tollgate-fallback")).toBe("gpt-4o-mini,claude-3-haiku");
+      expect(modelsAsked(from)).toEqual(["claude-3-haiku-20240307"]);
+
+      upstream.behave = (req) => (req.body.model === "gpt-4o" ? { kind: "hang" } : { kind: "json" });
+      const started = Date.now();
+      const second = await other.client().chat.completions.create({ model: "gpt-4o", messages: hi }, { headers: { "x-tollgate-tier": "standard" } }).withResponse();
+      expect(second.response.headers.get("x-tollgate-fallback")).toBe("gpt-4o,claude-3-sonnet");
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      await other.shutdown();
+    }
+  });
+});
+
+describe("cool-downs shared across replicas", () => {
+  let replicas: ProxyProcess[] = [];
+  const sharedPrefix = uniquePrefix();
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await cleanPrefix(sharedPrefix);
+  });
+
+  it("skips a model whose upstream said retry-after, on another replica too", async () => {
+    upstream.behave = (req) =>
+      req.body.model === "gpt-4o-mini" ? { kind: "error", status: 429, headers: { "retry-after": "30" } } : { kind: "json" };
+    const file = writeConfigFile(testConfigInput(upstream.baseUrl, { store: { redis_url: redisUrl(), key_prefix: sharedPrefix } }));
+    replicas = await Promise.all([spawnProxy(file), spawnProxy(file)]);
+    const [a, b] = replicas.map((r) => new OpenAI({ baseURL: `${r.url}/v1`, apiKey: "x", maxRetries: 0 }));
+    let from = upstream.requests.length;
+    const first = await a!.chat.completions.create({ model: "auto", messages: hi }).withResponse();
+    expect(modelsAsked(from)).toEqual(["gpt-4o-mini", "claude-3-haiku-20240307"]);
+    expect(first.response.headers.get("x-tollgate-route")).toBe("fallback");
+
+    from = upstream.requests.length;
+    const second = await b!.chat.completions.create({ model: "auto", messages: hi }).withResponse();
+    expect(modelsAsked(from)).toEqual(["claude-3-haiku-20240307"]);
+    expect(second.response.headers.get("x-tollgate-route")).toBe("fallback");
+    expect(second.response.headers.get("x-tollgate-fallback")).toBe("gpt-4o-mini,claude-3-haiku");
+  }, 60_000);
+});
+
+describe("cut-off streams", () => {
+  it("raises an error in the SDK when the upstream connection breaks, and bills the partial answer", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: ["one ", "two ", "three ", "four "], cutAfter: 2, delayMs: 30 });
+    const { data: stream, response } = await client.chat.completions.create({ model: "auto", messages: hi, stream: true }).withResponse();
+    let text = "";
+    const error = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    })().catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.message).toMatch(/upstream (connection broke|stream ended)/);
+    expect(text).toBe("one two ");
+    const id = response.headers.get("x-request-id");
+    const record = (await proxy.services.store.usageRecords(5)).find((r) => r.request_id === id)!;
+    // Billed: the prompt and the text that reached the client, counted locally.
+    expect(record).toMatchObject({ status: 502, usage_source: "estimated", output_tokens: await countTextTokens("one two ", "o200k_base") });
+    expect(record.cost_nano).toBeGreaterThan(0);
+  });
+
+  it("treats a stream that ends without [DONE] as cut off", async () => {
+    upstream.behave = () => ({ kind: "stream", noDone: true, usage: null });
+    const stream = await client.chat.completions.create({ model: "auto", messages: hi, stream: true });
+    const error = await (async () => {
+      for await (const _ of stream);
+    })().catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.message).toContain("ended before it was complete");
+  });
+});
+
+describe("overload", () => {
+  it("answers a fast 503 with retry-after past the in-flight and queue caps", async () => {
+    const input = testConfigInput(upstream.baseUrl);
+    input.upstreams.openai = { ...input.upstreams.openai, max_in_flight: 2, max_queued: 2 };
+    const small = await startTestProxy(testConfig(upstream.baseUrl, { upstreams: input.upstreams, routing: { fallback: false } }));
+    upstream.behave = () => ({ kind: "json", delayMs: 1000 });
+    try {
+      const from = upstream.requests.length;
+      const started = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${small.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "gpt-4o-mini", messages: hi }) }).then(async (res) => ({
+            status: res.status,
+            retryAfter: res.headers.get("retry-after"),
+            body: await res.json(),
+            ms: Date.now() - started,
+          })),
+        ),
+      );
+      const overloaded = results.filter((r) => r.status === 503);
+      expect(results.filter((r) => r.status === 200)).toHaveLength(4);
+      expect(overloaded).toHaveLength(16);
+      for (const r of overloaded) {
+        expect(r.body.error.code).toBe("overloaded");
+        expect(r.retryAfter).toBe("1");
+        expect(r.ms).toBeLessThan(900);
+      }
+      expect(upstream.requests.length - from).toBe(4);
+    } finally {
+      await small.shutdown();
+    }
+  });
+});
+
+describe("request log", () => {
+  it("writes one JSON line per request with ids, never the key or the content", async () => {
+    const secret = "the secret question about zebras";
+    const before = proxy.logger.lines.length;
+    const { response } = await client.chat.completions.create({ model: "auto", messages: [{ role: "user", content: secret }] }).withResponse();
+    const lines = proxy.logger.lines.slice(before).filter((l) => l.event === "request");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ request_id: response.headers.get("x-request-id"), key_id: "app", tier: "economy", model: "gpt-4o-mini", status: 200, fallback_from: [] });
+    expect(typeof lines[0]!.latency_ms).toBe("number");
+    expect(typeof lines[0]!.cost_usd).toBe("number");
+    const all = JSON.stringify(proxy.logger.lines);
+    expect(all).not.toContain(KEY);
+    expect(all).not.toContain("zebras");
+  });
+});
