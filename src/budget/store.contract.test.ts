@@ -127,6 +127,15 @@ for (const [name, make] of implementations) {
       expect(await store.spent(cs.map((c) => c.id))).toEqual([granted * 37, granted * 37]);
     });
 
+    it("reserves nothing for a model that is cooling down", async () => {
+      const { store } = await setup();
+      const cs = counters([1000]);
+      await store.setValue("cool:m", "1", 60_000);
+      expect(await store.reserve({ requestId: "c", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:m" })).toEqual({ ok: false, cooling: true });
+      expect(await store.spent([cs[0]!.id])).toEqual([0]);
+      expect((await store.reserve({ requestId: "d", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:other" })).ok).toBe(true);
+    });
+
     it("keeps usage records newest first and shared values with a time to live", async () => {
       const { store, clock } = await setup();
       const cs = counters([null]);

