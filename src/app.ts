@@ -19,6 +19,7 @@ import { createAuthenticator } from "./server/auth.js";
 import { chatCompletions } from "./server/routes/chat.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
+import { registerMetricsRoute } from "./server/routes/metrics.js";
 import { Lifecycle, type Services } from "./services.js";
 import { defaultEncoding, warmEncodings, type EncodingName } from "./tokens/count.js";
 import { UpstreamClient } from "./upstream/client.js";
@@ -82,12 +83,7 @@ export function buildApp(services: Services): Hono {
   app.post("/v1/chat/completions", chatCompletions(services));
   registerInfoRoutes(app, services);
   registerCostRoutes(app, services);
-  app.get("/metrics", async (c) => {
-    if (services.auth.adminRequired && !services.auth.isAdmin(c.req.header("authorization"))) {
-      throw new ProxyError("admin_key_required", "This endpoint needs the admin key.");
-    }
-    return c.text(await services.metrics.registry.metrics(), 200, { "content-type": services.metrics.registry.contentType });
-  });
+  registerMetricsRoute(app, services);
   app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
   app.onError((err) => {
     const error = toProxyError(err);

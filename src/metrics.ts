@@ -35,13 +35,13 @@ export class Metrics {
   });
   readonly budgetRemaining = new Gauge({
     name: "tollgate_budget_remaining_usd",
-    help: "Budget left in the current window, as last seen by this replica",
-    labelNames: ["scope", "window"] as const,
+    help: "Budget left in the current window of each scope with a limit, read from the store at scrape time",
+    labelNames: ["scope", "id", "window"] as const,
     registers: [this.registry],
   });
   readonly upstreamLatency = new Histogram({
     name: "tollgate_upstream_latency_seconds",
-    help: "Time from sending upstream to the end of its answer",
+    help: "Time from sending upstream to the end of the answer",
     labelNames: ["model"] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],

@@ -22,6 +22,17 @@ export function scopeLabel(scope: Scope): string {
   return scope.kind === "global" ? "global" : `${scope.kind} ${scope.id}`;
 }
 
+/** Every scope with a budget, and every configured key and team: what reports list. */
+export function knownScopes(config: Config): Scope[] {
+  const { budgets, keys } = config;
+  const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];
+  const teams = new Set([...Object.keys(budgets.teams), ...keys.flatMap((k) => (k.team ? [k.team] : []))]);
+  for (const team of teams) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
+  const keyIds = new Set([...Object.keys(budgets.keys), ...keys.map((k) => k.id)]);
+  for (const id of keyIds) scopes.push({ kind: "key", id, limits: budgets.keys[id] ?? {} });
+  return scopes;
+}
+
 /** Every scope a request is checked against: global, its team, its key. */
 export function scopesFor(budgets: Config["budgets"], keyId: string | null, team: string | null): Scope[] {
   const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];

@@ -84,10 +84,17 @@ describe("admin check", () => {
     expect(auth.isAdmin("tg-admin")).toBe(false);
   });
 
-  it("lets everyone in when no admin key is configured", () => {
+  it("lets everyone in on an open proxy with no admin key", () => {
     const auth = createAuthenticator(config());
     expect(auth.adminRequired).toBe(false);
     expect(auth.isAdmin(undefined)).toBe(true);
+  });
+
+  it("keeps reports closed when client keys exist but no admin key is set", () => {
+    const auth = createAuthenticator(config({ keys: KEYS }));
+    expect(auth.adminRequired).toBe(true);
+    expect(auth.isAdmin(undefined)).toBe(false);
+    expect(auth.isAdmin("Bearer tg-app-secret")).toBe(false);
   });
 });
 

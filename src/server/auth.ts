@@ -13,6 +13,9 @@ export interface Authenticator {
   readonly open: boolean;
   authenticate(authorization: string | undefined): Caller;
   isAdmin(authorization: string | undefined): boolean;
+  /** Throws 401 `admin_key_required` unless `isAdmin`. */
+  requireAdmin(authorization: string | undefined): void;
+  /** Reports need a credential: an admin key is set, or client keys are (and then reports stay closed without an admin key). */
   readonly adminRequired: boolean;
 }
 
@@ -35,7 +38,7 @@ export function createAuthenticator(config: Config): Authenticator {
 
   return {
     open: keys.length === 0,
-    adminRequired: adminDigest !== undefined,
+    adminRequired: adminDigest !== undefined || keys.length > 0,
     authenticate(authorization) {
       if (keys.length === 0) return anonymous;
       const secret = bearer(authorization);
@@ -49,9 +52,19 @@ export function createAuthenticator(config: Config): Authenticator {
       return found;
     },
     isAdmin(authorization) {
-      if (!adminDigest) return true;
+      // Without an admin key, reports are open only on an open proxy (no client keys, loopback).
+      if (!adminDigest) return keys.length === 0;
       const secret = bearer(authorization);
       return secret !== undefined && timingSafeEqual(digest(secret), adminDigest);
+    },
+    requireAdmin(authorization) {
+      if (this.isAdmin(authorization)) return;
+      throw new ProxyError(
+        "admin_key_required",
+        adminDigest
+          ? "This endpoint needs the admin key: 'Authorization: Bearer <admin_key>'."
+          : "Reports are closed: client keys are configured but admin_key is not. Set admin_key to read them.",
+      );
     },
   };
 }

@@ -13,6 +13,8 @@ export interface RequestTrace {
   /** Wall-clock start (ms since epoch) and a monotonic start (performance.now()). */
   startedAt: number;
   startedMono: number;
+  /** When the request went upstream (performance.now()), for the upstream latency metric. */
+  forwardedMono?: number;
   caller: Caller;
   requestType: string;
   requestedModel: string;
@@ -114,6 +116,7 @@ export async function accountRequest(services: Services, trace: RequestTrace, ou
     m.tokens.inc({ direction: "output", model: trace.model }, usage.completionTokens);
   }
   if (cost > 0) m.cost.inc({ model: trace.model }, cost / 1e9);
+  if (trace.forwardedMono !== undefined) m.upstreamLatency.observe({ model: trace.model }, (performance.now() - trace.forwardedMono) / 1000);
   services.logger.log("info", "request", {
     request_id: trace.requestId,
     key_id: trace.caller.keyId,

@@ -150,14 +150,14 @@ describe("response cache", () => {
   it("replays a hit as a stream the SDK parses like a live one", async () => {
     upstream.behave = () => ({ kind: "stream", pieces: ["Par", "is", "."], usage: { prompt_tokens: 15, completion_tokens: 3 } });
     const live = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } });
-    const liveChunks = [];
+    const liveChunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const c of live) liveChunks.push(c);
     const before = upstream.requests.length;
     const { data: replay, response } = await client.chat.completions
       .create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } })
       .withResponse();
     expect(response.headers.get("x-tollgate-cache")).toBe("hit");
-    const replayChunks = [];
+    const replayChunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const c of replay) replayChunks.push(c);
     expect(upstream.requests.length).toBe(before);
     const text = (chunks: typeof liveChunks) => chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");

@@ -39,6 +39,7 @@ for (const storeKind of ["memory", "redis"] as const) {
       const config = testConfig(upstream.baseUrl, {
         store: storeKind === "redis" ? { redis_url: redisUrl(), key_prefix: `${prefix}${storeKind}:` } : {},
         keys: [{ id: "app", key: KEY }],
+        admin_key: "sk-window-admin",
         budgets: { timezone: ZONE, keys: { app: { daily: 0.000078, monthly: 0.00011 } } },
       });
       proxy = await startTestProxy(config, { clock, store: storeKind === "memory" ? new MemoryBudgetStore(clock) : undefined });
@@ -87,7 +88,7 @@ for (const storeKind of ["memory", "redis"] as const) {
     });
 
     it("reports the spend of the current windows", async () => {
-      const res = await fetch(`${proxy.url}/v1/costs/alerts`);
+      const res = await fetch(`${proxy.url}/v1/costs/alerts`, { headers: { authorization: "Bearer sk-window-admin" } });
       const body = await res.json();
       const key = body.scopes.find((s: { scope: string; id: string }) => s.scope === "key" && s.id === "app");
       expect(key.windows.daily).toMatchObject({ window: "2026-02-01", spent: 0.0000252 });

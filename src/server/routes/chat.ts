@@ -102,7 +102,8 @@ export function chatCompletions(services: Services) {
         outputLimit: optimized.outputLimit ?? null,
       };
       if (cached) return await respondFromCache(services, trace, cached, tollgateHeaders(trace, config.models[trace.model]!.upstream_model ?? trace.model));
-      services.metrics.overhead.observe((performance.now() - startedMono) / 1000);
+      trace.forwardedMono = performance.now();
+      services.metrics.overhead.observe((trace.forwardedMono - startedMono) / 1000);
 
       // 6. Forward upstream, falling back within the tier.
       let forwarded;

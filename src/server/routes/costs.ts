@@ -1,17 +1,11 @@
-import type { Context, Hono } from "hono";
-import { countersFor, scopeLabel, type Scope } from "../../budget/scopes.js";
+import type { Hono } from "hono";
+import { countersFor, knownScopes, scopeLabel } from "../../budget/scopes.js";
 import { windowsAt } from "../../budget/window.js";
 import { ProxyError } from "../../errors.js";
 import { formatUsd, nanoToUsd } from "../../money.js";
 import type { Services } from "../../services.js";
 
 const DAY_MS = 24 * 3600 * 1000;
-
-function requireAdmin(services: Services, c: Context): void {
-  if (!services.auth.isAdmin(c.req.header("authorization"))) {
-    throw new ProxyError("admin_key_required", "This endpoint needs the admin key: 'Authorization: Bearer <admin_key>'.");
-  }
-}
 
 /** The budget days of the last `count` days, oldest first, in the budget zone. */
 function lastDays(services: Services, count: number): string[] {
@@ -27,7 +21,8 @@ interface Group {
 }
 
 function groups(fields: Record<string, number>, prefix: string): Record<string, Group> {
-  const out: Record<string, Group> = {};
+  // No prototype: a request type "constructor" must get its own group, not write onto Object.
+  const out: Record<string, Group> = Object.create(null);
   for (const [field, value] of Object.entries(fields)) {
     if (!field.startsWith(`${prefix}:`)) continue;
     const rest = field.slice(prefix.length + 1);
@@ -46,21 +41,10 @@ function sumDays(perDay: Record<string, Record<string, number>>, days: string[])
   return total;
 }
 
-/** Every scope with a budget, and every configured key and team. */
-function knownScopes(services: Services): Scope[] {
-  const { budgets, keys } = services.config;
-  const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];
-  const teams = new Set([...Object.keys(budgets.teams), ...keys.flatMap((k) => (k.team ? [k.team] : []))]);
-  for (const team of teams) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
-  const keyIds = new Set([...Object.keys(budgets.keys), ...keys.map((k) => k.id)]);
-  for (const id of keyIds) scopes.push({ kind: "key", id, limits: budgets.keys[id] ?? {} });
-  return scopes;
-}
-
 /** GET /v1/costs (the seed's summary, savings) and GET /v1/costs/alerts. */
 export function registerCostRoutes(app: Hono, services: Services): void {
   app.get("/v1/costs", async (c) => {
-    requireAdmin(services, c);
+    services.auth.requireAdmin(c.req.header("authorization"));
     const daysParam = Number(c.req.query("days") ?? 30);
     if (!Number.isInteger(daysParam) || daysParam < 1 || daysParam > 400) {
       throw new ProxyError("invalid_request", "'days' must be an integer from 1 to 400", "days");
@@ -100,10 +84,10 @@ export function registerCostRoutes(app: Hono, services: Services): void {
   });
 
   app.get("/v1/costs/alerts", async (c) => {
-    requireAdmin(services, c);
+    services.auth.requireAdmin(c.req.header("authorization"));
     const now = services.clock.now();
     const windows = services.windows.at(now);
-    const scopes = knownScopes(services);
+    const scopes = knownScopes(services.config);
     const counters = countersFor(scopes, windows);
     const spent = await services.store.spent(counters.map((k) => k.id));
     const thresholds = [...services.config.budgets.alert_thresholds].sort((a, b) => a - b);
