@@ -42,9 +42,14 @@ const WORDY: Array<[RegExp, string]> = [
 /** Fenced code blocks and inline code spans stay exactly as written. */
 const CODE = /```[\s\S]*?(?:```|$)|`[^`\n]+`/g;
 
+/** Marks where a filler phrase was removed, so a sentence it started can be capitalised again. */
+const CUT = "\u0000";
+
 function optimizeProse(text: string): string {
+  if (text.includes(CUT)) return text;
   let out = text;
-  for (const pattern of FILLER) out = out.replace(pattern, "");
+  for (const pattern of FILLER) out = out.replace(pattern, CUT);
+  out = out.replace(/(^|[.!?\n]\s*)\u0000+([a-z])/g, (_m, before: string, letter: string) => before + letter.toUpperCase()).replaceAll(CUT, "");
   for (const [pattern, short] of WORDY) out = out.replace(pattern, (match) => (match[0] === match[0]!.toUpperCase() ? short[0]!.toUpperCase() + short.slice(1) : short));
   // Runs of spaces and tabs become one space; three or more newlines become two.
   return out.replace(/[ \t]+/g, " ").replace(/ *\n */g, "\n").replace(/\n{3,}/g, "\n\n");

@@ -121,7 +121,7 @@ describe("prompt optimizer", () => {
       .withResponse();
     const got = sent().messages;
     expect(got[0].content).toBe("Keep   this    system   prompt exactly.");
-    expect(got[1].content).toBe(`explain, to learn, this code:\n\n${code}`);
+    expect(got[1].content).toBe(`Explain, to learn, this code:\n\n${code}`);
     const saved = Number(response.headers.get("x-tollgate-prompt-saved-tokens"));
     expect(saved).toBeGreaterThan(0);
     const record = (await proxy.services.store.usageRecords(1))[0]!;
