@@ -36,6 +36,8 @@ export function chatCompletions(services: Services) {
 
   return async (c: Context): Promise<Response> => {
     services.lifecycle.enter();
+    // A streamed answer outlives this function: its end, not the return, leaves the lifecycle
+    // and releases the cache ticket (both are handed to the stream and cleared here).
     let ending: (() => void) | undefined = () => services.lifecycle.leave();
     let ticket: CacheTicket | undefined;
     try {
