@@ -71,3 +71,28 @@ describe("Redis outage with store.on_error: closed", () => {
     expect(records.map((r) => r.request_id).sort()).toEqual(answered.map((r) => r.id).sort());
   }, 30_000);
 });
+
+describe("Redis outage with store.on_error: open", () => {
+  it("lets traffic through, logs each such request, and records the spend once Redis is back", async () => {
+    const own = await startOwnRedis();
+    const open = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: own.url, key_prefix: "open:", on_error: "open" } }));
+    try {
+      const openClient = open.client();
+      await own.stop();
+      const { response } = await openClient.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).withResponse();
+      expect(response.status).toBe(200);
+      const cost = Math.round(Number(response.headers.get("x-tollgate-cost")) * 1e9);
+      expect(open.logger.lines.some((l) => l.event === "budget_store_unavailable_open" && l.level === "error")).toBe(true);
+      expect(open.services.settler.backlog).toBe(1);
+
+      await own.start();
+      await expect.poll(() => open.services.settler.backlog, { timeout: 10_000 }).toBe(0);
+      const [spent] = await open.services.store.spent([`c:global::d:${windowsAt(Date.now(), "UTC").day}`]);
+      expect(spent).toBe(cost);
+      expect((await open.services.store.usageRecords(10)).map((r) => r.request_id)).toEqual([response.headers.get("x-request-id")]);
+    } finally {
+      await open.shutdown();
+      await own.stop();
+    }
+  }, 30_000);
+});
