@@ -5,7 +5,7 @@
 
 interface CachedChoice {
   index: number;
-  message: { role?: string; content?: string | null; refusal?: string | null };
+  message: { role?: string; content?: string | null; refusal?: string | null; tool_calls?: unknown[] | null };
   finish_reason: string | null;
   logprobs?: unknown;
 }
@@ -30,6 +30,11 @@ export function replayAsSse(completion: CachedCompletion, includeUsage: boolean)
     }
     if (choice.message.refusal) {
       events.push({ ...base, choices: [{ index: choice.index, delta: { refusal: choice.message.refusal }, logprobs: null, finish_reason: null }], ...usageField });
+    }
+    if (Array.isArray(choice.message.tool_calls) && choice.message.tool_calls.length > 0) {
+      // A non-streamed answer's calls, in the streamed shape: each delta call carries its index.
+      const toolCalls = choice.message.tool_calls.map((call, i) => ({ index: i, ...(call as object) }));
+      events.push({ ...base, choices: [{ index: choice.index, delta: { tool_calls: toolCalls }, logprobs: null, finish_reason: null }], ...usageField });
     }
     events.push({ ...base, choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], ...usageField });
   }

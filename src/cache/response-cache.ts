@@ -53,7 +53,7 @@ export class ResponseCache {
   async acquire(key: string, signal: AbortSignal): Promise<CacheTicket> {
     const local = this.inflight.get(key);
     if (local) {
-      await local;
+      await Promise.race([local, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
       return { leader: false, release() {} };
     }
     let done!: () => void;
@@ -68,7 +68,8 @@ export class ResponseCache {
           leader: true,
           release: () => {
             finish();
-            void this.store.setValue(`cachelock:${key}`, "done", 1000).catch(() => {});
+            // "done" for a moment only: the next miss may lead at once.
+            void this.store.setValue(`cachelock:${key}`, "done", 1).catch(() => {});
           },
         };
       }

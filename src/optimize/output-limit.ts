@@ -12,7 +12,8 @@ export interface OutputLimit {
  * it for reasoning models.
  */
 export function applyOutputLimit(body: ChatBody, requestType: string, limits: Record<string, number>): OutputLimit {
-  const limit = limits[requestType];
+  // Own keys only: the request type "constructor" would otherwise find Object's constructor.
+  const limit = Object.hasOwn(limits, requestType) ? limits[requestType] : undefined;
   if (limit === undefined || body.max_tokens != null || body.max_completion_tokens != null) return { body };
   return { body: { ...body, max_tokens: limit }, applied: limit };
 }

@@ -64,7 +64,10 @@ export function optimizeText(text: string): string {
     last = match.index + match[0].length;
   }
   out += optimizeProse(text.slice(last));
-  return out.trim() === "" ? text : out.replace(/^\s+|\s+$/g, "");
+  if (out.trim() === "") return text;
+  // Trim prose only: a code block left open runs to the end, and its trailing whitespace is code.
+  out = out.replace(/^\s+/, "");
+  return last === text.length ? out : out.replace(/\s+$/, "");
 }
 
 /** Returns new messages with user text optimized; other roles are untouched. */

@@ -17,15 +17,18 @@ export function passedErrorHeaders(reply: UpstreamReply): Record<string, string>
   return out;
 }
 
-/** Reads a whole (non-streamed) upstream answer and what it says about usage. */
-export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: string; outcome: Outcome }> {
+/**
+ * Reads a whole (non-streamed) upstream answer and what it says about usage. `replayable` says
+ * whether a stream replayed from it could carry everything (no legacy function_call, no logprobs).
+ */
+export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: string; outcome: Outcome; replayable: boolean }> {
   let text: string;
   try {
     text = await reply.body.text();
   } finally {
     reply.done();
   }
-  let parsed: { usage?: unknown; choices?: Array<{ message?: { content?: unknown; tool_calls?: unknown } }> } | undefined;
+  let parsed: { usage?: unknown; choices?: Array<{ message?: { content?: unknown; tool_calls?: unknown; function_call?: unknown }; logprobs?: unknown }> } | undefined;
   try {
     parsed = JSON.parse(text);
   } catch {
@@ -39,7 +42,8 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
       if (choice?.message?.tool_calls !== undefined) outputText.push(JSON.stringify(choice.message.tool_calls));
     }
   }
-  return { text, outcome: { status: reply.status, usage, outputText } };
+  const replayable = Array.isArray(parsed?.choices) && parsed.choices.every((c) => c?.message?.function_call == null && c?.logprobs == null);
+  return { text, outcome: { status: reply.status, usage, outputText }, replayable };
 }
 
 export interface StreamRelayOptions {

@@ -129,9 +129,9 @@ export function chatCompletions(services: Services) {
         return new Response(text, { status: reply.status, headers: { ...headers, ...passedErrorHeaders(reply), "content-type": type } });
       }
       if (!trace.stream) {
-        const { text, outcome } = await readJsonAnswer(reply);
+        const { text, outcome, replayable } = await readJsonAnswer(reply);
         const accounted = await accountRequest(services, trace, outcome);
-        if (cache && key && outcome.usage) await cache.put(key, text).catch(() => {});
+        if (cache && key && outcome.usage && replayable) await cache.put(key, text).catch(() => {});
         headers["x-tollgate-cost"] = headerUsd(accounted.cost);
         headers["content-type"] = String(reply.headers["content-type"] ?? "application/json");
         return new Response(text, { status: reply.status, headers });
