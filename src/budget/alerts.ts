@@ -1,6 +1,6 @@
 import { request } from "undici";
 import type { Logger } from "../log.js";
-import { formatUsd } from "../money.js";
+import { formatUsd, nanoToUsd } from "../money.js";
 import type { CrossedThreshold } from "./interface.js";
 import { scopeLabel, type ScopeCounter } from "./scopes.js";
 
@@ -20,38 +20,29 @@ export class AlertNotifier {
     for (const alert of crossed) {
       const counter = counters[alert.counter];
       if (!counter || counter.limit === null) continue;
-      const text =
-        `tollgate: ${counter.window} budget of ${scopeLabel(counter.scope)} (${counter.windowId}) ` +
-        `reached ${Math.round(alert.threshold * 100)}%: ${formatUsd(alert.spent)} of ${formatUsd(counter.limit)} used`;
-      this.logger.log("warn", "budget_alert", {
+      const alertBody = {
+        text:
+          `tollgate: ${counter.window} budget of ${scopeLabel(counter.scope)} (${counter.windowId}) ` +
+          `reached ${Math.round(alert.threshold * 100)}%: ${formatUsd(alert.spent)} of ${formatUsd(counter.limit)} used`,
         scope: counter.scope.kind,
         scope_id: counter.scope.id,
         window: counter.window,
         window_id: counter.windowId,
         threshold: alert.threshold,
-        spent_usd: alert.spent / 1e9,
-        limit_usd: counter.limit / 1e9,
-        text,
-      });
-      if (this.webhook) void this.post(text, counter, alert);
+        spent_usd: nanoToUsd(alert.spent),
+        limit_usd: nanoToUsd(counter.limit),
+      };
+      this.logger.log("warn", "budget_alert", alertBody);
+      if (this.webhook) void this.post(alertBody);
     }
   }
 
-  private async post(text: string, counter: ScopeCounter, alert: CrossedThreshold): Promise<void> {
+  private async post(alertBody: Record<string, unknown>): Promise<void> {
     try {
       const res = await request(this.webhook, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          text,
-          scope: counter.scope.kind,
-          scope_id: counter.scope.id,
-          window: counter.window,
-          window_id: counter.windowId,
-          threshold: alert.threshold,
-          spent_usd: alert.spent / 1e9,
-          limit_usd: (counter.limit ?? 0) / 1e9,
-        }),
+        body: JSON.stringify(alertBody),
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });

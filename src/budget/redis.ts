@@ -3,17 +3,15 @@ import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 import {
   AGGREGATE_TTL_MS,
-  COUNTER_GRACE_MS,
   SETTLED_MEMORY_MS,
   StoreUnavailableError,
   type BudgetStore,
-  type Counter,
-  type CrossedThreshold,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
   type SettleResult,
 } from "./interface.js";
+import { Batcher, reserveCall, reserveResults, sameThresholds, settleCall, settleResults } from "./redis-batch.js";
 import { RESERVE_SCRIPT, SETTLE_SCRIPT } from "./scripts.js";
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
@@ -33,8 +31,9 @@ export interface RedisStoreOptions {
 
 /**
  * The store shared by every replica. Reserve and settle are one Lua script each (one round trip,
- * atomic across all counters). Commands fail fast while Redis is unreachable (no offline queue),
- * and ioredis keeps reconnecting in the background.
+ * atomic across all counters); the reserves (and the settles) a replica makes in one turn of its
+ * event loop share one script call. Commands fail fast while Redis is unreachable (no offline
+ * queue), and ioredis keeps reconnecting in the background.
  */
 export class RedisBudgetStore implements BudgetStore {
   readonly kind = "redis";
@@ -88,67 +87,29 @@ export class RedisBudgetStore implements BudgetStore {
     });
   }
 
-  /** Limit and time to live of each counter: it lives until a day after its window ends. */
-  private counterArgs(counters: Counter[], now: number): string[] {
-    const args: string[] = [];
-    for (const c of counters) args.push(c.limit === null ? "-1" : String(c.limit), String(Math.max(1000, c.windowEnd + COUNTER_GRACE_MS - now)));
-    return args;
-  }
-
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    const cooldown = this.key(req.cooldownKey === undefined ? "no-cooldown" : `v:${req.cooldownKey}`);
-    const keys = [this.key("reservations"), this.key(`res:${req.requestId}`), cooldown, ...req.counters.map((c) => this.key(c.id))];
-    const reply = (await this.call(() =>
-      this.redis.tollgateReserve(
-        keys.length,
-        ...keys,
-        String(req.now),
-        String(req.amount),
-        String(req.expiresAt),
-        req.requestId,
-        this.key("res:"),
-        ...this.counterArgs(req.counters, req.now),
-      ),
-    )) as [number, number?, string?];
-    if (reply[0] === 1) return { ok: true };
-    if (reply[0] === 2) return { ok: false, cooling: true };
-    return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]) };
+    return this.reserves.add(req);
   }
 
   async settle(req: SettleRequest): Promise<SettleResult> {
-    const keys = [
-      this.key("reservations"),
-      this.key(`res:${req.requestId}`),
-      this.key(`settled:${req.requestId}`),
-      this.key("usage"),
-      this.key(`agg:${req.day}`),
-      ...req.counters.map((c) => this.key(c.id)),
-    ];
-    const fieldArgs: string[] = [];
-    for (const [field, delta] of req.aggregates) fieldArgs.push(field, String(Math.round(delta)));
-    const reply = (await this.call(() =>
-      this.redis.tollgateSettle(
-        keys.length,
-        ...keys,
-        String(req.actual),
-        req.requestId,
-        req.thresholds.join(","),
-        req.record ? JSON.stringify(req.record) : "",
-        String(this.maxRecords),
-        String(AGGREGATE_TTL_MS),
-        String(SETTLED_MEMORY_MS),
-        String(req.aggregates.length),
-        ...fieldArgs,
-        ...this.counterArgs(req.counters, req.now),
-      ),
-    )) as Array<number | string>;
-    if (reply[0] !== 1) return { applied: false, crossed: [] };
-    const crossed: CrossedThreshold[] = [];
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      crossed.push({ counter: Number(reply[i]) - 1, threshold: Number(reply[i + 1]), spent: Number(reply[i + 2]) });
-    }
-    return { applied: true, crossed };
+    return this.settles.add(req);
   }
+
+  /** Reserves of one turn of the event loop, in one script call. */
+  private readonly reserves = new Batcher<ReserveRequest, ReserveResult>(async (requests) => {
+    const { keys, args } = reserveCall(requests, (id) => this.key(id));
+    return reserveResults(await this.call(() => this.redis.tollgateReserve(keys.length, ...keys, ...args)));
+  });
+
+  /** Settles of one turn of the event loop, in one script call. */
+  private readonly settles = new Batcher<SettleRequest, SettleResult>(async (requests) => {
+    const { keys, args } = settleCall(requests, (id) => this.key(id), {
+      maxRecords: this.maxRecords,
+      aggregateTtlMs: AGGREGATE_TTL_MS,
+      settledTtlMs: SETTLED_MEMORY_MS,
+    });
+    return settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
+  }, sameThresholds);
 
   async spent(counterIds: string[]): Promise<Nano[]> {
     if (counterIds.length === 0) return [];

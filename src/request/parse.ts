@@ -30,6 +30,14 @@ export interface ChatBody {
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
 const MAX_N = 128;
+/** OpenAI's own bound on output limits; it also keeps `tokens × n × price` far inside Redis' 64-bit counters. */
+const MAX_OUTPUT_TOKENS = 2 ** 31 - 1;
+/**
+ * JSON.parse reads any depth, but JSON.stringify and other recursive walks overflow the stack on
+ * a body nested some thousands deep (the proxy re-serializes every body it forwards). 128 levels,
+ * serde_json's default, leaves room for any real JSON schema.
+ */
+export const MAX_DEPTH = 128;
 
 function invalid(message: string, param: string | null): ProxyError {
   return new ProxyError("invalid_request", message, param);
@@ -47,6 +55,19 @@ function checkOptionalNumber(body: Record<string, unknown>, field: string, min: 
   }
   if (integer && !Number.isInteger(value)) throw invalid(`'${field}' must be an integer, got ${value}`, field);
   if (value < min || value > max) throw invalid(`'${field}' must be between ${min} and ${max}, got ${value}`, field);
+}
+
+/** True when `value` nests objects or arrays more than `max` levels deep. Iterative: any depth is safe. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function describe(value: unknown): string {
@@ -94,6 +115,7 @@ function checkMessages(value: unknown): asserts value is ChatMessage[] {
 /** Validates a parsed JSON value as a chat completion request. */
 export function validateChatBody(value: unknown): ChatBody {
   if (!isObject(value)) throw invalid(`the request body must be a JSON object, got ${describe(value)}`, null);
+  if (nestedDeeperThan(value, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   if (value.model === undefined) throw invalid("'model' is required", "model");
   if (typeof value.model !== "string" || value.model.length === 0) throw invalid("'model' must be a non-empty string", "model");
   checkMessages(value.messages);
@@ -107,8 +129,8 @@ export function validateChatBody(value: unknown): ChatBody {
       throw invalid("'stream_options.include_usage' must be a boolean", "stream_options.include_usage");
     }
   }
-  checkOptionalNumber(value, "max_tokens", 1, Number.MAX_SAFE_INTEGER, true);
-  checkOptionalNumber(value, "max_completion_tokens", 1, Number.MAX_SAFE_INTEGER, true);
+  checkOptionalNumber(value, "max_tokens", 1, MAX_OUTPUT_TOKENS, true);
+  checkOptionalNumber(value, "max_completion_tokens", 1, MAX_OUTPUT_TOKENS, true);
   checkOptionalNumber(value, "temperature", 0, 2, false);
   checkOptionalNumber(value, "top_p", 0, 1, false);
   checkOptionalNumber(value, "n", 1, MAX_N, true);

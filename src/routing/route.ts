@@ -59,7 +59,8 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
     route(input) {
       const { clientModel, features } = input;
       const isAuto = autoModels.has(clientModel);
-      const requested = config.models[clientModel];
+      // Own keys only: a client's "constructor" or "__proto__" is not a configured model.
+      const requested = Object.hasOwn(config.models, clientModel) ? config.models[clientModel] : undefined;
       if (!isAuto && !requested) {
         throw new ProxyError(
           "model_not_found",

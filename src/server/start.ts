@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import { RedisBudgetStore } from "../budget/redis.js";
 import type { Services } from "../services.js";
 import { checkOpenBinding } from "./auth.js";
+import { answerClientError } from "./client-error.js";
 
 export interface RunningProxy {
   url: string;
@@ -30,6 +31,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
   });
+  server.on("clientError", answerClientError);
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
 

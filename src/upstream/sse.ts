@@ -14,13 +14,17 @@ export class SseSplitter {
     this.afterCr = chunk.endsWith("\r");
     let text = this.tail + chunk;
     if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
-    const end = text.lastIndexOf("\n\n");
+    // Blank lines where an event would begin dispatch nothing (extra ones between events, or the
+    // rest of a run a read cut): drop them, so events never start or end with a line break.
+    if (text.startsWith("\n")) text = text.replace(/^\n+/, "");
+    let end = text.lastIndexOf("\n\n");
     if (end < 0) {
       this.tail = text;
       return [];
     }
-    this.tail = text.slice(end + 2);
-    return text.slice(0, end).split("\n\n");
+    while (text[end - 1] === "\n") end--;
+    this.tail = text.slice(end).replace(/^\n+/, "");
+    return text.slice(0, end).split(/\n{2,}/);
   }
 
   /** Whatever was left unterminated when the stream ended. */

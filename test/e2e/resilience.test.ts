@@ -1,10 +1,10 @@
-import { createServer } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { windowsAt } from "../../src/budget/window.js";
 import { countTextTokens } from "../../src/tokens/count.js";
 import { startUpstream, type FakeUpstream } from "../support/upstream.js";
 import { spawnProxy, startTestProxy, testConfig, testConfigInput, writeConfigFile, type ProxyProcess, type TestProxy } from "../support/proxy.js";
+import { freePort } from "../support/ports.js";
 import { cleanPrefix, redisUrl, uniquePrefix } from "../support/redis.js";
 
 /** Fallbacks, cut-off streams, overload and the request log. */
@@ -16,15 +16,6 @@ let proxy: TestProxy;
 let client: OpenAI;
 const hi = [{ role: "user" as const, content: "hi" }];
 const modelsAsked = (from: number) => upstream.requests.slice(from).map((r) => r.body.model);
-
-/** A loopback port nobody listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 beforeAll(async () => {
   upstream = await startUpstream();
@@ -88,7 +79,7 @@ describe("fallback within the tier", () => {
   });
 
   it("falls back after a refused connection and after a headers timeout", async () => {
-    const refused = await closedPort();
+    const refused = await freePort();
     const input = testConfigInput(upstream.baseUrl);
     input.upstreams.openai = { base_url: `http://127.0.0.1:${refused}/v1`, timeout_ms: 5000 };
     input.upstreams.slow = { base_url: upstream.baseUrl, timeout_ms: 5000, headers_timeout_ms: 300 };
@@ -151,6 +142,8 @@ describe("cut-off streams", () => {
     expect(error.message).toMatch(/upstream (connection broke|stream ended)/);
     expect(text).toBe("one two ");
     const id = response.headers.get("x-request-id");
+    // The SDK raises on the error event; the settle follows it.
+    await expect.poll(async () => (await proxy.services.store.usageRecords(5)).some((r) => r.request_id === id)).toBe(true);
     const record = (await proxy.services.store.usageRecords(5)).find((r) => r.request_id === id)!;
     // Billed: the prompt and the text that reached the client, counted locally.
     expect(record).toMatchObject({ status: 502, usage_source: "estimated", output_tokens: await countTextTokens("one two ", "o200k_base") });

@@ -41,7 +41,7 @@ export function rawRequest(port: number, path: string, headerLines: string, body
         const colon = line.indexOf(":");
         headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      let rest = all.subarray(headEnd + 4);
+      let rest: Buffer = all.subarray(headEnd + 4);
       if (headers["transfer-encoding"]?.includes("chunked")) rest = dechunk(rest);
       resolve({ status: Number(statusLine!.split(" ")[1]), headers, body: rest.toString("utf8") });
     });

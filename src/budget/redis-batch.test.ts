@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.js";
+import { cleanPrefix, redisUrl, uniquePrefix } from "../../test/support/redis.js";
+import type { UsageRecord } from "../usage/record.js";
+import { COUNTER_GRACE_MS, SETTLED_MEMORY_MS, type Counter, type SettleRequest } from "./interface.js";
+import { MemoryBudgetStore } from "./memory.js";
+import { reserveCall, settleCall } from "./redis-batch.js";
+import { RedisBudgetStore } from "./redis.js";
+
+const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+const DAY_END = Date.UTC(2026, 10, 27);
+const key = (id: string) => `p{tg}:${id}`;
+
+const shared: Counter = { id: "c:global::d:2026-11-26", limit: 10_000, windowEnd: DAY_END };
+const teamA: Counter = { id: "c:team:a:d:2026-11-26", limit: 3_000, windowEnd: DAY_END };
+const teamB: Counter = { id: "c:team:b:d:2026-11-26", limit: null, windowEnd: DAY_END };
+
+describe("batch layout", () => {
+  it("lists each counter once and gives each request its indexes", () => {
+    const call = reserveCall(
+      [
+        { requestId: "a", amount: 5, counters: [shared, teamA], expiresAt: T0 + 60_000, now: T0 },
+        { requestId: "b", amount: 7, counters: [shared, teamB], expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:m" },
+      ],
+      key,
+    );
+    expect(call.keys).toEqual([key("reservations"), key(shared.id), key(teamA.id), key(teamB.id), key("res:a"), key("no-cooldown"), key("res:b"), key("v:cool:m")]);
+    const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
+    expect(call.args).toEqual([
+      String(T0), key("res:"), "3", "2",
+      "10000", ttl, "3000", ttl, "-1", ttl,
+      "5", String(T0 + 60_000), String(60_000 + 3_600_000), "a", "1,2",
+      "7", String(T0 + 60_000), String(60_000 + 3_600_000), "b", "1,3",
+    ]);
+  });
+
+  it("gives each day its aggregate hash and rounds the deltas", () => {
+    const base: SettleRequest = { requestId: "a", actual: 3, counters: [shared], thresholds: [0.8, 1], record: null, day: "2026-11-26", aggregates: [["cost", 2.6]], now: T0 };
+    const call = settleCall([base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }], key, { maxRecords: 10, aggregateTtlMs: 5, settledTtlMs: 6 });
+    expect(call.keys).toEqual([key("reservations"), key("usage"), key(shared.id), key("agg:2026-11-26"), key("agg:2026-11-27"), key("res:a"), key("settled:a"), key("res:b"), key("settled:b")]);
+    expect(call.args.slice(0, 9)).toEqual(["0.8,1", "10", "5", "6", "1", "2", "2", "10000", String(DAY_END + COUNTER_GRACE_MS - T0)]);
+    expect(call.args.slice(9)).toEqual(["3", "a", "", "1", "1", '[["cost",3]]', "3", "b", "", "1", "2", "[]"]);
+  });
+});
+
+function record(id: string, cost: number): UsageRecord {
+  return {
+    time: new Date(T0).toISOString(), request_id: id, key_id: "k", team: null, request_type: "chat", tier: "economy",
+    requested_model: "auto", routed_model: "m", route: "default", fallback_from: [], stream: false, status: 200,
+    input_tokens: 1, cached_tokens: 0, output_tokens: 1, usage_source: "upstream", estimated_cost_nano: cost,
+    cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, optimizer_saved_tokens: 0, optimizer_saved_nano: 0,
+    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, latency_ms: 1,
+  };
+}
+
+describe("Redis batches behave as the same calls one by one", () => {
+  const prefix = uniquePrefix();
+  const redis = new RedisBudgetStore({ url: redisUrl(), keyPrefix: prefix });
+  const memory = new MemoryBudgetStore(new ManualClock(T0));
+  afterAll(async () => {
+    await redis.close();
+    await cleanPrefix(prefix);
+  });
+
+  /** Many calls at once (one batch in Redis, one after another in memory); both stores must agree on every answer. */
+  async function both<T>(run: (store: RedisBudgetStore | MemoryBudgetStore) => Promise<T>): Promise<T> {
+    const [fromRedis, fromMemory] = await Promise.all([run(redis), run(memory)]);
+    expect(fromRedis).toEqual(fromMemory);
+    return fromRedis;
+  }
+
+  it("reserves, refuses, settles, alerts and records alike", async () => {
+    expect(await redis.waitUntilReady(5000)).toBe(true);
+    const sets = [[shared, teamA], [shared, teamB], [shared]];
+    const reserved = await both((store) =>
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          store.reserve({ requestId: `r${i}`, amount: 100 + 37 * i, counters: sets[i % 3]!, expiresAt: T0 + 60_000, now: T0 }),
+        ),
+      ),
+    );
+    expect(reserved.some((r) => r.ok)).toBe(true);
+    expect(reserved.some((r) => !r.ok)).toBe(true);
+    const ids = [shared, teamA, teamB].map((c) => c.id);
+    await both((store) => store.spent(ids));
+
+    // Settles in one batch: real costs above and below the estimates, a duplicate, one never reserved, one release.
+    const settles: SettleRequest[] = reserved.map((_, i) => ({
+      requestId: `r${i}`,
+      actual: i % 4 === 0 ? 0 : 60 + 53 * i,
+      counters: sets[i % 3]!,
+      thresholds: [0.5, 0.8, 1],
+      record: i % 4 === 0 ? null : record(`r${i}`, 60 + 53 * i),
+      day: i % 5 === 0 ? "2026-11-25" : "2026-11-26",
+      aggregates: i % 4 === 0 ? [] : [["requests", 1], ["cost", 60 + 53 * i], [`team:${i % 3}:cost`, 60 + 53 * i]],
+      now: T0,
+    }));
+    settles.push({ ...settles[1]! }, { ...settles[2]!, requestId: "never-reserved" });
+    const settled = await both((store) => Promise.all(settles.map((s) => store.settle(s))));
+    expect(settled.filter((s) => !s.applied)).toHaveLength(1);
+    expect(settled.flatMap((s) => s.crossed).length).toBeGreaterThan(0);
+    await both((store) => store.spent(ids));
+    await both((store) => store.aggregates(["2026-11-25", "2026-11-26"]));
+    await both((store) => store.usageRecords(100));
+  });
+
+  it("gives counters, reservations, markers and aggregates their times to live", async () => {
+    const counter: Counter = { id: "c:ttl:d:2026-11-26", limit: 1000, windowEnd: DAY_END };
+    const now = Date.now();
+    await redis.reserve({ requestId: "t", amount: 10, counters: [counter], expiresAt: now + 60_000, now });
+    const ttl = (id: string) => redis.redis.pttl(`${prefix}{tg}:${id}`);
+    const near = (ms: number, expected: number) => expect(Math.abs(ms - expected)).toBeLessThan(10_000);
+    near(await ttl(counter.id), DAY_END + COUNTER_GRACE_MS - now);
+    near(await ttl("res:t"), 60_000 + 3_600_000);
+    await redis.settle({ requestId: "t", actual: 5, counters: [counter], thresholds: [], record: null, day: "2026-11-26", aggregates: [["requests", 1]], now });
+    near(await ttl(counter.id), DAY_END + COUNTER_GRACE_MS - now);
+    near(await ttl("settled:t"), SETTLED_MEMORY_MS);
+    expect(await ttl("agg:2026-11-26")).toBeGreaterThan(300 * 24 * 3600 * 1000);
+  });
+});

@@ -1,0 +1,171 @@
+import { COUNTER_GRACE_MS, type Counter, type CrossedThreshold, type ReserveRequest, type ReserveResult, type SettleRequest, type SettleResult } from "./interface.js";
+
+/**
+ * Batching for the Redis store: calls made in the same turn of the event loop go to Redis as one
+ * script call (see scripts.ts), and these pure functions lay a batch out as the scripts' KEYS and
+ * ARGV and read their replies back per request.
+ */
+
+/** Requests per script call: enough to share the fixed cost, few enough to keep each call short. */
+export const MAX_BATCH = 64;
+
+interface Pending<Req, Res> {
+  request: Req;
+  resolve(result: Res): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Queues calls and runs them in batches once the current turn of the event loop is over
+ * (setImmediate: after every I/O callback of the turn), in the order they were made.
+ */
+export class Batcher<Req, Res> {
+  private queue: Array<Pending<Req, Res>> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (requests: Req[]) => Promise<Res[]>,
+    /** Requests that may not share a call (their key differs) go to separate batches. */
+    private readonly compatible: (a: Req, b: Req) => boolean = () => true,
+  ) {}
+
+  add(request: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    let start = 0;
+    while (start < queue.length) {
+      let end = start + 1;
+      while (end < queue.length && end - start < MAX_BATCH && this.compatible(queue[start]!.request, queue[end]!.request)) end++;
+      void this.runBatch(queue.slice(start, end));
+      start = end;
+    }
+  }
+
+  private async runBatch(batch: Array<Pending<Req, Res>>): Promise<void> {
+    try {
+      const results = await this.run(batch.map((p) => p.request));
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
+
+/** The distinct counters of a batch: their keys, their (limit, ttl) arguments, and each request's indexes into them. */
+class BatchCounters {
+  readonly keys: string[] = [];
+  readonly args: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  constructor(
+    private readonly key: (id: string) => string,
+    private readonly now: number,
+  ) {}
+
+  /** "1,2,3": the request's counters as 1-based indexes into the batch's counters. */
+  indexes(counters: Counter[]): string {
+    let out = "";
+    for (const c of counters) {
+      let i = this.index.get(c.id);
+      if (i === undefined) {
+        i = this.keys.push(this.key(c.id));
+        this.index.set(c.id, i);
+        // A counter lives until a day after its window ends.
+        this.args.push(c.limit === null ? "-1" : String(c.limit), String(Math.max(1000, c.windowEnd + COUNTER_GRACE_MS - this.now)));
+      }
+      out += out ? `,${i}` : String(i);
+    }
+    return out;
+  }
+}
+
+export interface ScriptCall {
+  keys: string[];
+  args: string[];
+}
+
+/** How long a reservation's own hash outlives its expiry, so a late settle still finds its amount. */
+const RESERVATION_HASH_MARGIN_MS = 3_600_000;
+
+export function reserveCall(requests: ReserveRequest[], key: (id: string) => string): ScriptCall {
+  const now = Math.max(...requests.map((r) => r.now));
+  const counters = new BatchCounters(key, now);
+  const requestKeys: string[] = [];
+  const requestArgs: string[] = [];
+  for (const r of requests) {
+    requestKeys.push(key(`res:${r.requestId}`), key(r.cooldownKey === undefined ? "no-cooldown" : `v:${r.cooldownKey}`));
+    const hashTtl = Math.max(1000, r.expiresAt - r.now + RESERVATION_HASH_MARGIN_MS);
+    requestArgs.push(String(r.amount), String(r.expiresAt), String(hashTtl), r.requestId, counters.indexes(r.counters));
+  }
+  return {
+    keys: [key("reservations"), ...counters.keys, ...requestKeys],
+    args: [String(now), key("res:"), String(counters.keys.length), String(requests.length), ...counters.args, ...requestArgs],
+  };
+}
+
+export function reserveResults(replies: unknown): ReserveResult[] {
+  return (replies as Array<[number, number?, string?]>).map((reply) => {
+    if (reply[0] === 1) return { ok: true };
+    if (reply[0] === 2) return { ok: false, cooling: true };
+    return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]) };
+  });
+}
+
+export interface SettleSettings {
+  maxRecords: number;
+  aggregateTtlMs: number;
+  settledTtlMs: number;
+}
+
+export function settleCall(requests: SettleRequest[], key: (id: string) => string, settings: SettleSettings): ScriptCall {
+  const counters = new BatchCounters(key, requests[0]!.now);
+  const days: string[] = [];
+  const requestKeys: string[] = [];
+  const requestArgs: string[] = [];
+  for (const r of requests) {
+    requestKeys.push(key(`res:${r.requestId}`), key(`settled:${r.requestId}`));
+    let day = days.indexOf(r.day);
+    if (day < 0) day = days.push(r.day) - 1;
+    const aggregates = JSON.stringify(r.aggregates.map(([field, delta]) => [field, Math.round(delta)]));
+    requestArgs.push(String(r.actual), r.requestId, r.record ? JSON.stringify(r.record) : "", counters.indexes(r.counters), String(day + 1), aggregates);
+  }
+  return {
+    keys: [key("reservations"), key("usage"), ...counters.keys, ...days.map((d) => key(`agg:${d}`)), ...requestKeys],
+    args: [
+      requests[0]!.thresholds.join(","),
+      String(settings.maxRecords),
+      String(settings.aggregateTtlMs),
+      String(settings.settledTtlMs),
+      String(counters.keys.length),
+      String(days.length),
+      String(requests.length),
+      ...counters.args,
+      ...requestArgs,
+    ],
+  };
+}
+
+/** Settles of one batch must share their alert thresholds (one argument for the whole call). */
+export const sameThresholds = (a: SettleRequest, b: SettleRequest) => a.thresholds.join(",") === b.thresholds.join(",");
+
+export function settleResults(replies: unknown): SettleResult[] {
+  return (replies as Array<Array<number | string>>).map((reply) => {
+    if (reply[0] !== 1) return { applied: false, crossed: [] };
+    const crossed: CrossedThreshold[] = [];
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      crossed.push({ counter: Number(reply[i]) - 1, threshold: Number(reply[i + 1]), spent: Number(reply[i + 2]) });
+    }
+    return { applied: true, crossed };
+  });
+}
