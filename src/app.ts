@@ -77,7 +77,8 @@ export function buildApp(services: Services): Hono {
     bodyLimit({
       maxSize: limitBytes,
       onError: () =>
-        new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse(),
+        // The unread rest of the body would otherwise hold the connection: close it.
+        new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({ connection: "close" }),
     }),
   );
   app.post("/v1/chat/completions", chatCompletions(services));

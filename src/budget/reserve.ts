@@ -76,6 +76,8 @@ export async function reserveBudget(store: BudgetStore, config: Config, input: R
     if (!config.budgets.downgrade && model !== first && !coolingAlternative) break;
     const modelConfig = config.models[model]!;
     const amount = await input.estimate(model, modelConfig);
+    // A bad estimate must fail loudly, never turn the counters into NaN.
+    if (!Number.isSafeInteger(amount) || amount < 0) throw new Error(`invalid cost estimate ${amount} for model ${model}`);
     if (amount >= lowestRefused) continue;
     const capped = perRequestExceeded(input.scopes, amount);
     if (capped) {

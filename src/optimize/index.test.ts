@@ -147,4 +147,12 @@ describe("optimizeRequest", () => {
     await optimizeRequest(input, "summary", settings({ prompt: true }), mini, ENC);
     expect(input).toEqual(snapshot);
   });
+
+  it("refuses an output limit that leaves no room for any prompt, naming the field", async () => {
+    const model = withWindow(1000);
+    const error = await optimizeRequest(body({ max_completion_tokens: 1000 }), "chat", settings(), { ...model, max_output_tokens: undefined }, ENC).catch((e) => e);
+    expect(error).toBeInstanceOf(ProxyError);
+    expect(error).toMatchObject({ code: "context_length_exceeded", param: "max_completion_tokens" });
+    expect(error.message).toContain("context window of 1000 tokens");
+  });
 });

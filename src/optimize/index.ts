@@ -1,4 +1,5 @@
 import type { ModelConfig } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
 import type { ChatBody } from "../request/parse.js";
 import { clientOutputLimit } from "../routing/adapt.js";
 import { countMessageTokens, countTextTokens, REPLY_PRIMER_TOKENS, type EncodingName } from "../tokens/count.js";
@@ -60,6 +61,13 @@ export async function optimizeRequest(
   let droppedTokens = 0;
   if (settings.fit_context) {
     const reserve = Math.min(clientOutputLimit(body) ?? DEFAULT_OUTPUT_RESERVE, model.max_output_tokens ?? Infinity);
+    if (reserve >= model.context_window) {
+      throw new ProxyError(
+        "context_length_exceeded",
+        `The output limit of ${reserve} tokens leaves no room for the prompt in this model's context window of ${model.context_window} tokens. Lower max_tokens.`,
+        body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens",
+      );
+    }
     const tools = body.tools === undefined ? 0 : await countTextTokens(JSON.stringify(body.tools), encoding);
     const counts = await messageTokens(body, encoding);
     const fit = fitContext(body.messages, counts, REPLY_PRIMER_TOKENS + tools, model.context_window - reserve);

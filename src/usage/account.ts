@@ -56,7 +56,8 @@ export interface Accounted {
 
 /** The model whose price the savings are measured against: the one asked for, or the premium default for auto. */
 function baselineModel(services: Services, requested: string): ModelConfig | undefined {
-  return services.config.models[requested] ?? services.config.models[services.tierModels.premium[0] ?? ""];
+  const { models } = services.config;
+  return Object.hasOwn(models, requested) ? models[requested] : models[services.tierModels.premium[0] ?? ""];
 }
 
 async function finalUsage(services: Services, trace: RequestTrace, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {

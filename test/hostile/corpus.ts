@@ -129,15 +129,16 @@ const wrongTypes: HostileCase[] = WRONG_TYPES.flatMap(([param, build, values]) =
 );
 
 /** An output limit larger than the context window: context fit refuses it, else the budget does. */
-const overContext: Expected[] = [{ status: 400, code: "context_length_exceeded", param: "messages" }, { status: 429, code: "budget_exceeded" }];
+/** An output limit larger than the context window is refused, naming the field that set it. */
+const overContext = (param: string): Expected[] => [{ status: 400, code: "context_length_exceeded", param }, { status: 429, code: "budget_exceeded" }];
 
 const numbers: HostileCase[] = [
   { name: "max_tokens 1e400 (JSON.parse makes it Infinity)", body: spliced(`"max_tokens":1e400`), expect: bad("max_tokens") },
   { name: "temperature -1e400", body: spliced(`"temperature":-1e400`), expect: bad("temperature") },
   { name: "n 1e400", body: spliced(`"n":1e400`), expect: bad("n") },
   { name: "a bare NaN literal", body: spliced(`"temperature":NaN`), expect: bad(null, "invalid_json") },
-  { name: "max_tokens at OpenAI's maximum, premium forced", headers: { "x-tollgate-tier": "premium" }, body: withFields({ max_tokens: 2 ** 31 - 1 }), expect: overContext },
-  { name: "n 128 with max_tokens at the maximum, standard forced", headers: { "x-tollgate-tier": "standard" }, body: withFields({ n: 128, max_completion_tokens: 2 ** 31 - 1 }), expect: overContext },
+  { name: "max_tokens at OpenAI's maximum, premium forced", headers: { "x-tollgate-tier": "premium" }, body: withFields({ max_tokens: 2 ** 31 - 1 }), expect: overContext("max_tokens") },
+  { name: "n 128 with max_tokens at the maximum, standard forced", headers: { "x-tollgate-tier": "standard" }, body: withFields({ n: 128, max_completion_tokens: 2 ** 31 - 1 }), expect: overContext("max_completion_tokens") },
   { name: "n 128 with max_tokens 100,000, standard forced: over the budget", headers: { "x-tollgate-tier": "standard" }, body: withFields({ n: 128, max_tokens: 100_000 }), expect: [{ status: 429, code: "budget_exceeded" }] },
   { name: "enormous n through the SDK", sdk: true, body: withFields({ n: 1_000_000 }), expect: bad("n") },
   { name: "negative max_tokens through the SDK", sdk: true, body: withFields({ max_tokens: -1 }), expect: bad("max_tokens") },
