@@ -12,7 +12,8 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
  *   whitespace (4 KB of spaces took two seconds), are counted in MAX_RUN-character pieces. That
  *   can only over-count slightly: the estimate errs high, and the settle step replaces it with
  *   the upstream's real usage.
- * - past EXACT_LIMIT characters of one text, the rest is extrapolated from the counted part's
+ * - past EXACT_LIMIT characters of one text (fewer for non-ASCII text, which is slower to count),
+ *   the rest is extrapolated from the counted part's
  *   tokens per character (an estimate too, corrected at settle).
  */
 
@@ -20,7 +21,10 @@ export type EncodingName = Extract<TiktokenEncoding, "o200k_base" | "cl100k_base
 
 const SLICE = 4096;
 const MAX_RUN = 32;
+const ASCII = /^[\x00-\x7f]*$/;
 const EXACT_LIMIT = 262_144;
+/** Non-ASCII text (CJK, emoji) costs the tokenizer about this many times more per character. */
+const NON_ASCII_WORK = 16;
 const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, "g");
 const HAS_LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}|\\s{${MAX_RUN + 1}}`);
 
@@ -51,7 +55,9 @@ function countSlice(enc: Tiktoken, text: string): number {
   for (const match of text.matchAll(LONG_RUN)) {
     if (match.index > last) tokens += enc.encode(text.slice(last, match.index), [], []).length;
     const run = match[0];
-    for (let i = 0; i < run.length; i += MAX_RUN) tokens += enc.encode(run.slice(i, i + MAX_RUN), [], []).length;
+    // The merge step's cost grows with bytes, not characters: CJK or emoji take 3-4 bytes each.
+    const step = ASCII.test(run) ? MAX_RUN : MAX_RUN / 8;
+    for (let i = 0; i < run.length; i += step) tokens += enc.encode(run.slice(i, i + step), [], []).length;
     last = match.index + run.length;
   }
   if (last < text.length) tokens += enc.encode(text.slice(last), [], []).length;
@@ -71,9 +77,12 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 async function countLongText(enc: Tiktoken, text: string): Promise<number> {
   let tokens = 0;
   let pos = 0;
-  while (pos < text.length && pos < EXACT_LIMIT) {
+  let work = 0;
+  while (pos < text.length && work < EXACT_LIMIT) {
     const cut = nextCut(text, pos);
-    tokens += countSlice(enc, text.slice(pos, cut));
+    const slice = text.slice(pos, cut);
+    tokens += countSlice(enc, slice);
+    work += ASCII.test(slice) ? slice.length : slice.length * NON_ASCII_WORK;
     pos = cut;
     await yieldToLoop();
   }
