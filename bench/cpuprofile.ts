@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
  *   npx tsx bench/cpuprofile.ts /tmp/prof/tollgate-redis/CPU.*.cpuprofile [--top 40] [--from 5]
  *
  * Start-up (module loading, tiktoken's tables) is left out: samples count from the first one in a
- * route handler (src/server/routes/), or from `--from S` seconds when given.
+ * route handler (src/server/routes/ or bench/passthrough.ts), or from `--from S` seconds when given.
  */
 
 interface ProfileNode {
@@ -50,7 +50,8 @@ function summarise(path: string, top: number, fromSeconds: number): void {
     const dt = profile.timeDeltas[i] ?? 0;
     elapsed += dt;
     if (!counting) {
-      const inRoute = byId.get(id)!.callFrame.url.includes("/src/server/routes/");
+      const url = byId.get(id)!.callFrame.url;
+      const inRoute = url.includes("/src/server/routes/") || url.endsWith("/bench/passthrough.ts");
       counting = Number.isNaN(fromSeconds) ? inRoute : elapsed >= fromSeconds * 1e6;
       if (!counting) continue;
     }
@@ -76,6 +77,23 @@ function summarise(path: string, top: number, fromSeconds: number): void {
   console.log(`${path}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of that)`);
   show("self time by file or package", byFile, 25);
   show("self time by function", byFunction, top);
+
+  // Inclusive time of tollgate's own functions: everything sampled while one was on the stack.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (!f.url.includes("/src/") || f.url.includes("node_modules")) continue;
+      const name = `${f.functionName || "(anonymous)"}  ${where(f.url)}`;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+    }
+  }
+  show("inclusive time of tollgate functions (synchronous part of each call)", inclusive, 30);
 }
 
 const args = process.argv.slice(2);

@@ -1,4 +1,5 @@
 import { drive, percentile, postMany, scrape, streamingTtfb, type LoadResult, post } from "./load.js";
+import { collectGarbage } from "./inspector.js";
 import { conversation, largePrompt, ONE_MESSAGE_BODY, prose, SMALL_BODY, STREAM_BODY } from "./workload.js";
 
 /** The measurements made on one target, in the order they run. */
@@ -43,6 +44,12 @@ export interface LargeResult {
 export interface MemoryResult {
   requests: number;
   rps: number;
+  /** As read, wherever the heap was in its cycle of growth and collection. */
+  rawRssAfterWarmupMb: number;
+  rawRssEndMb: number;
+  /** Highest RSS seen (sampled every 2 s) in the run. */
+  peakRssMb: number;
+  /** After a full garbage collection (through the inspector). */
   rssAfterWarmupMb: number;
   rssEndMb: number;
   heapAfterWarmupMb: number;
@@ -64,6 +71,10 @@ export interface TargetUnderTest {
   headers: Record<string, string>;
   /** Whether it serves /metrics (the upstream does not). */
   metrics: boolean;
+  /** Sent with /metrics scrapes (tollgate with client keys wants its admin key there). */
+  adminHeaders: Record<string, string>;
+  /** Its inspector port (for a full garbage collection before memory is read), when started with one. */
+  inspectPort?: number;
   memory: boolean;
 }
 
@@ -80,11 +91,11 @@ function check(result: LoadResult, what: string): void {
 async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<ThroughputResult> {
   const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
   check(await drive({ ...load, duration: plan.warmupSeconds }), `${t.name} warm-up`);
-  const before = t.metrics ? await scrape(t.url) : undefined;
+  const before = t.metrics ? await scrape(t.url, t.adminHeaders) : undefined;
   const result: ThroughputResult = await drive({ ...load, duration: plan.throughputSeconds });
   check(result, `${t.name} throughput`);
   if (before) {
-    const after = await scrape(t.url);
+    const after = await scrape(t.url, t.adminHeaders);
     result.cpuUs = ((after.process_cpu_seconds_total! - before.process_cpu_seconds_total!) * 1e6) / result.requests;
     result.eventLoopP99 = after.nodejs_eventloop_lag_p99_seconds! * 1000;
     result.rssMb = after.process_resident_memory_bytes! / MB;
@@ -93,22 +104,49 @@ async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<Throug
   return result;
 }
 
+/**
+ * RSS after warm-up and after the long run, each read right after a full garbage collection (V8
+ * grows its heap for a while before collecting; read at a random point RSS says where the heap was
+ * in that cycle, not whether memory is held). The raw readings are kept too.
+ */
 async function measureMemory(t: TargetUnderTest, plan: Plan): Promise<MemoryResult> {
   const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
   check(await drive({ ...load, amount: plan.memoryWarmup }), `${t.name} memory warm-up`);
-  const warm = await scrape(t.url);
-  const run = await drive({ ...load, amount: plan.memoryRequests });
-  check(run, `${t.name} memory run`);
-  const end = await scrape(t.url);
-  const result = {
-    requests: run.requests,
-    rps: run.rps,
-    rssAfterWarmupMb: warm.process_resident_memory_bytes! / MB,
-    rssEndMb: end.process_resident_memory_bytes! / MB,
-    heapAfterWarmupMb: warm.nodejs_heap_size_used_bytes! / MB,
-    heapEndMb: end.nodejs_heap_size_used_bytes! / MB,
+  const settled = async () => {
+    const raw = await scrape(t.url, t.adminHeaders);
+    if (t.inspectPort !== undefined) await collectGarbage(t.inspectPort);
+    return { raw, collected: await scrape(t.url, t.adminHeaders) };
   };
-  log(t.name, `memory: RSS ${result.rssAfterWarmupMb.toFixed(1)} MB after warm-up, ${result.rssEndMb.toFixed(1)} MB after ${run.requests} requests`);
+  const warm = await settled();
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, (await scrape(t.url, t.adminHeaders)).process_resident_memory_bytes! / MB);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  const run = await drive({ ...load, amount: plan.memoryRequests }).finally(() => (running = false));
+  await sampler;
+  check(run, `${t.name} memory run`);
+  const { requests, seconds } = run;
+  const end = await settled();
+  const result = {
+    requests,
+    rps: requests / seconds,
+    rawRssAfterWarmupMb: warm.raw.process_resident_memory_bytes! / MB,
+    rawRssEndMb: end.raw.process_resident_memory_bytes! / MB,
+    peakRssMb: peak,
+    rssAfterWarmupMb: warm.collected.process_resident_memory_bytes! / MB,
+    rssEndMb: end.collected.process_resident_memory_bytes! / MB,
+    heapAfterWarmupMb: warm.collected.nodejs_heap_size_used_bytes! / MB,
+    heapEndMb: end.collected.nodejs_heap_size_used_bytes! / MB,
+  };
+  log(
+    t.name,
+    `memory: RSS ${result.rssAfterWarmupMb.toFixed(1)} MB after warm-up, ${result.rssEndMb.toFixed(1)} MB after ${requests} requests ` +
+      `(after a full GC; raw ${result.rawRssAfterWarmupMb.toFixed(1)} → ${result.rawRssEndMb.toFixed(1)} MB, peak ${peak.toFixed(1)} MB)`,
+  );
   return result;
 }
 
@@ -121,9 +159,9 @@ async function measureTtfb(t: TargetUnderTest, plan: Plan): Promise<{ p50: numbe
 }
 
 async function cpuOf(t: TargetUnderTest, body: string, times: number): Promise<number> {
-  const before = await scrape(t.url);
+  const before = await scrape(t.url, t.adminHeaders);
   await postMany(t.url, body, t.headers, times, 4);
-  const after = await scrape(t.url);
+  const after = await scrape(t.url, t.adminHeaders);
   return ((after.process_cpu_seconds_total! - before.process_cpu_seconds_total!) * 1e6) / times;
 }
 
@@ -152,7 +190,7 @@ async function measureLarge(t: TargetUnderTest, plan: Plan): Promise<LargeResult
   const base = prose(plan.largeBytes, 7);
   const warmup = await post(t.url, largePrompt(base, -1), t.headers);
   if (warmup.status !== 200) throw new Error(`${t.name} large prompt: ${warmup.status} ${warmup.text.slice(0, 300)}`);
-  await scrape(t.url);
+  await scrape(t.url, t.adminHeaders);
   let running = true;
   const durations: number[] = [];
   const small = drive({ url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections, duration: plan.largeSeconds }).finally(() => {
@@ -168,7 +206,7 @@ async function measureLarge(t: TargetUnderTest, plan: Plan): Promise<LargeResult
   })();
   const [smallResult] = await Promise.all([small, large]);
   check(smallResult, `${t.name} small requests beside large ones`);
-  const after = await scrape(t.url);
+  const after = await scrape(t.url, t.adminHeaders);
   durations.sort((a, b) => a - b);
   const result = {
     largeRequests: durations.length,

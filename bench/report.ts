@@ -185,9 +185,11 @@ export function renderReport(info: RunInfo, results: TargetResult[], baseName: s
   const withMemory = results.filter((r) => r.memory);
   out.push(`## Memory over ${int(p.memoryRequests)} requests (after ${int(p.memoryWarmup)} of warm-up, ${p.connections} connections)`);
   out.push("");
+  out.push("RSS after a full garbage collection (judged), then as read without one, and the highest RSS sampled every 2 s.");
+  out.push("");
   out.push(
     table(
-      ["server", "requests/s", "RSS after warm-up MB", "RSS at end MB", "growth", "heap used after warm-up MB", "heap used at end MB"],
+      ["server", "requests/s", "RSS after warm-up MB", "RSS at end MB", "growth", "heap used after warm-up MB", "heap used at end MB", "raw RSS after warm-up MB", "raw RSS at end MB", "peak RSS MB"],
       withMemory.map((r) => {
         const m = r.memory!;
         return [
@@ -198,6 +200,9 @@ export function renderReport(info: RunInfo, results: TargetResult[], baseName: s
           `${((m.rssEndMb / m.rssAfterWarmupMb - 1) * 100).toFixed(1)} %`,
           fmt(m.heapAfterWarmupMb, 1),
           fmt(m.heapEndMb, 1),
+          fmt(m.rawRssAfterWarmupMb, 1),
+          fmt(m.rawRssEndMb, 1),
+          fmt(m.peakRssMb, 1),
         ];
       }),
     ),
@@ -237,6 +242,10 @@ const METHOD = `## How it is measured
   each group between two scrapes.
 - **1 MB prompts.** While small requests run at full load, 1 MB prompts (each a new text, so no count is
   cached) go through one after another; the event-loop delay p99 and max cover that phase alone.
-- **Memory.** Small requests at full load: a warm-up, then the long run; RSS read after each. Measured on
-  tollgate-redis, the configuration that holds budgets (the memory store keeps up to
-  \`store.usage_records_max\` usage records in the process by design).`;
+- **Memory.** Small requests at full load: a warm-up, then the long run (RSS sampled every 2 s for its peak). RSS is judged
+  right after a full garbage collection, requested through the inspector (tollgate-redis runs with
+  \`--inspect\` on loopback for this): V8 lets its old generation grow to about twice the live heap before
+  collecting, so an RSS read at a random moment swings by a hundred MB or more with no memory held.
+  The raw readings and the peak are listed beside it. Measured on tollgate-redis, the configuration that
+  holds budgets (the memory store keeps up to \`store.usage_records_max\` usage records in the process
+  by design).`;

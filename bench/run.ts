@@ -18,12 +18,14 @@ import { MODEL } from "./workload.js";
  *   BENCH_ONLY       comma-separated server names to run (the pass-through always runs: it is the base)
  * A run limited by BENCH_ONLY or BENCH_PHASES prints its numbers and leaves docs/benchmarks.md alone.
  *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
+ *   BENCH_NODE_FLAGS extra node flags for tollgate (space-separated)
  *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large), for profiling
  *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
  */
 
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 const BENCH_KEY = "sk-bench-client-key";
+const ADMIN_KEY = "sk-bench-admin-key";
 const BASE = "passthrough";
 
 const plan: Plan = {
@@ -58,6 +60,8 @@ function tollgateConfig(port: number, upstreamUrl: string, redisPrefix: string |
       ? {
           budgets: { global: { ...budgets, per_request: 1000 }, teams: { bench: budgets }, keys: { "bench-key": budgets } },
           keys: [{ id: "bench-key", key: BENCH_KEY, team: "bench" }],
+          // With client keys configured, /metrics needs the admin key.
+          admin_key: ADMIN_KEY,
         }
       : {}),
   };
@@ -120,17 +124,20 @@ async function deleteKeys(prefix: string): Promise<void> {
 interface ServerSpec {
   name: string;
   memory: boolean;
+  inspectPort?: number;
   headers: Record<string, string>;
+  adminHeaders?: Record<string, string>;
   start(upstreamUrl: string): Promise<ServerProcess>;
   cleanup?(): Promise<void>;
 }
 
 function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec {
   const profileDir = process.env.BENCH_CPU_PROF;
-  return {
+  const spec: ServerSpec = {
     name,
     memory: redisPrefix !== undefined,
     headers: redisPrefix ? { authorization: `Bearer ${BENCH_KEY}` } : {},
+    adminHeaders: redisPrefix ? { authorization: `Bearer ${ADMIN_KEY}` } : {},
     async start(upstreamUrl) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
@@ -138,10 +145,17 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
       writeFileSync(file, JSON.stringify(tollgateConfig(port, upstreamUrl, redisPrefix), null, 2));
       // One directory per server: node writes a profile per thread (main and tsx's loader).
       const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+      // The memory phase collects garbage through the inspector before reading RSS.
+      if (spec.memory) {
+        spec.inspectPort = await freePort();
+        nodeFlags.push(`--inspect=127.0.0.1:${spec.inspectPort}`);
+      }
+      if (process.env.BENCH_NODE_FLAGS) nodeFlags.push(...process.env.BENCH_NODE_FLAGS.split(" "));
       return spawnServer(name, `http://127.0.0.1:${port}`, "src/main.ts", ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
     },
     cleanup: redisPrefix ? () => deleteKeys(redisPrefix) : undefined,
   };
+  return spec;
 }
 
 async function main(): Promise<void> {
@@ -179,7 +193,7 @@ async function main(): Promise<void> {
     for (const spec of specs) {
       const server = await spec.start(upstream.url);
       try {
-        const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory };
+        const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory, adminHeaders: spec.adminHeaders ?? {}, inspectPort: spec.inspectPort };
         results.push(await measureTarget(target, plan, phases));
       } finally {
         await server.stop();

@@ -24,22 +24,30 @@ describe("batch layout", () => {
       ],
       key,
     );
-    expect(call.keys).toEqual([key("reservations"), key(shared.id), key(teamA.id), key(teamB.id), key("res:a"), key("no-cooldown"), key("res:b"), key("v:cool:m")]);
+    expect(call.keys).toEqual([key("reservations"), key(shared.id), key(teamA.id), key(teamB.id), key("v:cool:m")]);
     const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
     expect(call.args).toEqual([
-      String(T0), key("res:"), "3", "2",
+      String(T0), key("res:"), "3", "1", "2", "2",
       "10000", ttl, "3000", ttl, "-1", ttl,
-      "5", String(T0 + 60_000), String(60_000 + 3_600_000), "a", "1,2",
-      "7", String(T0 + 60_000), String(60_000 + 3_600_000), "b", "1,3",
+      "1,2", "1,3",
+      `5 ${T0 + 60_000} ${60_000 + 3_600_000} 1 0 a`,
+      `7 ${T0 + 60_000} ${60_000 + 3_600_000} 2 1 b`,
     ]);
   });
 
-  it("gives each day its aggregate hash and rounds the deltas", () => {
-    const base: SettleRequest = { requestId: "a", actual: 3, counters: [shared], thresholds: [0.8, 1], record: null, day: "2026-11-26", aggregates: [["cost", 2.6]], now: T0 };
-    const call = settleCall([base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }], key, { maxRecords: 10, aggregateTtlMs: 5, settledTtlMs: 6 });
-    expect(call.keys).toEqual([key("reservations"), key("usage"), key(shared.id), key("agg:2026-11-26"), key("agg:2026-11-27"), key("res:a"), key("settled:a"), key("res:b"), key("settled:b")]);
-    expect(call.args.slice(0, 9)).toEqual(["0.8,1", "10", "5", "6", "1", "2", "2", "10000", String(DAY_END + COUNTER_GRACE_MS - T0)]);
-    expect(call.args.slice(9)).toEqual(["3", "a", "", "1", "1", '[["cost",3]]', "3", "b", "", "1", "2", "[]"]);
+  it("gives each day its aggregate hash and the sums of the batch's rounded deltas", () => {
+    const base: SettleRequest = { requestId: "a", actual: 3, counters: [shared], thresholds: [0.8, 1], record: null, day: "2026-11-26", aggregates: [["cost", 2.6], ["requests", 1]], now: T0 };
+    const call = settleCall(
+      [base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }, { ...base, requestId: "c", counters: [shared, teamA], aggregates: [["cost", 4]] }],
+      key,
+      { maxRecords: 10, aggregateTtlMs: 5, settledTtlMs: 6 },
+    );
+    expect(call.keys).toEqual([key("reservations"), key("usage"), key(shared.id), key(teamA.id), key("agg:2026-11-26"), key("agg:2026-11-27")]);
+    const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
+    expect(call.args.slice(0, 16)).toEqual(["0.8,1", "10", "5", "6", key("res:"), key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
+    // Per day: its field count, then (field, sum) pairs.
+    expect(call.args.slice(16, 22)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
+    expect(call.args.slice(22)).toEqual(["3 1 a", "", "3 1 b", "", "3 2 c", ""]);
   });
 });
 
@@ -95,10 +103,15 @@ describe("Redis batches behave as the same calls one by one", () => {
       aggregates: i % 4 === 0 ? [] : [["requests", 1], ["cost", 60 + 53 * i], [`team:${i % 3}:cost`, 60 + 53 * i]],
       now: T0,
     }));
-    settles.push({ ...settles[1]! }, { ...settles[2]!, requestId: "never-reserved" });
-    const settled = await both((store) => Promise.all(settles.map((s) => store.settle(s))));
-    expect(settled.filter((s) => !s.applied)).toHaveLength(1);
-    expect(settled.flatMap((s) => s.crossed).length).toBeGreaterThan(0);
+    // The first half in one batch with nothing settled before (the batch's sums are used as they are)...
+    const firstHalf = await both((store) => Promise.all(settles.slice(0, 20).map((s) => store.settle(s))));
+    expect(firstHalf.every((s) => s.applied)).toBe(true);
+    await both((store) => store.aggregates(["2026-11-25", "2026-11-26"]));
+    // ...the rest with repeats of settled ones and one never reserved (the sums are redone without the repeats).
+    const rest = [...settles.slice(20), { ...settles[1]! }, { ...settles[25]! }, { ...settles[2]!, requestId: "never-reserved" }];
+    const settled = await both((store) => Promise.all(rest.map((s) => store.settle(s))));
+    expect(settled.filter((s) => !s.applied)).toHaveLength(2);
+    expect([...firstHalf, ...settled].flatMap((s) => s.crossed).length).toBeGreaterThan(0);
     await both((store) => store.spent(ids));
     await both((store) => store.aggregates(["2026-11-25", "2026-11-26"]));
     await both((store) => store.usageRecords(100));

@@ -62,20 +62,26 @@ export class Batcher<Req, Res> {
   }
 }
 
-/** The distinct counters of a batch: their keys, their (limit, ttl) arguments, and each request's indexes into them. */
+/**
+ * The distinct counters of a batch, with their (limit, ttl) arguments, and the distinct lists of
+ * counters its requests use ("1,2,3", indexes into the counters): every request of one caller
+ * shares one list, which the script then reads once.
+ */
 class BatchCounters {
   readonly keys: string[] = [];
   readonly args: string[] = [];
+  readonly lists: string[] = [];
   private readonly index = new Map<string, number>();
+  private readonly listIndex = new Map<string, number>();
 
   constructor(
     private readonly key: (id: string) => string,
     private readonly now: number,
   ) {}
 
-  /** "1,2,3": the request's counters as 1-based indexes into the batch's counters. */
-  indexes(counters: Counter[]): string {
-    let out = "";
+  /** The 1-based index of the request's list of counters. */
+  listOf(counters: Counter[]): string {
+    let list = "";
     for (const c of counters) {
       let i = this.index.get(c.id);
       if (i === undefined) {
@@ -84,9 +90,14 @@ class BatchCounters {
         // A counter lives until a day after its window ends.
         this.args.push(c.limit === null ? "-1" : String(c.limit), String(Math.max(1000, c.windowEnd + COUNTER_GRACE_MS - this.now)));
       }
-      out += out ? `,${i}` : String(i);
+      list += list ? `,${i}` : String(i);
     }
-    return out;
+    let l = this.listIndex.get(list);
+    if (l === undefined) {
+      l = this.lists.push(list);
+      this.listIndex.set(list, l);
+    }
+    return String(l);
   }
 }
 
@@ -101,16 +112,30 @@ const RESERVATION_HASH_MARGIN_MS = 3_600_000;
 export function reserveCall(requests: ReserveRequest[], key: (id: string) => string): ScriptCall {
   const now = Math.max(...requests.map((r) => r.now));
   const counters = new BatchCounters(key, now);
-  const requestKeys: string[] = [];
+  const cooldowns: string[] = [];
   const requestArgs: string[] = [];
   for (const r of requests) {
-    requestKeys.push(key(`res:${r.requestId}`), key(r.cooldownKey === undefined ? "no-cooldown" : `v:${r.cooldownKey}`));
+    let cooldown = 0;
+    if (r.cooldownKey !== undefined) {
+      const coolKey = key(`v:${r.cooldownKey}`);
+      cooldown = cooldowns.indexOf(coolKey) + 1 || cooldowns.push(coolKey);
+    }
     const hashTtl = Math.max(1000, r.expiresAt - r.now + RESERVATION_HASH_MARGIN_MS);
-    requestArgs.push(String(r.amount), String(r.expiresAt), String(hashTtl), r.requestId, counters.indexes(r.counters));
+    requestArgs.push(`${r.amount} ${r.expiresAt} ${hashTtl} ${counters.listOf(r.counters)} ${cooldown} ${r.requestId}`);
   }
   return {
-    keys: [key("reservations"), ...counters.keys, ...requestKeys],
-    args: [String(now), key("res:"), String(counters.keys.length), String(requests.length), ...counters.args, ...requestArgs],
+    keys: [key("reservations"), ...counters.keys, ...cooldowns],
+    args: [
+      String(now),
+      key("res:"),
+      String(counters.keys.length),
+      String(cooldowns.length),
+      String(counters.lists.length),
+      String(requests.length),
+      ...counters.args,
+      ...counters.lists,
+      ...requestArgs,
+    ],
   };
 }
 
@@ -130,27 +155,35 @@ export interface SettleSettings {
 
 export function settleCall(requests: SettleRequest[], key: (id: string) => string, settings: SettleSettings): ScriptCall {
   const counters = new BatchCounters(key, requests[0]!.now);
-  const days: string[] = [];
-  const requestKeys: string[] = [];
+  const days = new Map<string, Map<string, number>>();
   const requestArgs: string[] = [];
   for (const r of requests) {
-    requestKeys.push(key(`res:${r.requestId}`), key(`settled:${r.requestId}`));
-    let day = days.indexOf(r.day);
-    if (day < 0) day = days.push(r.day) - 1;
-    const aggregates = JSON.stringify(r.aggregates.map(([field, delta]) => [field, Math.round(delta)]));
-    requestArgs.push(String(r.actual), r.requestId, r.record ? JSON.stringify(r.record) : "", counters.indexes(r.counters), String(day + 1), aggregates);
+    let fields = days.get(r.day);
+    if (!fields) days.set(r.day, (fields = new Map()));
+    for (const [field, delta] of r.aggregates) fields.set(field, (fields.get(field) ?? 0) + Math.round(delta));
+    requestArgs.push(`${r.actual} ${counters.listOf(r.counters)} ${r.requestId}`, r.record ? JSON.stringify(r.record) : "");
+  }
+  const dayArgs: string[] = [];
+  for (const fields of days.values()) {
+    dayArgs.push(String(fields.size));
+    for (const [field, delta] of fields) dayArgs.push(field, String(delta));
   }
   return {
-    keys: [key("reservations"), key("usage"), ...counters.keys, ...days.map((d) => key(`agg:${d}`)), ...requestKeys],
+    keys: [key("reservations"), key("usage"), ...counters.keys, ...[...days.keys()].map((d) => key(`agg:${d}`))],
     args: [
       requests[0]!.thresholds.join(","),
       String(settings.maxRecords),
       String(settings.aggregateTtlMs),
       String(settings.settledTtlMs),
+      key("res:"),
+      key("settled:"),
       String(counters.keys.length),
-      String(days.length),
+      String(days.size),
+      String(counters.lists.length),
       String(requests.length),
       ...counters.args,
+      ...counters.lists,
+      ...dayArgs,
       ...requestArgs,
     ],
   };
@@ -159,13 +192,20 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
 /** Settles of one batch must share their alert thresholds (one argument for the whole call). */
 export const sameThresholds = (a: SettleRequest, b: SettleRequest) => a.thresholds.join(",") === b.thresholds.join(",");
 
-export function settleResults(replies: unknown): SettleResult[] {
-  return (replies as Array<Array<number | string>>).map((reply) => {
-    if (reply[0] !== 1) return { applied: false, crossed: [] };
-    const crossed: CrossedThreshold[] = [];
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      crossed.push({ counter: Number(reply[i]) - 1, threshold: Number(reply[i + 1]), spent: Number(reply[i + 2]) });
-    }
-    return { applied: true, crossed };
-  });
+/**
+ * The results of a settle call, or the indexes (0-based) of requests settled before, which the
+ * batch must be sent again without.
+ */
+export function settleResults(reply: unknown): { results: SettleResult[] } | { settledBefore: number[] } {
+  const [status, ...rest] = reply as [number, ...unknown[]];
+  if (status === 0) return { settledBefore: (rest as number[]).map((i) => Number(i) - 1) };
+  return {
+    results: (rest[0] as Array<Array<number | string>>).map((r) => {
+      const crossed: CrossedThreshold[] = [];
+      for (let i = 1; i + 2 < r.length; i += 3) {
+        crossed.push({ counter: Number(r[i]) - 1, threshold: Number(r[i + 1]), spent: Number(r[i + 2]) });
+      }
+      return { applied: true, crossed };
+    }),
+  };
 }

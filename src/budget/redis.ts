@@ -102,14 +102,37 @@ export class RedisBudgetStore implements BudgetStore {
   });
 
   /** Settles of one turn of the event loop, in one script call. */
-  private readonly settles = new Batcher<SettleRequest, SettleResult>(async (requests) => {
-    const { keys, args } = settleCall(requests, (id) => this.key(id), {
-      maxRecords: this.maxRecords,
-      aggregateTtlMs: AGGREGATE_TTL_MS,
-      settledTtlMs: SETTLED_MEMORY_MS,
+  private readonly settles = new Batcher<SettleRequest, SettleResult>((requests) => this.settleBatch(requests), sameThresholds);
+
+  /**
+   * A settle of a request settled before (a retry) changes nothing: the batch goes again without
+   * it. So does a second settle of one request within the batch.
+   */
+  private async settleBatch(requests: SettleRequest[]): Promise<SettleResult[]> {
+    const results: Array<SettleResult | undefined> = requests.map(() => undefined);
+    const seen = new Set<string>();
+    let pending: Array<{ request: SettleRequest; index: number }> = [];
+    requests.forEach((request, index) => {
+      if (seen.has(request.requestId)) results[index] = { applied: false, crossed: [] };
+      else pending.push({ request, index });
+      seen.add(request.requestId);
     });
-    return settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
-  }, sameThresholds);
+    while (pending.length > 0) {
+      const { keys, args } = settleCall(
+        pending.map((p) => p.request),
+        (id) => this.key(id),
+        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settledTtlMs: SETTLED_MEMORY_MS },
+      );
+      const reply = settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
+      if ("results" in reply) {
+        reply.results.forEach((result, i) => (results[pending[i]!.index] = result));
+        break;
+      }
+      for (const i of reply.settledBefore) results[pending[i]!.index] = { applied: false, crossed: [] };
+      pending = pending.filter((_, i) => !reply.settledBefore.includes(i));
+    }
+    return results as SettleResult[];
+  }
 
   async spent(counterIds: string[]): Promise<Nano[]> {
     if (counterIds.length === 0) return [];

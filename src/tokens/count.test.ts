@@ -146,3 +146,28 @@ describe("defaultEncoding", () => {
     for (const [model, encoding] of Object.entries(cases)) expect([model, defaultEncoding(model)]).toEqual([model, encoding]);
   });
 });
+
+describe("counting a prompt again", () => {
+  it("gives the same count from what it remembers, and a new one once a message changes", async () => {
+    const long = "lorem ipsum dolor sit amet ".repeat(400); // over one slice: counted asynchronously the first time
+    const messages = [
+      { role: "system", content: "You are terse." },
+      { role: "user", content: long },
+    ];
+    const first = await countPromptTokens(messages, "o200k_base");
+    expect(await countPromptTokens(messages, "o200k_base")).toBe(first);
+    expect(await countPromptTokens(messages, "cl100k_base")).toBe(3 + 3 + exact("system", cl100k) + exact("You are terse.", cl100k) + (await countTextTokens(long, "cl100k_base")) + 3 + exact("user", cl100k));
+
+    messages[0]!.content = "You are verbose and helpful.";
+    const changed = await countPromptTokens(messages, "o200k_base");
+    expect(changed - first).toBe(exact("You are verbose and helpful.") - exact("You are terse."));
+  });
+
+  it("counts again the parts of a content edited in place", async () => {
+    const parts = [{ type: "text", text: "short" }];
+    const messages = [{ role: "user", content: parts }];
+    const before = await countPromptTokens(messages, "o200k_base");
+    parts[0]!.text = "a much longer text than before, edited in place";
+    expect((await countPromptTokens(messages, "o200k_base")) - before).toBe(exact(parts[0]!.text) - exact("short"));
+  });
+});

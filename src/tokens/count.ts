@@ -5,7 +5,8 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
  * overhead of 3 tokens per message, 1 per `name`, 3 for the reply primer.
  *
  * Counting sits on the hot path, so it must never stall the event loop:
- * - counts are cached per message content, so a conversation resent each turn costs only its new message;
+ * - counts are cached per message content, so a conversation resent each turn costs only its new message,
+ *   and the messages whose texts are all known are counted without a promise each;
  * - long text is counted in slices, yielding to the event loop between them;
  * - js-tiktoken's merge step is quadratic in the length of one pre-token (a run of 1,000 "x"
  *   takes a quarter of a second), so runs of more than MAX_RUN non-space characters, and runs of
@@ -90,9 +91,32 @@ async function countLongText(enc: Tiktoken, text: string): Promise<number> {
   return tokens;
 }
 
+/** Texts up to this long are their own cache key; longer ones are found by a fingerprint. */
+const SHORT_KEY = 256;
+const EDGE = 48;
+
+/**
+ * The cache key of a text. A Map hashes every character of a string key the first time it sees
+ * that string, and the texts of a request are new strings (JSON.parse made them), so a long text
+ * would be hashed in full on every request that resends it. Its length and its two ends are hashed
+ * instead; the entry then holds the full text, compared with ===, so a count is only ever found
+ * for the exact same text.
+ */
+function cacheKey(text: string): string {
+  return text.length <= SHORT_KEY ? text : `${text.length}:${text.slice(0, EDGE)}${text.slice(-EDGE)}`;
+}
+
+interface CountEntry {
+  text: string;
+  tokens: number;
+  /** Other texts with the same fingerprint (rare: same length and same ends). */
+  next?: CountEntry;
+}
+
 /** A bounded map from text to its token count; oldest entries leave first. */
 class CountCache {
-  private readonly map = new Map<string, number>();
+  private readonly map = new Map<string, CountEntry>();
+  private entries = 0;
   private chars = 0;
 
   constructor(
@@ -101,17 +125,25 @@ class CountCache {
   ) {}
 
   get(text: string): number | undefined {
-    return this.map.get(text);
+    for (let e = this.map.get(cacheKey(text)); e; e = e.next) if (e.text === text) return e.tokens;
+    return undefined;
   }
 
   set(text: string, tokens: number): void {
-    if (text.length > this.maxChars / 4 || this.map.has(text)) return;
-    this.map.set(text, tokens);
+    if (text.length > this.maxChars / 4) return;
+    const key = cacheKey(text);
+    const first = this.map.get(key);
+    for (let e = first; e; e = e.next) if (e.text === text) return;
+    this.map.set(key, { text, tokens, next: first });
+    this.entries++;
     this.chars += text.length;
-    while (this.map.size > this.maxEntries || this.chars > this.maxChars) {
-      const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
-      this.chars -= oldest.length;
+    while (this.entries > this.maxEntries || this.chars > this.maxChars) {
+      const [oldestKey, oldest] = this.map.entries().next().value as [string, CountEntry];
+      this.map.delete(oldestKey);
+      for (let e: CountEntry | undefined = oldest; e; e = e.next) {
+        this.entries--;
+        this.chars -= e.text.length;
+      }
     }
   }
 }
@@ -127,15 +159,24 @@ function cacheFor(name: EncodingName): CountCache {
   return cache;
 }
 
-/** Tokens in one text; cached, and never a long stall. */
-export async function countTextTokens(text: string, encoding: EncodingName): Promise<number> {
+/** Tokens of a text if they can be had without waiting: cached, or short enough to count at once. */
+function textTokensNow(text: string, encoding: EncodingName): number | undefined {
   if (text.length === 0) return 0;
   const cache = cacheFor(encoding);
   const cached = cache.get(text);
   if (cached !== undefined) return cached;
-  const enc = encodingFor(encoding);
-  const tokens = text.length <= SLICE ? countSlice(enc, text) : await countLongText(enc, text);
+  if (text.length > SLICE) return undefined;
+  const tokens = countSlice(encodingFor(encoding), text);
   cache.set(text, tokens);
+  return tokens;
+}
+
+/** Tokens in one text; cached, and never a long stall. */
+export async function countTextTokens(text: string, encoding: EncodingName): Promise<number> {
+  const now = textTokensNow(text, encoding);
+  if (now !== undefined) return now;
+  const tokens = await countLongText(encodingFor(encoding), text);
+  cacheFor(encoding).set(text, tokens);
   return tokens;
 }
 
@@ -161,26 +202,94 @@ export const TOKENS_PER_MESSAGE = 3;
 export const TOKENS_PER_NAME = 1;
 export const REPLY_PRIMER_TOKENS = 3;
 
-async function contentTokens(content: unknown, encoding: EncodingName): Promise<number> {
-  if (typeof content === "string") return countTextTokens(content, encoding);
-  if (!Array.isArray(content)) return 0;
-  let tokens = 0;
-  for (const part of content as Array<Record<string, unknown>>) {
-    if (part === null || typeof part !== "object") continue;
-    if (typeof part.text === "string") tokens += await countTextTokens(part.text, encoding);
-    else if (part.type === "image_url") tokens += IMAGE_TOKENS;
-    else if (part.type === "input_audio") tokens += 0; // audio is priced differently; the upstream's usage settles it
+/** The texts of a message that are counted, each with the tokens it adds beyond its own count. */
+function messageTexts(message: ChatMessageLike): { texts: string[]; fixed: number } {
+  const texts: string[] = [];
+  let fixed = TOKENS_PER_MESSAGE;
+  const content = message.content;
+  if (typeof content === "string") texts.push(content);
+  else if (Array.isArray(content)) {
+    for (const part of content as Array<Record<string, unknown>>) {
+      if (part === null || typeof part !== "object") continue;
+      if (typeof part.text === "string") texts.push(part.text);
+      else if (part.type === "image_url") fixed += IMAGE_TOKENS;
+      // input_audio: priced differently; the upstream's usage settles it
+    }
   }
+  if (typeof message.name === "string") {
+    texts.push(message.name);
+    fixed += TOKENS_PER_NAME;
+  }
+  if (message.tool_calls !== undefined) texts.push(JSON.stringify(message.tool_calls));
+  return { texts, fixed };
+}
+
+/**
+ * A request counts its prompt several times (routing, context fit, the estimate of each model
+ * tried, the trace), so each message keeps its count per encoding for as long as it lives. The
+ * fields counted are remembered with it, and a message whose content, name or tool calls were
+ * replaced since is counted again.
+ */
+interface MessageCount {
+  role: unknown;
+  content: unknown;
+  name: unknown;
+  toolCalls: unknown;
+  tokens: Partial<Record<EncodingName, number>>;
+}
+
+const messageCounts = new WeakMap<object, MessageCount>();
+
+function rememberedCount(message: ChatMessageLike, encoding: EncodingName): number | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const seen = messageCounts.get(message);
+  if (!seen || seen.content !== message.content || seen.role !== message.role || seen.name !== message.name || seen.toolCalls !== message.tool_calls) {
+    return undefined;
+  }
+  // Parts of an array content or tool calls may have been edited in place: only plain text is trusted.
+  const plain = (typeof message.content === "string" || message.content == null) && message.tool_calls === undefined;
+  return plain ? seen.tokens[encoding] : undefined;
+}
+
+function remember(message: ChatMessageLike, encoding: EncodingName, tokens: number): void {
+  if (typeof message !== "object" || message === null) return;
+  let seen = messageCounts.get(message);
+  if (!seen || seen.content !== message.content || seen.role !== message.role || seen.name !== message.name || seen.toolCalls !== message.tool_calls) {
+    seen = { role: message.role, content: message.content, name: message.name, toolCalls: message.tool_calls, tokens: {} };
+    messageCounts.set(message, seen);
+  }
+  seen.tokens[encoding] = tokens;
+}
+
+/**
+ * Tokens of a message if they can be had without waiting (every text cached or short). Counting
+ * a prompt whose texts are all known then costs no promise per message: in a conversation resent
+ * each turn, that is every message but the newest.
+ */
+function messageTokensNow(message: ChatMessageLike, encoding: EncodingName): number | undefined {
+  const remembered = rememberedCount(message, encoding);
+  if (remembered !== undefined) return remembered;
+  let tokens = typeof message.role === "string" ? countShortTextTokens(message.role, encoding) : 0;
+  const { texts, fixed } = messageTexts(message);
+  tokens += fixed;
+  for (const text of texts) {
+    const n = textTokensNow(text, encoding);
+    if (n === undefined) return undefined;
+    tokens += n;
+  }
+  remember(message, encoding, tokens);
   return tokens;
 }
 
 /** Tokens one message adds to a prompt, its per-message overhead included. */
 export async function countMessageTokens(message: ChatMessageLike, encoding: EncodingName): Promise<number> {
-  let tokens = TOKENS_PER_MESSAGE;
-  if (typeof message.role === "string") tokens += countShortTextTokens(message.role, encoding);
-  tokens += await contentTokens(message.content, encoding);
-  if (typeof message.name === "string") tokens += TOKENS_PER_NAME + (await countTextTokens(message.name, encoding));
-  if (message.tool_calls !== undefined) tokens += await countTextTokens(JSON.stringify(message.tool_calls), encoding);
+  const now = messageTokensNow(message, encoding);
+  if (now !== undefined) return now;
+  let tokens = typeof message.role === "string" ? countShortTextTokens(message.role, encoding) : 0;
+  const { texts, fixed } = messageTexts(message);
+  tokens += fixed;
+  for (const text of texts) tokens += await countTextTokens(text, encoding);
+  remember(message, encoding, tokens);
   return tokens;
 }
 
@@ -191,7 +300,7 @@ export async function countPromptTokens(
   tools?: unknown,
 ): Promise<number> {
   let tokens = REPLY_PRIMER_TOKENS;
-  for (const message of messages) tokens += await countMessageTokens(message, encoding);
+  for (const message of messages) tokens += messageTokensNow(message, encoding) ?? (await countMessageTokens(message, encoding));
   if (tools !== undefined) tokens += await countTextTokens(JSON.stringify(tools), encoding);
   return tokens;
 }
