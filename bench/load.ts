@@ -21,6 +21,8 @@ export interface LoadOptions {
   /** Seconds to run; or `amount` requests. */
   duration?: number;
   amount?: number;
+  /** A fixed rate (requests/s over all connections) instead of as fast as the server answers. */
+  rate?: number;
 }
 
 /** Percentile of sorted values, nearest rank. */
@@ -47,6 +49,7 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
     connections: options.connections,
     ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.duration ?? 10 }),
     timeout: 30,
+    ...(options.rate !== undefined ? { overallRate: options.rate } : {}),
   });
   instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 200 || status >= 300) return;

@@ -19,6 +19,7 @@ import { MODEL } from "./workload.js";
  * A run limited by BENCH_ONLY or BENCH_PHASES prints its numbers and leaves docs/benchmarks.md alone.
  *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
  *   BENCH_NODE_FLAGS extra node flags for tollgate (space-separated)
+ *   BENCH_TOLLGATE_ROOT  run tollgate from another checkout (a before/after comparison)
  *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large), for profiling
  *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
  */
@@ -27,6 +28,7 @@ const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 const BENCH_KEY = "sk-bench-client-key";
 const ADMIN_KEY = "sk-bench-admin-key";
 const BASE = "passthrough";
+const BASE_AGAIN = "passthrough (again)";
 
 const plan: Plan = {
   connections: 32,
@@ -35,9 +37,10 @@ const plan: Plan = {
   ttfbRequests: 200,
   conversationTurns: 50,
   conversationBytes: 100 * 1024,
-  conversationRepeats: 200,
+  conversationRepeats: 400,
   largeBytes: 1024 * 1024,
   largeSeconds: 6,
+  largeSmallRate: 400,
   memoryWarmup: 10_000,
   memoryRequests: 100_000,
 };
@@ -123,6 +126,8 @@ async function deleteKeys(prefix: string): Promise<void> {
 
 interface ServerSpec {
   name: string;
+  /** Phases to run on it; all by default. */
+  phases?: Phase[];
   memory: boolean;
   inspectPort?: number;
   headers: Record<string, string>;
@@ -151,7 +156,8 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
         nodeFlags.push(`--inspect=127.0.0.1:${spec.inspectPort}`);
       }
       if (process.env.BENCH_NODE_FLAGS) nodeFlags.push(...process.env.BENCH_NODE_FLAGS.split(" "));
-      return spawnServer(name, `http://127.0.0.1:${port}`, "src/main.ts", ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
+      const main = join(process.env.BENCH_TOLLGATE_ROOT ?? ROOT, "src/main.ts");
+      return spawnServer(name, `http://127.0.0.1:${port}`, main, ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
     },
     cleanup: redisPrefix ? () => deleteKeys(redisPrefix) : undefined,
   };
@@ -167,6 +173,15 @@ async function main(): Promise<void> {
   const upstreamPort = await freePort();
   const upstream = await spawnServer("upstream", `http://127.0.0.1:${upstreamPort}`, "bench/upstream.ts", ["--port", String(upstreamPort)], "/health");
 
+  const passthrough = (name: string): ServerSpec => ({
+    name,
+    memory: false,
+    headers: {},
+    async start(upstreamUrl) {
+      const port = await freePort();
+      return spawnServer(name, `http://127.0.0.1:${port}`, "bench/passthrough.ts", ["--port", String(port), "--upstream", upstreamUrl], "/health");
+    },
+  });
   const all: ServerSpec[] = [
     {
       name: "direct",
@@ -174,19 +189,13 @@ async function main(): Promise<void> {
       headers: {},
       start: async () => ({ ...upstream, stop: async () => {} }),
     },
-    {
-      name: BASE,
-      memory: false,
-      headers: {},
-      async start(upstreamUrl) {
-        const port = await freePort();
-        return spawnServer(BASE, `http://127.0.0.1:${port}`, "bench/passthrough.ts", ["--port", String(port), "--upstream", upstreamUrl], "/health");
-      },
-    },
+    passthrough(BASE),
     tollgateSpec("tollgate-memory", undefined),
     tollgateSpec("tollgate-redis", prefix),
+    // The base's throughput again at the end: the ratios use both, so a drift of the machine during the run shows.
+    { ...passthrough(BASE_AGAIN), phases: ["throughput"] },
   ];
-  const specs = all.filter((s) => !only || s.name === BASE || only.includes(s.name));
+  const specs = all.filter((s) => !only || s.name === BASE || s.name === BASE_AGAIN || only.includes(s.name));
 
   const results: TargetResult[] = [];
   try {
@@ -194,7 +203,7 @@ async function main(): Promise<void> {
       const server = await spec.start(upstream.url);
       try {
         const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory, adminHeaders: spec.adminHeaders ?? {}, inspectPort: spec.inspectPort };
-        results.push(await measureTarget(target, plan, phases));
+        results.push(await measureTarget(target, plan, spec.phases ? phases.filter((p) => spec.phases!.includes(p)) : phases));
       } finally {
         await server.stop();
         await resetConnections();
@@ -210,7 +219,10 @@ async function main(): Promise<void> {
   process.stderr.write(`[bench] other processes used ${others.seconds.toFixed(1)} CPU s (${(others.share * 100).toFixed(0)} % of the machine) during the run\n`);
   const info = { ...(await runInfo(seconds)), otherLoad: others };
   const subject = results.some((r) => r.name === "tollgate-redis") ? "tollgate-redis" : results[results.length - 1]!.name;
-  const targetChecks = checks(results, BASE, subject);
+  const targetChecks = checks(results, subject);
+  const resultsFile = join(tmpdir(), `tollgate-bench-results-${Date.now()}.json`);
+  writeFileSync(resultsFile, JSON.stringify({ info, results, checks: targetChecks }, null, 2));
+  process.stderr.write(`[bench] results in ${resultsFile}\n`);
   for (const c of targetChecks) process.stderr.write(`[bench] ${c.holds ? "ok  " : "FAIL"} ${c.name}: ${c.measured} (limit ${c.limit})\n`);
   process.stderr.write(`[bench] finished in ${seconds.toFixed(0)} s\n`);
   if (process.env.BENCH_NO_WRITE || only || process.env.BENCH_PHASES) {
@@ -220,8 +232,7 @@ async function main(): Promise<void> {
   const notesPath = join(ROOT, "bench/profile-notes.md");
   const notes = existsSync(notesPath) ? readFileSync(notesPath, "utf8") : "## Profiles\n\n(none yet)\n";
   mkdirSync(join(ROOT, "docs"), { recursive: true });
-  writeFileSync(join(ROOT, "docs/benchmarks.md"), renderReport(info, results, BASE, targetChecks, notes));
-  writeFileSync(join(tmpdir(), "tollgate-bench-results.json"), JSON.stringify({ info, results }, null, 2));
+  writeFileSync(join(ROOT, "docs/benchmarks.md"), renderReport(info, results, targetChecks, notes));
   process.stderr.write("[bench] wrote docs/benchmarks.md\n");
 }
 

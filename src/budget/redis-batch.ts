@@ -16,12 +16,15 @@ interface Pending<Req, Res> {
 }
 
 /**
- * Queues calls and runs them in batches once the current turn of the event loop is over
- * (setImmediate: after every I/O callback of the turn), in the order they were made.
+ * Queues calls and runs them in batches, in the order they were made: once the current turn of the
+ * event loop is over (setImmediate: after every I/O callback of the turn), and never while the
+ * previous batches are still at Redis. An idle proxy so sends each call at once; a busy one sends
+ * what queued during a round trip as the next batch, so the busier Redis is the bigger its batches.
  */
 export class Batcher<Req, Res> {
   private queue: Array<Pending<Req, Res>> = [];
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(
     private readonly run: (requests: Req[]) => Promise<Res[]>,
@@ -32,11 +35,14 @@ export class Batcher<Req, Res> {
   add(request: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight > 0 || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
@@ -47,7 +53,11 @@ export class Batcher<Req, Res> {
     while (start < queue.length) {
       let end = start + 1;
       while (end < queue.length && end - start < MAX_BATCH && this.compatible(queue[start]!.request, queue[end]!.request)) end++;
-      void this.runBatch(queue.slice(start, end));
+      this.inFlight++;
+      void this.runBatch(queue.slice(start, end)).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
       start = end;
     }
   }

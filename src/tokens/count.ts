@@ -7,7 +7,8 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
  * Counting sits on the hot path, so it must never stall the event loop:
  * - counts are cached per message content, so a conversation resent each turn costs only its new message,
  *   and the messages whose texts are all known are counted without a promise each;
- * - long text is counted in slices, yielding to the event loop between them;
+ * - long text is counted in slices of SLICE characters (a millisecond or two of tokenizer work),
+ *   yielding to the event loop between them, so requests beside a long prompt wait at most that long;
  * - js-tiktoken's merge step is quadratic in the length of one pre-token (a run of 1,000 "x"
  *   takes a quarter of a second), so runs of more than MAX_RUN non-space characters, and runs of
  *   whitespace (4 KB of spaces took two seconds), are counted in MAX_RUN-character pieces. That
@@ -20,7 +21,7 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
 
 export type EncodingName = Extract<TiktokenEncoding, "o200k_base" | "cl100k_base">;
 
-const SLICE = 4096;
+const SLICE = 2048;
 const MAX_RUN = 32;
 const ASCII = /^[\x00-\x7f]*$/;
 const EXACT_LIMIT = 262_144;
@@ -91,31 +92,37 @@ async function countLongText(enc: Tiktoken, text: string): Promise<number> {
   return tokens;
 }
 
-/** Texts up to this long are their own cache key; longer ones are found by a fingerprint. */
-const SHORT_KEY = 256;
-const EDGE = 48;
+/** Characters of a text its fingerprint reads (all of a shorter text). */
+const FINGERPRINT_SAMPLES = 32;
+/** Texts sharing one fingerprint the cache keeps at most: a crafted flood of look-alikes stays cheap. */
+const MAX_SAME_FINGERPRINT = 8;
 
 /**
- * The cache key of a text. A Map hashes every character of a string key the first time it sees
- * that string, and the texts of a request are new strings (JSON.parse made them), so a long text
- * would be hashed in full on every request that resends it. Its length and its two ends are hashed
- * instead; the entry then holds the full text, compared with ===, so a count is only ever found
- * for the exact same text.
+ * The cache key of a text: a number from its length and up to FINGERPRINT_SAMPLES of its
+ * characters, spread over it. A Map hashes every character of a string key the first time it sees
+ * that string, and the texts of a request are new strings (JSON.parse made them), so keying by the
+ * text would hash a resent conversation in full on every request. The entry holds the full text,
+ * compared with ===, so a count is only ever found for the exact same text.
  */
-function cacheKey(text: string): string {
-  return text.length <= SHORT_KEY ? text : `${text.length}:${text.slice(0, EDGE)}${text.slice(-EDGE)}`;
+function fingerprint(text: string): number {
+  const n = text.length;
+  let h = n ^ 0x811c9dc5;
+  const step = n <= FINGERPRINT_SAMPLES ? 1 : n / FINGERPRINT_SAMPLES;
+  for (let i = 0; i < n; i += step) h = Math.imul(h ^ text.charCodeAt(i | 0), 0x01000193);
+  h = Math.imul(h ^ text.charCodeAt(n - 1), 0x01000193);
+  return h & 0x3fffffff;
 }
 
 interface CountEntry {
   text: string;
   tokens: number;
-  /** Other texts with the same fingerprint (rare: same length and same ends). */
+  /** Other texts with the same fingerprint (rare: same length, same sampled characters). */
   next?: CountEntry;
 }
 
 /** A bounded map from text to its token count; oldest entries leave first. */
 class CountCache {
-  private readonly map = new Map<string, CountEntry>();
+  private readonly map = new Map<number, CountEntry>();
   private entries = 0;
   private chars = 0;
 
@@ -125,20 +132,24 @@ class CountCache {
   ) {}
 
   get(text: string): number | undefined {
-    for (let e = this.map.get(cacheKey(text)); e; e = e.next) if (e.text === text) return e.tokens;
+    for (let e = this.map.get(fingerprint(text)); e; e = e.next) if (e.text === text) return e.tokens;
     return undefined;
   }
 
   set(text: string, tokens: number): void {
     if (text.length > this.maxChars / 4) return;
-    const key = cacheKey(text);
+    const key = fingerprint(text);
     const first = this.map.get(key);
-    for (let e = first; e; e = e.next) if (e.text === text) return;
+    let same = 0;
+    for (let e = first; e; e = e.next, same++) if (e.text === text) return;
+    if (same >= MAX_SAME_FINGERPRINT) return;
+    // Re-inserted, so the key moves to the newest end of the eviction order.
+    if (first) this.map.delete(key);
     this.map.set(key, { text, tokens, next: first });
     this.entries++;
     this.chars += text.length;
     while (this.entries > this.maxEntries || this.chars > this.maxChars) {
-      const [oldestKey, oldest] = this.map.entries().next().value as [string, CountEntry];
+      const [oldestKey, oldest] = this.map.entries().next().value as [number, CountEntry];
       this.map.delete(oldestKey);
       for (let e: CountEntry | undefined = oldest; e; e = e.next) {
         this.entries--;
@@ -226,8 +237,8 @@ function messageTexts(message: ChatMessageLike): { texts: string[]; fixed: numbe
 
 /**
  * A request counts its prompt several times (routing, context fit, the estimate of each model
- * tried, the trace), so each message keeps its count per encoding for as long as it lives. The
- * fields counted are remembered with it, and a message whose content, name or tool calls were
+ * tried, the trace), so each message object keeps its count per encoding for as long as it lives.
+ * The fields counted are kept with it, and a message whose content, name or tool calls were
  * replaced since is counted again.
  */
 interface MessageCount {
@@ -240,21 +251,23 @@ interface MessageCount {
 
 const messageCounts = new WeakMap<object, MessageCount>();
 
+const sameFields = (seen: MessageCount, m: ChatMessageLike) =>
+  seen.content === m.content && seen.role === m.role && seen.name === m.name && seen.toolCalls === m.tool_calls;
+
+/** Parts of an array content or tool calls may be edited in place: only a message of plain text is remembered. */
+const rememberable = (m: ChatMessageLike) =>
+  typeof m === "object" && m !== null && (typeof m.content === "string" || m.content == null) && m.tool_calls === undefined;
+
 function rememberedCount(message: ChatMessageLike, encoding: EncodingName): number | undefined {
-  if (typeof message !== "object" || message === null) return undefined;
+  if (!rememberable(message)) return undefined;
   const seen = messageCounts.get(message);
-  if (!seen || seen.content !== message.content || seen.role !== message.role || seen.name !== message.name || seen.toolCalls !== message.tool_calls) {
-    return undefined;
-  }
-  // Parts of an array content or tool calls may have been edited in place: only plain text is trusted.
-  const plain = (typeof message.content === "string" || message.content == null) && message.tool_calls === undefined;
-  return plain ? seen.tokens[encoding] : undefined;
+  return seen && sameFields(seen, message) ? seen.tokens[encoding] : undefined;
 }
 
 function remember(message: ChatMessageLike, encoding: EncodingName, tokens: number): void {
-  if (typeof message !== "object" || message === null) return;
+  if (!rememberable(message)) return;
   let seen = messageCounts.get(message);
-  if (!seen || seen.content !== message.content || seen.role !== message.role || seen.name !== message.name || seen.toolCalls !== message.tool_calls) {
+  if (!seen || !sameFields(seen, message)) {
     seen = { role: message.role, content: message.content, name: message.name, toolCalls: message.tool_calls, tokens: {} };
     messageCounts.set(message, seen);
   }
