@@ -21,6 +21,8 @@ export interface Plan {
 }
 
 export interface ThroughputResult extends LoadResult {
+  /** Requests the warm-up served before this run. */
+  servedBefore?: number;
   /** Process CPU per request during the run, µs. */
   cpuUs?: number;
   /** Event-loop delay p99 during the run, ms. */
@@ -77,6 +79,8 @@ export interface TargetUnderTest {
   adminHeaders: Record<string, string>;
   /** Its inspector port (for a full garbage collection before memory is read), when started with one. */
   inspectPort?: number;
+  /** A shorter throughput run than the plan's (for servers measured for reference only). */
+  throughputSeconds?: number;
   memory: boolean;
 }
 
@@ -92,9 +96,11 @@ function check(result: LoadResult, what: string): void {
 
 async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<ThroughputResult> {
   const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
-  check(await drive({ ...load, duration: plan.warmupSeconds }), `${t.name} warm-up`);
+  const warmup = await drive({ ...load, duration: plan.warmupSeconds });
+  check(warmup, `${t.name} warm-up`);
   const before = t.metrics ? await scrape(t.url, t.adminHeaders) : undefined;
-  const result: ThroughputResult = await drive({ ...load, duration: plan.throughputSeconds });
+  const result: ThroughputResult = await drive({ ...load, duration: t.throughputSeconds ?? plan.throughputSeconds });
+  result.servedBefore = warmup.requests;
   check(result, `${t.name} throughput`);
   if (before) {
     const after = await scrape(t.url, t.adminHeaders);
@@ -111,9 +117,11 @@ async function measureThroughput(t: TargetUnderTest, plan: Plan): Promise<Throug
  * grows its heap for a while before collecting; read at a random point RSS says where the heap was
  * in that cycle, not whether memory is held). The raw readings are kept too.
  */
-async function measureMemory(t: TargetUnderTest, plan: Plan): Promise<MemoryResult> {
+async function measureMemory(t: TargetUnderTest, plan: Plan, servedBefore: number): Promise<MemoryResult> {
   const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
-  check(await drive({ ...load, amount: plan.memoryWarmup }), `${t.name} memory warm-up`);
+  // The throughput phase's requests count towards the warm-up (the same small requests at the same load).
+  const warmup = plan.memoryWarmup - servedBefore;
+  if (warmup > 0) check(await drive({ ...load, amount: Math.max(warmup, plan.connections) }), `${t.name} memory warm-up`);
   const settled = async () => {
     const raw = await scrape(t.url, t.adminHeaders);
     if (t.inspectPort !== undefined) await collectGarbage(t.inspectPort);
@@ -247,9 +255,10 @@ export const PHASES: Phase[] = ["throughput", "memory", "ttfb", "conversation", 
 
 export async function measureTarget(t: TargetUnderTest, plan: Plan, phases: Phase[] = PHASES): Promise<TargetResult> {
   const on = (p: Phase) => phases.includes(p);
-  const none = { requests: 0, seconds: 0, rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0 };
+  const none: ThroughputResult = { requests: 0, seconds: 0, rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0 };
   const throughput = on("throughput") ? await measureThroughput(t, plan) : none;
-  const memory = t.memory && on("memory") ? await measureMemory(t, plan) : undefined;
+  const served = (throughput.servedBefore ?? 0) + throughput.requests;
+  const memory = t.memory && on("memory") ? await measureMemory(t, plan, served) : undefined;
   const ttfb = on("ttfb") ? await measureTtfb(t, plan) : { p50: NaN, p99: NaN };
   const conv = t.metrics && on("conversation") ? await measureConversation(t, plan) : undefined;
   const large = t.metrics && on("large") ? await measureLarge(t, plan) : undefined;

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem, type } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -7,7 +7,7 @@ import { resetConnections } from "./load.js";
 import { cpuSnapshot, otherLoad } from "./machine.js";
 import { measureTarget, PHASES, type Phase, type Plan, type TargetResult, type TargetUnderTest } from "./measure.js";
 import { freePort, ROOT, spawnServer, type ServerProcess } from "./processes.js";
-import { checks, renderReport, type RunInfo } from "./report.js";
+import { checks, renderReport, type RunInfo, type TargetCheck } from "./report.js";
 import { MODEL } from "./workload.js";
 
 /**
@@ -22,6 +22,8 @@ import { MODEL } from "./workload.js";
  *   BENCH_TOLLGATE_ROOT  run tollgate from another checkout (a before/after comparison)
  *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large), for profiling
  *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
+ *   BENCH_REPORT_FROM  a results file a run wrote (docs/benchmarks.json): renders docs/benchmarks.md from
+ *                      it again, after bench/profile-notes.md changed, without running anything
  */
 
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -37,9 +39,9 @@ const plan: Plan = {
   ttfbRequests: 200,
   conversationTurns: 50,
   conversationBytes: 100 * 1024,
-  conversationRepeats: 400,
+  conversationRepeats: 240,
   largeBytes: 1024 * 1024,
-  largeSeconds: 6,
+  largeSeconds: 5,
   largeSmallRate: 400,
   memoryWarmup: 10_000,
   memoryRequests: 100_000,
@@ -126,6 +128,7 @@ async function deleteKeys(prefix: string): Promise<void> {
 
 interface ServerSpec {
   name: string;
+  throughputSeconds?: number;
   /** Phases to run on it; all by default. */
   phases?: Phase[];
   memory: boolean;
@@ -157,14 +160,35 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
       }
       if (process.env.BENCH_NODE_FLAGS) nodeFlags.push(...process.env.BENCH_NODE_FLAGS.split(" "));
       const main = join(process.env.BENCH_TOLLGATE_ROOT ?? ROOT, "src/main.ts");
-      return spawnServer(name, `http://127.0.0.1:${port}`, main, ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
+      const server = await spawnServer(name, `http://127.0.0.1:${port}`, main, ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
+      return {
+        ...server,
+        stop: async () => {
+          await server.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
     },
     cleanup: redisPrefix ? () => deleteKeys(redisPrefix) : undefined,
   };
   return spec;
 }
 
+function writeReport(info: RunInfo, results: TargetResult[], targetChecks: TargetCheck[]): void {
+  const notesPath = join(ROOT, "bench/profile-notes.md");
+  const notes = existsSync(notesPath) ? readFileSync(notesPath, "utf8") : "## Profiles\n\n(none yet)\n";
+  mkdirSync(join(ROOT, "docs"), { recursive: true });
+  writeFileSync(join(ROOT, "docs/benchmarks.md"), renderReport(info, results, targetChecks, notes));
+  process.stderr.write("[bench] wrote docs/benchmarks.md\n");
+}
+
 async function main(): Promise<void> {
+  const from = process.env.BENCH_REPORT_FROM;
+  if (from) {
+    const saved = JSON.parse(readFileSync(from, "utf8")) as { info: RunInfo; results: TargetResult[]; checks: TargetCheck[] };
+    writeReport(saved.info, saved.results, saved.checks);
+    return;
+  }
   const started = performance.now();
   const cpuAtStart = await cpuSnapshot(REDIS_URL);
   const phases = (process.env.BENCH_PHASES?.split(",").map((s) => s.trim()) as Phase[] | undefined) ?? PHASES;
@@ -187,6 +211,8 @@ async function main(): Promise<void> {
       name: "direct",
       memory: false,
       headers: {},
+      // For reference only: a shorter run.
+      throughputSeconds: 4,
       start: async () => ({ ...upstream, stop: async () => {} }),
     },
     passthrough(BASE),
@@ -200,14 +226,16 @@ async function main(): Promise<void> {
   const results: TargetResult[] = [];
   try {
     for (const spec of specs) {
+      const targetStarted = performance.now();
       const server = await spec.start(upstream.url);
       try {
-        const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory, adminHeaders: spec.adminHeaders ?? {}, inspectPort: spec.inspectPort };
+        const target: TargetUnderTest = { name: spec.name, url: server.url, headers: spec.headers, metrics: spec.name !== "direct", memory: spec.memory, adminHeaders: spec.adminHeaders ?? {}, inspectPort: spec.inspectPort, throughputSeconds: spec.throughputSeconds };
         results.push(await measureTarget(target, plan, spec.phases ? phases.filter((p) => spec.phases!.includes(p)) : phases));
       } finally {
         await server.stop();
         await resetConnections();
         await spec.cleanup?.();
+        process.stderr.write(`[bench] ${spec.name}: done in ${((performance.now() - targetStarted) / 1000).toFixed(0)} s\n`);
       }
     }
   } finally {
@@ -229,11 +257,10 @@ async function main(): Promise<void> {
     process.stderr.write("[bench] partial or BENCH_NO_WRITE run: docs/benchmarks.md left alone\n");
     return;
   }
-  const notesPath = join(ROOT, "bench/profile-notes.md");
-  const notes = existsSync(notesPath) ? readFileSync(notesPath, "utf8") : "## Profiles\n\n(none yet)\n";
+  // The run's data beside the report, to render it again after the profile notes change.
   mkdirSync(join(ROOT, "docs"), { recursive: true });
-  writeFileSync(join(ROOT, "docs/benchmarks.md"), renderReport(info, results, targetChecks, notes));
-  process.stderr.write("[bench] wrote docs/benchmarks.md\n");
+  writeFileSync(join(ROOT, "docs/benchmarks.json"), `${JSON.stringify({ info, results, checks: targetChecks }, null, 2)}\n`);
+  writeReport(info, results, targetChecks);
 }
 
 main().then(
