@@ -53,16 +53,23 @@ export class MemoryBudgetStore implements BudgetStore {
     return value;
   }
 
+  /**
+   * Maps keep insertion order, and entries are inserted with a fixed time to live, so they
+   * expire in that order: each walk stops at the first live entry instead of scanning them all.
+   */
   private reapExpired(now: number): void {
     for (const [id, r] of this.reservations) {
-      if (r.expiresAt > now) continue;
+      if (r.expiresAt > now) break;
       for (const counterId of r.counterIds) {
         const c = this.counters.get(counterId);
         if (c) c.value -= r.amount;
       }
       this.reservations.delete(id);
     }
-    for (const [id, until] of this.settled) if (until <= now) this.settled.delete(id);
+    for (const [id, until] of this.settled) {
+      if (until > now) break;
+      this.settled.delete(id);
+    }
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {

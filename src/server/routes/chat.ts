@@ -26,12 +26,20 @@ import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 export function chatCompletions(services: Services) {
   const { config } = services;
 
-  /** The estimated cost of `body` on `model`: its prompt in the model's encoding plus the expected output. */
-  const estimator = (body: ChatBody) => async (model: string) => {
-    const modelConfig = config.models[model]!;
-    const promptTokens = await countPromptTokens(body.messages, services.encodingOf(model), body.tools);
-    const output = expectedOutputTokens(promptTokens, clientOutputLimit(body), config.budgets.output_estimate, modelConfig);
-    return estimateCost(modelConfig, promptTokens, output, body.n ?? 1);
+  /**
+   * The estimated cost of `body` on a model: its prompt in the model's encoding plus the expected
+   * output. The prompt counts are kept, so the usage record reuses the one of the model chosen.
+   */
+  const estimator = (body: ChatBody) => {
+    const promptTokens = new Map<string, number>();
+    const estimate = async (model: string) => {
+      const modelConfig = config.models[model]!;
+      const tokens = await countPromptTokens(body.messages, services.encodingOf(model), body.tools);
+      promptTokens.set(model, tokens);
+      const output = expectedOutputTokens(tokens, clientOutputLimit(body), config.budgets.output_estimate, modelConfig);
+      return estimateCost(modelConfig, tokens, output, body.n ?? 1);
+    };
+    return { estimate, promptTokens };
   };
 
   return async (c: Context): Promise<Response> => {
@@ -64,7 +72,7 @@ export function chatCompletions(services: Services) {
       // 5 (before the estimate, which must see the tokens actually sent). Token reduction for the routed model.
       const optimized = await optimizeRequest(body, requestType, config.optimize, config.models[decision.model]!, services.encodingOf(decision.model));
       const sendBody = optimized.body;
-      const estimate = estimator(sendBody);
+      const { estimate, promptTokens } = estimator(sendBody);
 
       // Look in the response cache: a hit costs nothing and reserves nothing.
       const cache = services.cache && cacheApplies(cacheHeader, sendBody) ? services.cache : undefined;
@@ -93,7 +101,7 @@ export function chatCompletions(services: Services) {
         modelConfig,
         stream: body.stream === true,
         clientWantsUsage: body.stream_options?.include_usage === true,
-        promptTokens: await countPromptTokens(sendBody.messages, services.encodingOf(reservation.model), sendBody.tools),
+        promptTokens: promptTokens.get(reservation.model) ?? (await countPromptTokens(sendBody.messages, services.encodingOf(reservation.model), sendBody.tools)),
         estimate: reservation.amount,
         reservation,
         day,
