@@ -119,7 +119,8 @@ describe("Redis batches behave as the same calls one by one", () => {
 
   it("gives counters, reservations, markers and aggregates their times to live", async () => {
     const counter: Counter = { id: "c:ttl:d:2026-11-26", limit: 1000, windowEnd: DAY_END };
-    const now = Date.now();
+    // TTLs are relative to the request's `now`, so the fixture's own instant gives the same TTLs on any date.
+    const now = T0;
     await redis.reserve({ requestId: "t", amount: 10, counters: [counter], expiresAt: now + 60_000, now });
     const ttl = (id: string) => redis.redis.pttl(`${prefix}{tg}:${id}`);
     const near = (ms: number, expected: number) => expect(Math.abs(ms - expected)).toBeLessThan(10_000);
