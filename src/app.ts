@@ -6,6 +6,7 @@ import { AlertNotifier } from "./budget/alerts.js";
 import type { BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
+import { Leases } from "./budget/leases.js";
 import { Settler } from "./budget/settle.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
@@ -50,6 +51,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
+  const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
   return {
     config,
     clock,
@@ -60,7 +62,8 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     tierModels,
     auth: createAuthenticator(config),
     upstream: new UpstreamClient(config.upstreams),
-    settler: new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds),
+    settler,
+    leases: new Leases(store, settler, config, clock, logger),
     windows: new WindowCache(config.budgets.timezone),
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
     cache: config.cache.enabled ? new ResponseCache(store, config.cache.ttl_seconds * 1000, CACHE_LOCK_MS) : undefined,
@@ -86,15 +89,19 @@ export function buildApp(services: Services): Hono {
   registerCostRoutes(app, services);
   registerMetricsRoute(app, services);
   app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
-  app.onError((err) => {
-    const error = toProxyError(err);
+  // Every error a route throws is answered and counted here, and only here.
+  app.onError((err, c) => {
+    const error = toProxyError(err, c.req.raw.signal.aborted);
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
+    if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
+    services.metrics.rejected.inc({ code: error.code });
     return error.toResponse();
   });
   return app;
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  services.leases.stop();
   services.settler.stop();
   await services.upstream.close();
   await services.store.close();

@@ -15,6 +15,7 @@ const ERRORS = {
   request_timeout: { status: 408, type: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error" },
   request_headers_too_large: { status: 431, type: "invalid_request_error" },
+  client_closed_request: { status: 499, type: "invalid_request_error" },
   budget_exceeded: { status: 429, type: "insufficient_quota" },
   request_cost_limit_exceeded: { status: 429, type: "insufficient_quota" },
   internal_error: { status: 500, type: "server_error" },
@@ -60,8 +61,17 @@ export class ProxyError extends Error {
   }
 }
 
-/** Anything thrown that is not a ProxyError is an internal error; its details stay in the log. */
-export function toProxyError(err: unknown): ProxyError {
+/** The client went away before its answer was complete: nobody reads this error, it only names the outcome. */
+export function clientClosed(): ProxyError {
+  return new ProxyError("client_closed_request", "the client closed the connection before the answer was complete");
+}
+
+/**
+ * Anything thrown that is not a ProxyError is an internal error (its details stay in the log),
+ * unless the client had already gone: then the abort is what happened, whatever threw.
+ */
+export function toProxyError(err: unknown, clientGone = false): ProxyError {
   if (err instanceof ProxyError) return err;
+  if (clientGone) return clientClosed();
   return new ProxyError("internal_error", "internal error in the proxy");
 }

@@ -38,7 +38,6 @@ export const jsonLogger: Logger = {
   },
 };
 
-export const silentLogger: Logger = { log() {} };
 
 /** Collects lines in memory, for tests. */
 export class MemoryLogger implements Logger {

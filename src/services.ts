@@ -2,6 +2,7 @@ import type { Clock } from "./clock.js";
 import type { Config, Tier } from "./config/schema.js";
 import type { BudgetStore } from "./budget/interface.js";
 import type { ResponseCache } from "./cache/response-cache.js";
+import type { Leases } from "./budget/leases.js";
 import type { Settler } from "./budget/settle.js";
 import type { WindowCache } from "./budget/window.js";
 import type { Logger } from "./log.js";
@@ -23,6 +24,7 @@ export interface Services {
   auth: Authenticator;
   upstream: UpstreamClient;
   settler: Settler;
+  leases: Leases;
   windows: WindowCache;
   encodingOf(model: string): EncodingName;
   /** The response cache, when `cache.enabled`. */
@@ -30,19 +32,21 @@ export interface Services {
   lifecycle: Lifecycle;
 }
 
-/** Requests in flight, so a shutdown can wait for them. */
+/** Requests in flight, so a shutdown can wait for them. `enter` hands back the one way out. */
 export class Lifecycle {
   draining = false;
   private active = 0;
   private waiters: Array<() => void> = [];
 
-  enter(): void {
+  enter(): () => void {
     this.active++;
-  }
-
-  leave(): void {
-    this.active--;
-    if (this.active === 0) for (const w of this.waiters.splice(0)) w();
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.active--;
+      if (this.active === 0) for (const w of this.waiters.splice(0)) w();
+    };
   }
 
   get inFlight(): number {

@@ -1,60 +1,183 @@
-import type { Config, ModelConfig } from "../config/schema.js";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
+import type { Logger } from "../log.js";
 import type { Nano } from "../money.js";
 import type { Caller } from "../server/auth.js";
-import type { Services } from "../services.js";
-import { StoreUnavailableError } from "./interface.js";
-import { reserveBudget, type Reservation } from "./reserve.js";
-import { countersFor, scopesFor } from "./scopes.js";
+import type { RecordHeader, UsageRecord } from "../usage/record.js";
+import { StoreUnavailableError, type BudgetLedger } from "./interface.js";
+import type { Leases } from "./leases.js";
+import { reserveWorstCase, type Priced } from "./reserve.js";
+import { countersFor, scopesFor, type Scope, type ScopeCounter } from "./scopes.js";
+import type { Settler } from "./settle.js";
+import type { WindowCache } from "./window.js";
 
-/** Extra time a reservation is held beyond the upstream timeout before it is given back. */
-const HOLD_MARGIN_MS = 60_000;
-
-/** How long a reservation is held before the store gives it back unsettled (a replica died). */
-export function reservationHoldMs(config: Config): number {
-  return Math.max(...Object.values(config.upstreams).map((u) => u.timeout_ms)) + HOLD_MARGIN_MS;
+export interface HoldServices {
+  config: Config;
+  clock: Clock;
+  store: BudgetLedger;
+  settler: Settler;
+  leases: Leases;
+  windows: WindowCache;
+  logger: Logger;
 }
 
+export interface HoldRequest<P extends Priced> {
+  requestId: string;
+  caller: Caller;
+  /** Models in the order to try; the first is the routed one. */
+  candidates: string[];
+  price: (model: string) => Promise<P>;
+  /** The usage record's header for a given model (what an expired hold is charged with). */
+  header: (model: string) => RecordHeader;
+}
+
+type State = "held" | "unheld" | "settled";
+
 /**
- * Step 4 of the pipeline: reserve the estimate in every scope, downgrading when it does not fit.
- * When the store is unreachable, `store.on_error` decides: `closed` answers 503, `open` lets
- * the request through unreserved (logged loudly; its settle still lands once the store is back).
+ * A request's budget hold: reserved once, then settled exactly once with the real cost, or
+ * released. Whoever takes one closes it in a `finally` (`close`), so no path can leave a hold to
+ * block a budget until its lease runs out. While held, its lease is renewed (see Leases).
+ *
+ * "unheld": the store could not be reached and `store.on_error: open` let the request through;
+ * nothing is held, and the settle adds the real cost once the store is back.
  */
-export async function holdBudget(
-  services: Services,
-  requestId: string,
-  caller: Caller,
-  candidates: string[],
-  estimate: (model: string, config: ModelConfig) => Promise<Nano>,
-): Promise<{ reservation: Reservation; day: string }> {
-  const { config, clock } = services;
-  const now = clock.now();
-  const windows = services.windows.at(now);
-  const scopes = scopesFor(config.budgets, caller.keyId, caller.team);
-  try {
-    const reservation = await reserveBudget(services.store, config, {
-      requestId,
-      candidates,
-      estimate,
-      scopes,
-      windows,
-      now,
-      holdMs: reservationHoldMs(config),
-    });
-    return { reservation, day: windows.day };
-  } catch (err) {
-    if (!(err instanceof StoreUnavailableError)) throw err;
-    if (config.store.on_error === "closed") {
-      throw new ProxyError("budget_store_unavailable", "The budget store is unreachable, so no budget can be checked; retry shortly.", null, {
-        "retry-after": "1",
+export class BudgetHold<P extends Priced> {
+  private state: State;
+  private attempts = 0;
+  /** The id the store knows the current hold by: the request id, then `#n` after each fallback. */
+  holdId: string;
+  /** Models passed over before the current one: cooling down when reserved, or failed (fallback). */
+  readonly fallbackFrom: string[];
+
+  private constructor(
+    private readonly services: HoldServices,
+    private readonly request: HoldRequest<P>,
+    private readonly scopes: Scope[],
+    readonly counters: ScopeCounter[],
+    readonly day: string,
+    public priced: P,
+    /** True when the output limit was lowered so the worst case fit. */
+    public capped: boolean,
+    /** Models passed over because they were cooling down. */
+    readonly cooling: string[],
+    held: boolean,
+  ) {
+    this.holdId = request.requestId;
+    this.fallbackFrom = [...cooling];
+    this.state = held ? "held" : "unheld";
+    if (held) services.leases.add(this.holdId);
+  }
+
+  /** Reserves the request's worst case on the first candidate that fits (downgrade and output cap included). */
+  static async take<P extends Priced>(services: HoldServices, request: HoldRequest<P>): Promise<BudgetHold<P>> {
+    const now = services.clock.now();
+    const windows = services.windows.at(now);
+    const scopes = scopesFor(services.config.budgets, request.caller.keyId, request.caller.team);
+    const counters = countersFor(scopes, windows);
+    try {
+      const reserved = await reserveWorstCase(services.store, services.config, {
+        requestId: request.requestId,
+        candidates: request.candidates,
+        price: request.price,
+        scopes,
+        counters,
+        now,
+        leaseEnd: services.leases.leaseEnd(),
+        meta: (model) => JSON.stringify(request.header(model)),
+        downgrade: services.config.budgets.downgrade,
       });
+      return new BudgetHold(services, request, scopes, counters, windows.day, reserved.priced, reserved.capped, reserved.cooling, true);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // The reserve may have run even though its reply was lost: give it back by id once the store answers.
+      void services.settler.settle({ requestId: request.requestId, counters, actual: 0, record: null, day: windows.day });
+      if (services.config.store.on_error === "closed") {
+        throw new ProxyError("budget_store_unavailable", "The budget store is unreachable, so no budget can be checked; retry shortly.", null, {
+          "retry-after": "1",
+        });
+      }
+      services.logger.log("error", "budget_store_unavailable_open", { request_id: request.requestId, error: err.message });
+      const hold = new BudgetHold(services, request, scopes, counters, windows.day, await request.price(request.candidates[0]!), false, [], false);
+      // The release above took this id; the real cost settles under a fresh one.
+      hold.holdId = `${request.requestId}#open`;
+      return hold;
     }
-    services.logger.log("error", "budget_store_unavailable_open", { request_id: requestId, error: err.message });
-    const model = candidates[0]!;
-    const amount = await estimate(model, config.models[model]!);
-    return {
-      reservation: { requestId, model, amount, counters: countersFor(scopes, windows), unrecorded: true, cooling: [] },
-      day: windows.day,
-    };
+  }
+
+  get model(): string {
+    return this.priced.model;
+  }
+
+  get amount(): Nano {
+    return this.priced.holdAmount;
+  }
+
+  get settled(): boolean {
+    return this.state === "settled";
+  }
+
+  /**
+   * Fallback: gives back the hold of the model that failed and reserves the first of `models`
+   * that fits (whole, or with its output capped). Resolves to false when none does; the request
+   * then ends on the failed model's answer, holding nothing.
+   */
+  async moveTo(models: string[]): Promise<boolean> {
+    const failed = this.model;
+    await this.giveBack();
+    this.attempts++;
+    this.holdId = `${this.request.requestId}#${this.attempts}`;
+    try {
+      const reserved = await reserveWorstCase(this.services.store, this.services.config, {
+        requestId: this.holdId,
+        candidates: models,
+        price: this.request.price,
+        scopes: this.scopes,
+        counters: this.counters,
+        now: this.services.clock.now(),
+        leaseEnd: this.services.leases.leaseEnd(),
+        meta: (model) => JSON.stringify(this.request.header(model)),
+        downgrade: false,
+      });
+      this.fallbackFrom.push(failed);
+      this.priced = reserved.priced;
+      this.capped = reserved.capped;
+      this.state = "held";
+      this.services.leases.add(this.holdId);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ProxyError) && !(err instanceof StoreUnavailableError)) throw err;
+      return false;
+    }
+  }
+
+  /** Replaces the hold by the real cost and appends the record; once only. */
+  async settle(actual: Nano, record: UsageRecord | null): Promise<void> {
+    if (this.state === "settled") throw new Error(`hold ${this.holdId} settled twice`);
+    this.state = "settled";
+    this.services.leases.remove(this.holdId);
+    await this.services.settler.settle({ requestId: this.holdId, counters: this.counters, actual, record, day: this.day });
+  }
+
+  /**
+   * The one `finally` every taker runs: unless settled already, `account` settles the hold with
+   * whatever the request's end says it cost; if even that fails, the hold is given back, so it
+   * never waits for its lease to run out.
+   */
+  async close(account: () => Promise<void>): Promise<void> {
+    if (this.state === "settled") return;
+    try {
+      await account();
+    } finally {
+      if (!this.settled) await this.settle(0, null);
+    }
+  }
+
+  private async giveBack(): Promise<void> {
+    if (this.state === "held") {
+      this.services.leases.remove(this.holdId);
+      await this.services.settler.settle({ requestId: this.holdId, counters: this.counters, actual: 0, record: null, day: this.day });
+    }
+    this.state = "unheld";
   }
 }

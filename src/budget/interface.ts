@@ -2,8 +2,11 @@ import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 
 /**
- * Where budgets, usage records and aggregates live. One interface, two implementations
- * (`memory.ts` for a single process, `redis.ts` shared by every replica), one contract test.
+ * Where budgets, usage records and shared values live. Three narrow interfaces, each read by the
+ * code that needs only it: the budget ledger (counters and holds), the usage log (records and daily
+ * aggregates) and a key-value store (response cache, cool-downs). One class per backend implements
+ * all three (`memory.ts` for a single process, `redis.ts` shared by every replica), because a settle
+ * moves the counters and appends the usage record in one atomic step; one contract suite covers both.
  */
 
 /** One spend counter: a scope in a calendar window, e.g. `team:research:d:2026-11-26`. */
@@ -19,17 +22,25 @@ export interface ReserveRequest {
   requestId: string;
   amount: Nano;
   counters: Counter[];
-  /** When an unsettled reservation is given back (ms), e.g. after a crashed replica. */
+  /**
+   * When the hold's lease ends (ms). The replica holding it renews the lease while the request
+   * runs; a hold whose lease ran out belongs to a replica that died and is charged (see `expiredHolds`).
+   */
   expiresAt: number;
   now: number;
+  /** Who the hold is for (JSON), so whoever charges an expired hold can write its usage record. */
+  meta: string;
   /** A shared value (see setValue) whose presence means the model is cooling down: reserve nothing. */
   cooldownKey?: string;
 }
 
 export type ReserveResult =
   | { ok: true }
-  /** `counter` is the index in `counters` that did not fit; `spent` its value before this request. */
-  | { ok: false; counter: number; spent: Nano; cooling?: undefined }
+  /**
+   * `counter` is the index in `counters` that did not fit, `spent` its value before this request,
+   * and `room` the least any limited counter of the request had left (what a smaller request could take).
+   */
+  | { ok: false; counter: number; spent: Nano; room: Nano; cooling?: undefined }
   | { ok: false; cooling: true };
 
 export interface SettleRequest {
@@ -59,21 +70,44 @@ export interface SettleResult {
   crossed: CrossedThreshold[];
 }
 
-export interface BudgetStore {
-  readonly kind: "memory" | "redis";
+/** A hold whose lease ran out: its replica died before settling it. */
+export interface ExpiredHold {
+  requestId: string;
+  amount: Nano;
+  meta: string;
+}
+
+/** Spend counters and the holds on them. */
+export interface BudgetLedger {
   reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Replaces a hold by the real cost in every counter, once per request id, and logs the record. */
   settle(request: SettleRequest): Promise<SettleResult>;
+  /** Moves the lease of holds this replica still runs to `until` (holds already settled are left alone). */
+  renew(requestIds: string[], until: number): Promise<void>;
+  /** Holds whose lease ended before `now`, oldest first. They stay until settled (charged). */
+  expiredHolds(now: number, limit: number): Promise<ExpiredHold[]>;
   /** Current values of counters (0 for unknown ones). */
   spent(counterIds: string[]): Promise<Nano[]>;
+}
+
+/** The usage records and their per-day aggregates, written by `settle`. */
+export interface UsageLog {
   /** Aggregate fields for each day asked for; days with no traffic map to {}. */
   aggregates(days: string[]): Promise<Record<string, Record<string, number>>>;
   /** The newest usage records first. */
   usageRecords(limit: number): Promise<UsageRecord[]>;
-  /** Resolves when the store answers; rejects with the reason otherwise. */
-  ping(): Promise<void>;
-  /** A shared value with a time to live (response cache, cool-downs). */
+}
+
+/** Shared values with a time to live (response cache, cool-downs), seen by every replica. */
+export interface KeyValueStore {
   getValue(key: string): Promise<string | null>;
   setValue(key: string, value: string, ttlMs: number, onlyIfAbsent?: boolean): Promise<boolean>;
+}
+
+export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore {
+  readonly kind: "memory" | "redis";
+  /** Resolves when the store answers; rejects with the reason otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -6,16 +6,17 @@ import {
   SETTLED_MEMORY_MS,
   type BudgetStore,
   type CrossedThreshold,
+  type ExpiredHold,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
   type SettleResult,
 } from "./interface.js";
 
-interface Reservation {
+interface Hold {
   amount: Nano;
-  counterIds: string[];
   expiresAt: number;
+  meta: string;
 }
 
 /**
@@ -25,7 +26,7 @@ interface Reservation {
 export class MemoryBudgetStore implements BudgetStore {
   readonly kind = "memory";
   private readonly counters = new Map<string, { value: Nano; expiresAt: number }>();
-  private readonly reservations = new Map<string, Reservation>();
+  private readonly holds = new Map<string, Hold>();
   private readonly settled = new Map<string, number>();
   private readonly alerts = new Map<string, number>();
   private readonly days = new Map<string, Map<string, number>>();
@@ -54,18 +55,10 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   /**
-   * Maps keep insertion order, and entries are inserted with a fixed time to live, so they
-   * expire in that order: each walk stops at the first live entry instead of scanning them all.
+   * Settled ids are remembered for a fixed time, in insertion order: the walk stops at the first
+   * one still remembered instead of scanning them all.
    */
-  private reapExpired(now: number): void {
-    for (const [id, r] of this.reservations) {
-      if (r.expiresAt > now) break;
-      for (const counterId of r.counterIds) {
-        const c = this.counters.get(counterId);
-        if (c) c.value -= r.amount;
-      }
-      this.reservations.delete(id);
-    }
+  private forgetSettled(now: number): void {
     for (const [id, until] of this.settled) {
       if (until > now) break;
       this.settled.delete(id);
@@ -73,27 +66,44 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    this.reapExpired(req.now);
+    this.forgetSettled(req.now);
     if (req.cooldownKey !== undefined && (await this.getValue(req.cooldownKey)) !== null) return { ok: false, cooling: true };
+    let over = -1;
+    let room = Infinity;
     for (let i = 0; i < req.counters.length; i++) {
       const c = req.counters[i]!;
+      if (c.limit === null) continue;
       const spent = this.counter(c.id);
-      if (c.limit !== null && spent + req.amount > c.limit) return { ok: false, counter: i, spent };
+      room = Math.min(room, c.limit - spent);
+      if (over < 0 && spent + req.amount > c.limit) over = i;
     }
+    if (over >= 0) return { ok: false, counter: over, spent: this.counter(req.counters[over]!.id), room: Math.max(0, room) };
     for (const c of req.counters) this.add(c.id, req.amount, c.windowEnd);
-    this.reservations.set(req.requestId, {
-      amount: req.amount,
-      counterIds: req.counters.map((c) => c.id),
-      expiresAt: req.expiresAt,
-    });
+    this.holds.set(req.requestId, { amount: req.amount, expiresAt: req.expiresAt, meta: req.meta });
     return { ok: true };
+  }
+
+  async renew(requestIds: string[], until: number): Promise<void> {
+    for (const id of requestIds) {
+      const hold = this.holds.get(id);
+      if (hold) hold.expiresAt = until;
+    }
+  }
+
+  async expiredHolds(now: number, limit: number): Promise<ExpiredHold[]> {
+    const out: ExpiredHold[] = [];
+    for (const [requestId, hold] of this.holds) {
+      if (out.length >= limit) break;
+      if (hold.expiresAt <= now) out.push({ requestId, amount: hold.amount, meta: hold.meta });
+    }
+    return out;
   }
 
   async settle(req: SettleRequest): Promise<SettleResult> {
     if (this.settled.has(req.requestId)) return { applied: false, crossed: [] };
-    const reservation = this.reservations.get(req.requestId);
-    this.reservations.delete(req.requestId);
-    const delta = req.actual - (reservation?.amount ?? 0);
+    const hold = this.holds.get(req.requestId);
+    this.holds.delete(req.requestId);
+    const delta = req.actual - (hold?.amount ?? 0);
     const crossed: CrossedThreshold[] = [];
     req.counters.forEach((c, i) => {
       const spent = this.add(c.id, delta, c.windowEnd);

@@ -19,19 +19,19 @@ describe("batch layout", () => {
   it("lists each counter once and gives each request its indexes", () => {
     const call = reserveCall(
       [
-        { requestId: "a", amount: 5, counters: [shared, teamA], expiresAt: T0 + 60_000, now: T0 },
-        { requestId: "b", amount: 7, counters: [shared, teamB], expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:m" },
+        { requestId: "a", amount: 5, counters: [shared, teamA], expiresAt: T0 + 60_000, now: T0, meta: '{"a":1}' },
+        { requestId: "b", amount: 7, counters: [shared, teamB], expiresAt: T0 + 60_000, now: T0, meta: "{}", cooldownKey: "cool:m" },
       ],
       key,
     );
-    expect(call.keys).toEqual([key("reservations"), key(shared.id), key(teamA.id), key(teamB.id), key("v:cool:m")]);
+    expect(call.keys).toEqual([key("holds"), key("hold-data"), key(shared.id), key(teamA.id), key(teamB.id), key("v:cool:m")]);
     const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
     expect(call.args).toEqual([
-      String(T0), key("res:"), "3", "1", "2", "2",
+      "3", "1", "2", "2",
       "10000", ttl, "3000", ttl, "-1", ttl,
       "1,2", "1,3",
-      `5 ${T0 + 60_000} ${60_000 + 3_600_000} 1 0 a`,
-      `7 ${T0 + 60_000} ${60_000 + 3_600_000} 2 1 b`,
+      `5 ${T0 + 60_000} 1 0 a`, '{"a":1}',
+      `7 ${T0 + 60_000} 2 1 b`, "{}",
     ]);
   });
 
@@ -42,12 +42,12 @@ describe("batch layout", () => {
       key,
       { maxRecords: 10, aggregateTtlMs: 5, settledTtlMs: 6 },
     );
-    expect(call.keys).toEqual([key("reservations"), key("usage"), key(shared.id), key(teamA.id), key("agg:2026-11-26"), key("agg:2026-11-27")]);
+    expect(call.keys).toEqual([key("holds"), key("hold-data"), key("usage"), key(shared.id), key(teamA.id), key("agg:2026-11-26"), key("agg:2026-11-27")]);
     const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
-    expect(call.args.slice(0, 16)).toEqual(["0.8,1", "10", "5", "6", key("res:"), key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
+    expect(call.args.slice(0, 15)).toEqual(["0.8,1", "10", "5", "6", key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
     // Per day: its field count, then (field, sum) pairs.
-    expect(call.args.slice(16, 22)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
-    expect(call.args.slice(22)).toEqual(["3 1 a", "", "3 1 b", "", "3 2 c", ""]);
+    expect(call.args.slice(15, 21)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
+    expect(call.args.slice(21)).toEqual(["3 1 a", "", "3 1 b", "", "3 2 c", ""]);
   });
 });
 
@@ -57,7 +57,8 @@ function record(id: string, cost: number): UsageRecord {
     requested_model: "auto", routed_model: "m", route: "default", fallback_from: [], stream: false, status: 200,
     input_tokens: 1, cached_tokens: 0, output_tokens: 1, usage_source: "upstream", estimated_cost_nano: cost,
     cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, optimizer_saved_tokens: 0, optimizer_saved_nano: 0,
-    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, latency_ms: 1,
+    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, output_capped: null, latency_ms: 1,
+    endpoint: "chat.completions",
   };
 }
 
@@ -83,7 +84,7 @@ describe("Redis batches behave as the same calls one by one", () => {
     const reserved = await both((store) =>
       Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          store.reserve({ requestId: `r${i}`, amount: 100 + 37 * i, counters: sets[i % 3]!, expiresAt: T0 + 60_000, now: T0 }),
+          store.reserve({ requestId: `r${i}`, amount: 100 + 37 * i, counters: sets[i % 3]!, expiresAt: T0 + 60_000, now: T0, meta: `{"i":${i}}` }),
         ),
       ),
     );
@@ -115,17 +116,19 @@ describe("Redis batches behave as the same calls one by one", () => {
     await both((store) => store.spent(ids));
     await both((store) => store.aggregates(["2026-11-25", "2026-11-26"]));
     await both((store) => store.usageRecords(100));
+    await both((store) => store.expiredHolds(T0 + 120_000, 100));
   });
 
   it("gives counters, reservations, markers and aggregates their times to live", async () => {
     const counter: Counter = { id: "c:ttl:d:2026-11-26", limit: 1000, windowEnd: DAY_END };
     // TTLs are relative to the request's `now`, so the fixture's own instant gives the same TTLs on any date.
     const now = T0;
-    await redis.reserve({ requestId: "t", amount: 10, counters: [counter], expiresAt: now + 60_000, now });
+    await redis.reserve({ requestId: "t", amount: 10, counters: [counter], expiresAt: now + 60_000, now, meta: "{}" });
     const ttl = (id: string) => redis.redis.pttl(`${prefix}{tg}:${id}`);
     const near = (ms: number, expected: number) => expect(Math.abs(ms - expected)).toBeLessThan(10_000);
     near(await ttl(counter.id), DAY_END + COUNTER_GRACE_MS - now);
-    near(await ttl("res:t"), 60_000 + 3_600_000);
+    // A hold has no time to live of its own: it leaves when settled or charged, never silently.
+    expect(await ttl("hold-data")).toBe(-1);
     await redis.settle({ requestId: "t", actual: 5, counters: [counter], thresholds: [], record: null, day: "2026-11-26", aggregates: [["requests", 1]], now });
     near(await ttl(counter.id), DAY_END + COUNTER_GRACE_MS - now);
     near(await ttl("settled:t"), SETTLED_MEMORY_MS);

@@ -116,9 +116,6 @@ export interface ScriptCall {
   args: string[];
 }
 
-/** How long a reservation's own hash outlives its expiry, so a late settle still finds its amount. */
-const RESERVATION_HASH_MARGIN_MS = 3_600_000;
-
 export function reserveCall(requests: ReserveRequest[], key: (id: string) => string): ScriptCall {
   const now = Math.max(...requests.map((r) => r.now));
   const counters = new BatchCounters(key, now);
@@ -130,14 +127,11 @@ export function reserveCall(requests: ReserveRequest[], key: (id: string) => str
       const coolKey = key(`v:${r.cooldownKey}`);
       cooldown = cooldowns.indexOf(coolKey) + 1 || cooldowns.push(coolKey);
     }
-    const hashTtl = Math.max(1000, r.expiresAt - r.now + RESERVATION_HASH_MARGIN_MS);
-    requestArgs.push(`${r.amount} ${r.expiresAt} ${hashTtl} ${counters.listOf(r.counters)} ${cooldown} ${r.requestId}`);
+    requestArgs.push(`${r.amount} ${r.expiresAt} ${counters.listOf(r.counters)} ${cooldown} ${r.requestId}`, r.meta);
   }
   return {
-    keys: [key("reservations"), ...counters.keys, ...cooldowns],
+    keys: [key("holds"), key("hold-data"), ...counters.keys, ...cooldowns],
     args: [
-      String(now),
-      key("res:"),
       String(counters.keys.length),
       String(cooldowns.length),
       String(counters.lists.length),
@@ -150,10 +144,10 @@ export function reserveCall(requests: ReserveRequest[], key: (id: string) => str
 }
 
 export function reserveResults(replies: unknown): ReserveResult[] {
-  return (replies as Array<[number, number?, string?]>).map((reply) => {
+  return (replies as Array<[number, number?, string?, string?]>).map((reply) => {
     if (reply[0] === 1) return { ok: true };
     if (reply[0] === 2) return { ok: false, cooling: true };
-    return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]) };
+    return { ok: false, counter: Number(reply[1]) - 1, spent: Number(reply[2]), room: Number(reply[3]) };
   });
 }
 
@@ -179,13 +173,12 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
     for (const [field, delta] of fields) dayArgs.push(field, String(delta));
   }
   return {
-    keys: [key("reservations"), key("usage"), ...counters.keys, ...[...days.keys()].map((d) => key(`agg:${d}`))],
+    keys: [key("holds"), key("hold-data"), key("usage"), ...counters.keys, ...[...days.keys()].map((d) => key(`agg:${d}`))],
     args: [
       requests[0]!.thresholds.join(","),
       String(settings.maxRecords),
       String(settings.aggregateTtlMs),
       String(settings.settledTtlMs),
-      key("res:"),
       key("settled:"),
       String(counters.keys.length),
       String(days.size),

@@ -6,6 +6,7 @@ import {
   SETTLED_MEMORY_MS,
   StoreUnavailableError,
   type BudgetStore,
+  type ExpiredHold,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
@@ -132,6 +133,29 @@ export class RedisBudgetStore implements BudgetStore {
       pending = pending.filter((_, i) => !reply.settledBefore.includes(i));
     }
     return results as SettleResult[];
+  }
+
+  async renew(requestIds: string[], until: number): Promise<void> {
+    if (requestIds.length === 0) return;
+    const args: Array<string | number> = [];
+    for (const id of requestIds) args.push(until, id);
+    // XX: only holds still there; a settled one must not come back as a lease without an amount.
+    await this.call(() => this.redis.zadd(this.key("holds"), "XX", ...args));
+  }
+
+  async expiredHolds(now: number, limit: number): Promise<ExpiredHold[]> {
+    const ids = await this.call(() => this.redis.zrangebyscore(this.key("holds"), "-inf", now, "LIMIT", 0, limit));
+    if (ids.length === 0) return [];
+    const data = await this.call(() => this.redis.hmget(this.key("hold-data"), ...ids));
+    const holds: ExpiredHold[] = [];
+    ids.forEach((requestId, i) => {
+      const entry = data[i];
+      // Settled between the two reads: nothing left to charge.
+      if (entry == null) return;
+      const space = entry.indexOf(" ");
+      holds.push({ requestId, amount: Number(entry.slice(0, space)), meta: entry.slice(space + 1) });
+    });
+    return holds;
   }
 
   async spent(counterIds: string[]): Promise<Nano[]> {

@@ -1,44 +1,42 @@
-import type { Config, ModelConfig } from "../config/schema.js";
+import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { formatUsd, type Nano } from "../money.js";
-import type { BudgetStore } from "./interface.js";
-import { countersFor, perRequestExceeded, scopeLabel, type Scope, type ScopeCounter } from "./scopes.js";
-import type { Windows } from "./window.js";
+import type { BudgetLedger, ReserveResult } from "./interface.js";
+import { perRequestCap, scopeLabel, type Scope, type ScopeCounter } from "./scopes.js";
 
-/** A budget hold for one request, to be settled with the real cost. */
-export interface Reservation {
-  requestId: string;
+/** A request priced for one model: what it holds, and the same request with its output capped. */
+export interface Priced {
   model: string;
-  amount: Nano;
-  counters: ScopeCounter[];
-  /** True when the store could not be reached and `store.on_error: open` let the request through. */
-  unrecorded: boolean;
-  /** Models skipped because their upstream asked to wait (retry-after). */
-  cooling: string[];
+  /** The worst case: what is reserved. */
+  holdAmount: Nano;
+  /** The request with its output limit lowered so its worst case is at most `room`; undefined when not even a small answer fits. */
+  capped(room: Nano): Priced | undefined;
 }
 
 /** The shared value whose presence marks a model as cooling down. */
 export const cooldownKey = (model: string) => `cool:${model}`;
 
-export interface ReserveInput {
+export interface WalkInput<P extends Priced> {
   requestId: string;
   /** Models in the order to try; the first is the routed one. */
   candidates: string[];
-  /** The estimated cost of the request on a given model. */
-  estimate: (model: string, config: ModelConfig) => Promise<Nano>;
+  price: (model: string) => Promise<P>;
   scopes: Scope[];
-  windows: Windows;
+  counters: ScopeCounter[];
   now: number;
-  /** How long an unsettled reservation is held before it is given back. */
-  holdMs: number;
+  leaseEnd: number;
+  /** The hold's description for a given model (see ReserveRequest.meta). */
+  meta: (model: string) => string;
+  /** Downgrade to other tiers allowed (`budgets.downgrade`); a fallback walks its own tier only. */
+  downgrade: boolean;
 }
 
-function refusalFor(counter: ScopeCounter, spent: Nano, amount: Nano, now: number): Refusal {
-  return {
-    code: "budget_exceeded",
-    message: `${counter.window} budget of ${scopeLabel(counter.scope)}: ${formatUsd(spent)} spent of ${formatUsd(counter.limit ?? 0)} (this request needs an estimated ${formatUsd(amount)})`,
-    retryAfter: Math.max(1, Math.ceil((counter.windowEnd - now) / 1000)),
-  };
+export interface Reserved<P extends Priced> {
+  priced: P;
+  /** True when the output limit was lowered to fit. */
+  capped: boolean;
+  /** Models passed over because their upstream asked to wait (retry-after). */
+  cooling: string[];
 }
 
 interface Refusal {
@@ -47,62 +45,98 @@ interface Refusal {
   retryAfter?: number;
 }
 
+function budgetRefusal(counter: ScopeCounter, spent: Nano, amount: Nano, now: number): Refusal {
+  return {
+    code: "budget_exceeded",
+    message: `${counter.window} budget of ${scopeLabel(counter.scope)}: ${formatUsd(spent)} spent of ${formatUsd(counter.limit ?? 0)} (this request needs an estimated ${formatUsd(amount)})`,
+    retryAfter: Math.max(1, Math.ceil((counter.windowEnd - now) / 1000)),
+  };
+}
+
 /**
- * Reserves the estimate against every budget the request belongs to, in one atomic store step
- * per model tried. When the routed model does not fit and `budgets.downgrade` is on, the other
- * candidates are tried in order; one whose estimate is not below a refused one is skipped,
- * since it cannot fit either. A model cooling down after its upstream's retry-after is passed
- * over for the next candidate; if every candidate is cooling, the first is used anyway.
- * Throws the 429 of SPEC 5.3 when nothing fits.
+ * Reserves a request's worst case against every budget it belongs to, in one atomic store step
+ * per model tried (SPEC 5.3):
+ * 1. each candidate in order, whole: the routed model, then (downgrade) the cheaper ones. A
+ *    candidate whose worst case is not below one already refused is skipped, since it cannot fit
+ *    either. A model cooling down after its upstream's retry-after is passed over.
+ * 2. when none fits whole, the candidates again with their output limit lowered to what the
+ *    tightest scope has left, so a hard limit still serves a shorter answer;
+ * 3. when not even that fits, the 429 of SPEC 5.3.
+ * If every candidate is cooling, the routed model is used anyway: the upstream will say when to retry.
  */
-export async function reserveBudget(store: BudgetStore, config: Config, input: ReserveInput): Promise<Reservation> {
-  const counters = countersFor(input.scopes, input.windows);
+export async function reserveWorstCase<P extends Priced>(ledger: BudgetLedger, config: Config, input: WalkInput<P>): Promise<Reserved<P>> {
+  const cooling: string[] = [];
+  const tried: P[] = [];
   let refusal: Refusal | undefined;
   let lowestRefused = Infinity;
-  const cooling: string[] = [];
-  const attempt = async (model: string, amount: Nano, honourCooldown: boolean) =>
-    store.reserve({
+  const cap = perRequestCap(input.scopes);
+  let room = cap?.limit ?? Infinity;
+  const attempt = (amount: Nano, model: string, honourCooldown = true): Promise<ReserveResult> =>
+    ledger.reserve({
       requestId: input.requestId,
       amount,
-      counters,
-      expiresAt: input.now + input.holdMs,
+      counters: input.counters,
+      expiresAt: input.leaseEnd,
       now: input.now,
+      meta: input.meta(model),
       cooldownKey: honourCooldown ? cooldownKey(model) : undefined,
     });
+  const refused = (result: Extract<ReserveResult, { room: Nano }>, amount: Nano) => {
+    lowestRefused = Math.min(lowestRefused, amount);
+    room = Math.min(room, result.room);
+    refusal = budgetRefusal(input.counters[result.counter]!, result.spent, amount, input.now);
+  };
+
   const first = input.candidates[0]!;
+  const firstTier = config.models[first]!.tier;
   for (const model of input.candidates) {
     // Without downgrade only the routed model is tried, or its tier's others while it cools down.
-    const coolingAlternative = cooling.length > 0 && config.models[model]!.tier === config.models[first]!.tier;
-    if (!config.budgets.downgrade && model !== first && !coolingAlternative) break;
-    const modelConfig = config.models[model]!;
-    const amount = await input.estimate(model, modelConfig);
+    const coolingAlternative = cooling.length > 0 && config.models[model]!.tier === firstTier;
+    if (!input.downgrade && model !== first && !coolingAlternative) break;
+    // A cheaper model whose window cannot take the prompt is passed over, not an error.
+    const priced = await input.price(model).catch((err: unknown) => {
+      if (model !== first && err instanceof ProxyError && err.code === "context_length_exceeded") return undefined;
+      throw err;
+    });
+    if (!priced) continue;
+    const amount = priced.holdAmount;
     // A bad estimate must fail loudly, never turn the counters into NaN.
     if (!Number.isSafeInteger(amount) || amount < 0) throw new Error(`invalid cost estimate ${amount} for model ${model}`);
+    tried.push(priced);
     if (amount >= lowestRefused) continue;
-    const capped = perRequestExceeded(input.scopes, amount);
-    if (capped) {
+    if (cap && amount > cap.limit) {
       lowestRefused = amount;
-      refusal = {
+      refusal ??= {
         code: "request_cost_limit_exceeded",
-        message: `per-request cost limit of ${scopeLabel(capped.scope)}: estimated ${formatUsd(amount)} exceeds ${formatUsd(capped.limit)}`,
+        message: `per-request cost limit of ${scopeLabel(cap.scope)}: estimated ${formatUsd(amount)} exceeds ${formatUsd(cap.limit)}`,
       };
       continue;
     }
-    const result = await attempt(model, amount, true);
-    if (result.ok) return { requestId: input.requestId, model, amount, counters, unrecorded: false, cooling };
+    const result = await attempt(amount, model);
+    if (result.ok) return { priced, capped: false, cooling };
     if (result.cooling) {
       cooling.push(model);
       continue;
     }
-    lowestRefused = amount;
-    refusal = refusalFor(counters[result.counter]!, result.spent, amount, input.now);
+    refused(result, amount);
   }
+
+  // Nothing fits whole: a shorter answer from the most capable candidate that affords one.
+  for (const priced of tried) {
+    if (cooling.includes(priced.model) || room === Infinity) continue;
+    const capped = priced.capped(room) as P | undefined;
+    if (!capped) continue;
+    const result = await attempt(capped.holdAmount, priced.model);
+    if (result.ok) return { priced: capped, capped: true, cooling };
+    if (result.cooling) continue;
+    refused(result, capped.holdAmount);
+  }
+
   if (!refusal) {
-    // Every candidate is cooling down: the routed model it is, the upstream will say when to retry.
-    const amount = await input.estimate(first, config.models[first]!);
-    const result = await attempt(first, amount, false);
-    if (result.ok) return { requestId: input.requestId, model: first, amount, counters, unrecorded: false, cooling: [] };
-    if (!result.cooling) refusal = refusalFor(counters[result.counter]!, result.spent, amount, input.now);
+    const priced = tried.find((p) => p.model === first) ?? (await input.price(first));
+    const result = await attempt(priced.holdAmount, first, false);
+    if (result.ok) return { priced, capped: false, cooling: [] };
+    if (!result.cooling) refused(result, priced.holdAmount);
   }
   const r = refusal!;
   const headers: Record<string, string> = { "x-should-retry": "false" };

@@ -74,11 +74,12 @@ export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
   return counters;
 }
 
-/** The first scope whose per-request cap the estimate exceeds. */
-export function perRequestExceeded(scopes: Scope[], estimate: Nano): { scope: Scope; limit: Nano } | undefined {
+/** The tightest per-request cap among the scopes, and whose it is. */
+export function perRequestCap(scopes: Scope[]): { scope: Scope; limit: Nano } | undefined {
+  let tightest: { scope: Scope; limit: Nano } | undefined;
   for (const scope of scopes) {
     const cap = scope.limits.per_request;
-    if (cap !== undefined && estimate > usdToNano(cap)) return { scope, limit: usdToNano(cap) };
+    if (cap !== undefined && (!tightest || usdToNano(cap) < tightest.limit)) tightest = { scope, limit: usdToNano(cap) };
   }
-  return undefined;
+  return tightest;
 }

@@ -3,9 +3,18 @@ import type { Logger } from "../log.js";
 import type { Nano } from "../money.js";
 import { aggregateFields, type UsageRecord } from "../usage/record.js";
 import type { AlertNotifier } from "./alerts.js";
-import { StoreUnavailableError, type BudgetStore, type SettleRequest } from "./interface.js";
-import type { Reservation } from "./reserve.js";
+import { StoreUnavailableError, type BudgetLedger, type SettleRequest, type SettleResult } from "./interface.js";
 import type { ScopeCounter } from "./scopes.js";
+
+/** What one settle needs: the hold's id and counters, the real cost, and the record (null: a release). */
+export interface Settlement {
+  requestId: string;
+  counters: ScopeCounter[];
+  actual: Nano;
+  record: UsageRecord | null;
+  /** Day (in the budget zone) whose aggregates the record adds to. */
+  day: string;
+}
 
 interface PendingSettle {
   request: SettleRequest;
@@ -15,52 +24,52 @@ interface PendingSettle {
 const MAX_RETRY_QUEUE = 100_000;
 
 /**
- * Settles reservations with the real cost and appends the usage record, in one store step.
- * When the store cannot be reached the settle is kept and retried until it lands: settle is
- * idempotent by request id, so a retry never counts twice.
+ * Settles holds with the real cost and appends the usage record, in one store step. When the
+ * store cannot be reached the settle is kept and retried until it lands: settle is idempotent by
+ * request id, so a retry never counts twice.
  */
 export class Settler {
   private readonly retryQueue: PendingSettle[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 100;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private emptied: Array<() => void> = [];
 
   constructor(
-    private readonly store: BudgetStore,
+    private readonly store: BudgetLedger,
     private readonly alerts: AlertNotifier,
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly thresholds: number[],
   ) {}
 
-  /** Replaces the reservation by `actual` everywhere; 0 with no record releases it. */
-  async settleReservation(reservation: Reservation, actual: Nano, record: UsageRecord | null, day: string): Promise<void> {
+  /** Replaces the hold by `actual` everywhere; resolves to false when it was settled before. */
+  async settle(s: Settlement): Promise<boolean> {
     const request: SettleRequest = {
-      requestId: reservation.requestId,
-      actual,
-      counters: reservation.counters,
+      requestId: s.requestId,
+      actual: s.actual,
+      counters: s.counters,
       thresholds: this.thresholds,
-      record,
-      day,
-      aggregates: record ? aggregateFields(record) : [],
+      record: s.record,
+      day: s.day,
+      aggregates: s.record ? aggregateFields(s.record) : [],
       now: this.clock.now(),
     };
-    const attempt = this.apply({ request, counters: reservation.counters });
+    const attempt = this.apply({ request, counters: s.counters });
     this.inFlight.add(attempt);
     try {
-      await attempt;
+      return await attempt;
     } finally {
       this.inFlight.delete(attempt);
     }
   }
 
-  private async apply(pending: PendingSettle): Promise<void> {
-    const { request } = pending;
+  private async apply(pending: PendingSettle): Promise<boolean> {
     try {
-      const result = await this.store.settle(request);
-      if (result.crossed.length > 0) this.alerts.notify(result.crossed, pending.counters);
+      return this.applied(pending, await this.store.settle(pending.request));
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
+      const { request } = pending;
       this.logger.log("error", "settle_deferred", { request_id: request.requestId, error: err.message, queued: this.retryQueue.length + 1 });
       if (this.retryQueue.length >= MAX_RETRY_QUEUE) {
         const lost = this.retryQueue.shift()!.request;
@@ -68,7 +77,13 @@ export class Settler {
       }
       this.retryQueue.push(pending);
       this.scheduleRetry();
+      return true;
     }
+  }
+
+  private applied(pending: PendingSettle, result: SettleResult): boolean {
+    if (result.crossed.length > 0) this.alerts.notify(result.crossed, pending.counters);
+    return result.applied;
   }
 
   private scheduleRetry(): void {
@@ -80,16 +95,14 @@ export class Settler {
     this.retryTimer = undefined;
     while (this.retryQueue.length > 0) {
       const pending = this.retryQueue[0]!;
-      const { request } = pending;
       try {
-        const result = await this.store.settle(request);
-        if (result.crossed.length > 0) this.alerts.notify(result.crossed, pending.counters);
+        this.applied(pending, await this.store.settle(pending.request));
         this.retryQueue.shift();
         this.retryDelayMs = 100;
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) {
           this.retryQueue.shift();
-          this.logger.log("error", "settle_failed", { request_id: request.requestId, error: (err as Error).message });
+          this.logger.log("error", "settle_failed", { request_id: pending.request.requestId, error: (err as Error).message });
           continue;
         }
         this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5000);
@@ -97,6 +110,7 @@ export class Settler {
         return;
       }
     }
+    for (const resolve of this.emptied.splice(0)) resolve();
   }
 
   /** Settles not yet stored (waiting for the store to come back). */
@@ -106,12 +120,19 @@ export class Settler {
 
   /** Waits for settles in progress and, up to `timeoutMs`, for the retry queue to drain. */
   async drain(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
     await Promise.allSettled([...this.inFlight]);
-    while (this.retryQueue.length > 0 && Date.now() < deadline) {
-      if (!this.retryTimer) await this.drainRetries();
-      else await new Promise((r) => setTimeout(r, 50));
+    if (this.retryQueue.length === 0) return true;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      void this.drainRetries();
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.emptied.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
     return this.retryQueue.length === 0;
   }
 

@@ -40,7 +40,8 @@ function record(id: string, cost: number): UsageRecord {
     requested_model: "auto", routed_model: "m", route: "default", fallback_from: [], stream: false, status: 200,
     input_tokens: 1, cached_tokens: 0, output_tokens: 1, usage_source: "upstream", estimated_cost_nano: cost,
     cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, optimizer_saved_tokens: 0, optimizer_saved_nano: 0,
-    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, latency_ms: 1,
+    context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, output_capped: null, latency_ms: 1,
+    endpoint: "chat.completions",
   };
 }
 
@@ -61,19 +62,20 @@ for (const [name, make] of implementations) {
     it("reserves when every counter fits and refuses, changing nothing, when one does not", async () => {
       const { store } = await setup();
       const cs = counters([1000, 500, null]);
-      expect(await store.reserve({ requestId: "a", amount: 400, counters: cs, expiresAt: T0 + 60_000, now: T0 })).toEqual({ ok: true });
+      expect(await store.reserve({ requestId: "a", amount: 400, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" })).toEqual({ ok: true });
       expect(await store.spent(cs.map((c) => c.id))).toEqual([400, 400, 400]);
-      const refused = await store.reserve({ requestId: "b", amount: 200, counters: cs, expiresAt: T0 + 60_000, now: T0 });
-      expect(refused).toEqual({ ok: false, counter: 1, spent: 400 });
+      const refused = await store.reserve({ requestId: "b", amount: 200, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
+      // The least room any limited counter has left: what a smaller request could still take.
+      expect(refused).toEqual({ ok: false, counter: 1, spent: 400, room: 100 });
       expect(await store.spent(cs.map((c) => c.id))).toEqual([400, 400, 400]);
       // Exactly reaching the limit is allowed.
-      expect((await store.reserve({ requestId: "c", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0 })).ok).toBe(true);
+      expect((await store.reserve({ requestId: "c", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" })).ok).toBe(true);
     });
 
     it("settles by replacing the reservation with the real cost, once", async () => {
       const { store } = await setup();
       const cs = counters([1000]);
-      await store.reserve({ requestId: "r", amount: 300, counters: cs, expiresAt: T0 + 60_000, now: T0 });
+      await store.reserve({ requestId: "r", amount: 300, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
       const first = await store.settle(settleRequest("r", 120, cs, { record: record("r", 120), aggregates: [["requests", 1], ["cost", 120]] }));
       expect(first.applied).toBe(true);
       expect(await store.spent([cs[0]!.id])).toEqual([120]);
@@ -87,32 +89,40 @@ for (const [name, make] of implementations) {
     it("releases a reservation with a zero settle", async () => {
       const { store } = await setup();
       const cs = counters([1000]);
-      await store.reserve({ requestId: "r", amount: 300, counters: cs, expiresAt: T0 + 60_000, now: T0 });
+      await store.reserve({ requestId: "r", amount: 300, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
       await store.settle(settleRequest("r", 0, cs));
       expect(await store.spent([cs[0]!.id])).toEqual([0]);
     });
 
-    it("gives back a reservation nobody settled once it expires, and a late settle still counts once", async () => {
+    it("keeps a hold whose lease ran out until it is settled, and lists it with its amount and meta", async () => {
       const { store } = await setup();
       const cs = counters([1000]);
-      await store.reserve({ requestId: "lost", amount: 900, counters: cs, expiresAt: T0 + 1000, now: T0 });
+      await store.reserve({ requestId: "lost", amount: 900, counters: cs, expiresAt: T0 + 1000, now: T0, meta: '{"who":"lost"}' });
+      await store.reserve({ requestId: "live", amount: 50, counters: cs, expiresAt: T0 + 1000, now: T0, meta: "{}" });
+      await store.renew(["live", "never-reserved"], T0 + 60_000);
       const later = T0 + 2000;
-      expect((await store.reserve({ requestId: "next", amount: 500, counters: cs, expiresAt: later + 1000, now: later })).ok).toBe(true);
-      expect(await store.spent([cs[0]!.id])).toEqual([500]);
-      await store.settle(settleRequest("lost", 50, cs));
-      expect(await store.spent([cs[0]!.id])).toEqual([550]);
-      await store.settle(settleRequest("lost", 50, cs));
-      expect(await store.spent([cs[0]!.id])).toEqual([550]);
+      // Nothing is given back on its own: the amount stays counted, never dropped.
+      expect((await store.reserve({ requestId: "next", amount: 100, counters: cs, expiresAt: later + 1000, now: later, meta: "{}" })).ok).toBe(false);
+      expect(await store.spent([cs[0]!.id])).toEqual([950]);
+      expect(await store.expiredHolds(later, 10)).toEqual([{ requestId: "lost", amount: 900, meta: '{"who":"lost"}' }]);
+      // Charged at its amount: the counter keeps it, the hold leaves, and a second charge changes nothing.
+      expect((await store.settle(settleRequest("lost", 900, cs))).applied).toBe(true);
+      expect((await store.settle(settleRequest("lost", 900, cs))).applied).toBe(false);
+      expect(await store.spent([cs[0]!.id])).toEqual([950]);
+      expect(await store.expiredHolds(later, 10)).toEqual([]);
+      // A renewal after the settle does not bring the hold back.
+      await store.renew(["lost"], later + 60_000);
+      expect(await store.expiredHolds(later + 120_000, 10)).toEqual([{ requestId: "live", amount: 50, meta: "{}" }]);
     });
 
     it("raises each alert threshold once per counter and window", async () => {
       const { store } = await setup();
       const cs = counters([1000, null]);
-      await store.reserve({ requestId: "a", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0 });
+      await store.reserve({ requestId: "a", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
       expect((await store.settle(settleRequest("a", 850, cs))).crossed).toEqual([{ counter: 0, threshold: 0.8, spent: 850 }]);
-      await store.reserve({ requestId: "b", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0 });
+      await store.reserve({ requestId: "b", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
       expect((await store.settle(settleRequest("b", 10, cs))).crossed).toEqual([]);
-      await store.reserve({ requestId: "c", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0 });
+      await store.reserve({ requestId: "c", amount: 100, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" });
       expect((await store.settle(settleRequest("c", 200, cs))).crossed).toEqual([{ counter: 0, threshold: 1, spent: 1060 }]);
     });
 
@@ -120,7 +130,7 @@ for (const [name, make] of implementations) {
       const { store } = await setup();
       const cs = counters([1000, 5000]);
       const results = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => store.reserve({ requestId: `p${i}`, amount: 37, counters: cs, expiresAt: T0 + 60_000, now: T0 })),
+        Array.from({ length: 100 }, (_, i) => store.reserve({ requestId: `p${i}`, amount: 37, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}" })),
       );
       const granted = results.filter((r) => r.ok).length;
       expect(granted).toBe(Math.floor(1000 / 37));
@@ -131,9 +141,9 @@ for (const [name, make] of implementations) {
       const { store } = await setup();
       const cs = counters([1000]);
       await store.setValue("cool:m", "1", 60_000);
-      expect(await store.reserve({ requestId: "c", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:m" })).toEqual({ ok: false, cooling: true });
+      expect(await store.reserve({ requestId: "c", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}", cooldownKey: "cool:m" })).toEqual({ ok: false, cooling: true });
       expect(await store.spent([cs[0]!.id])).toEqual([0]);
-      expect((await store.reserve({ requestId: "d", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, cooldownKey: "cool:other" })).ok).toBe(true);
+      expect((await store.reserve({ requestId: "d", amount: 10, counters: cs, expiresAt: T0 + 60_000, now: T0, meta: "{}", cooldownKey: "cool:other" })).ok).toBe(true);
     });
 
     it("keeps usage records newest first and shared values with a time to live", async () => {

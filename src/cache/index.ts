@@ -1,2 +1,2 @@
-export { cacheKey } from "./key.js";
+export { cacheKey, cacheScope } from "./key.js";
 export { cacheApplies, readCacheHeader, ResponseCache, type CacheTicket } from "./response-cache.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatBody } from "../request/parse.js";
-import { cacheKey } from "./key.js";
+import { cacheKey, cacheScope } from "./key.js";
 
 const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: { q: { type: "string" } } } } }];
 
@@ -19,11 +19,11 @@ function body(extra: Partial<ChatBody> = {}): ChatBody {
 
 describe("cacheKey", () => {
   it("is the same for the same request", () => {
-    expect(cacheKey("gpt-4o-mini", body())).toBe(cacheKey("gpt-4o-mini", body()));
+    expect(cacheKey("key:app", "gpt-4o-mini", body())).toBe(cacheKey("key:app", "gpt-4o-mini", body()));
   });
 
   it("is a sha256 in base64url", () => {
-    expect(cacheKey("gpt-4o-mini", body())).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cacheKey("key:app", "gpt-4o-mini", body())).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it("does not depend on the order of keys, at any depth", () => {
@@ -39,24 +39,24 @@ describe("cacheKey", () => {
       ],
       model: "auto",
     };
-    expect(cacheKey("gpt-4o-mini", b)).toBe(cacheKey("gpt-4o-mini", a));
+    expect(cacheKey("key:app", "gpt-4o-mini", b)).toBe(cacheKey("key:app", "gpt-4o-mini", a));
   });
 
   it("differs for another routed model", () => {
-    expect(cacheKey("gpt-4o", body())).not.toBe(cacheKey("gpt-4o-mini", body()));
+    expect(cacheKey("key:app", "gpt-4o", body())).not.toBe(cacheKey("key:app", "gpt-4o-mini", body()));
   });
 
   it("depends on the routed model, not the model the client asked for", () => {
-    expect(cacheKey("gpt-4o-mini", body({ model: "auto" }))).toBe(cacheKey("gpt-4o-mini", body({ model: "gpt-4o-mini" })));
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ model: "auto" }))).toBe(cacheKey("key:app", "gpt-4o-mini", body({ model: "gpt-4o-mini" })));
   });
 
   it("differs for other messages", () => {
-    const base = cacheKey("gpt-4o-mini", body());
-    expect(cacheKey("gpt-4o-mini", body({ messages: [{ role: "user", content: "Name a prime." }] }))).not.toBe(base);
-    expect(cacheKey("gpt-4o-mini", body({ messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Name two primes." }] }))).not.toBe(base);
-    expect(cacheKey("gpt-4o-mini", body({ messages: [{ role: "user", content: "Be terse." }, { role: "user", content: "Name a prime." }] }))).not.toBe(base);
+    const base = cacheKey("key:app", "gpt-4o-mini", body());
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ messages: [{ role: "user", content: "Name a prime." }] }))).not.toBe(base);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Name two primes." }] }))).not.toBe(base);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ messages: [{ role: "user", content: "Be terse." }, { role: "user", content: "Name a prime." }] }))).not.toBe(base);
     // Messages in another order are another conversation.
-    expect(cacheKey("gpt-4o-mini", body({ messages: [{ role: "user", content: "Name a prime." }, { role: "system", content: "Be terse." }] }))).not.toBe(base);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ messages: [{ role: "user", content: "Name a prime." }, { role: "system", content: "Be terse." }] }))).not.toBe(base);
   });
 
   it.each([
@@ -68,25 +68,44 @@ describe("cacheKey", () => {
     ["top_p", { top_p: 0.5 }],
     ["n", { n: 2 }],
   ] as const)("differs for another %s", (_field, extra) => {
-    expect(cacheKey("gpt-4o-mini", body(extra as Partial<ChatBody>))).not.toBe(cacheKey("gpt-4o-mini", body()));
+    expect(cacheKey("key:app", "gpt-4o-mini", body(extra as Partial<ChatBody>))).not.toBe(cacheKey("key:app", "gpt-4o-mini", body()));
   });
 
   it("differs between two seeds", () => {
-    expect(cacheKey("gpt-4o-mini", body({ seed: 1 }))).not.toBe(cacheKey("gpt-4o-mini", body({ seed: 2 })));
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ seed: 1 }))).not.toBe(cacheKey("key:app", "gpt-4o-mini", body({ seed: 2 })));
   });
 
   it("is the same whatever stream, stream_options, user and metadata say", () => {
-    const plain = cacheKey("gpt-4o-mini", body());
-    expect(cacheKey("gpt-4o-mini", body({ stream: true }))).toBe(plain);
-    expect(cacheKey("gpt-4o-mini", body({ stream: false, stream_options: { include_usage: true } }))).toBe(plain);
-    expect(cacheKey("gpt-4o-mini", body({ user: "alice" }))).toBe(cacheKey("gpt-4o-mini", body({ user: "bob" })));
-    expect(cacheKey("gpt-4o-mini", body({ metadata: { team: "search" } }))).toBe(plain);
-    expect(cacheKey("gpt-4o-mini", body({ stream: true, stream_options: { include_usage: false }, user: "carol", metadata: { a: "b" } }))).toBe(plain);
+    const plain = cacheKey("key:app", "gpt-4o-mini", body());
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ stream: true }))).toBe(plain);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ stream: false, stream_options: { include_usage: true } }))).toBe(plain);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ user: "alice" }))).toBe(cacheKey("key:app", "gpt-4o-mini", body({ user: "bob" })));
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ metadata: { team: "search" } }))).toBe(plain);
+    expect(cacheKey("key:app", "gpt-4o-mini", body({ stream: true, stream_options: { include_usage: false }, user: "carol", metadata: { a: "b" } }))).toBe(plain);
   });
 
   it("does not mistake a string for the JSON it spells", () => {
     const asString = body({ messages: [{ role: "user", content: '{"a":1}' }] });
     const asObject = body({ messages: [{ role: "user", content: { a: 1 } }] });
-    expect(cacheKey("gpt-4o-mini", asString)).not.toBe(cacheKey("gpt-4o-mini", asObject));
+    expect(cacheKey("key:app", "gpt-4o-mini", asString)).not.toBe(cacheKey("key:app", "gpt-4o-mini", asObject));
+  });
+
+  it("differs between tenants, so no answer and no hit crosses from one to another", () => {
+    expect(cacheKey("key:a", "gpt-4o-mini", body())).not.toBe(cacheKey("key:b", "gpt-4o-mini", body()));
+  });
+});
+
+describe("cacheScope", () => {
+  const a = { keyId: "a", team: "research" };
+  const b = { keyId: "b", team: "research" };
+  it("gives each key its own scope by default", () => {
+    expect(cacheScope("key", a)).not.toBe(cacheScope("key", b));
+  });
+  it("shares within a team, and a key without a team keeps its own", () => {
+    expect(cacheScope("team", a)).toBe(cacheScope("team", b));
+    expect(cacheScope("team", { keyId: "c", team: null })).toBe("key:c");
+  });
+  it("shares between everyone when global", () => {
+    expect(cacheScope("global", a)).toBe(cacheScope("global", { keyId: null, team: null }));
   });
 });

@@ -13,11 +13,20 @@ function canonical(value: unknown): string {
 }
 
 /**
- * The exact-match key of a request: the routed model, the messages and every parameter that can
- * change the answer (everything but the fields above).
+ * The exact-match key of a request: who may share the answer (`cache.scope`), the routed model,
+ * the messages and every parameter that can change the answer (everything but the fields above).
+ * Another tenant's answers are never served, and a hit or a miss says nothing about what another
+ * tenant asked.
  */
-export function cacheKey(routedModel: string, body: ChatBody): string {
-  const material: Record<string, unknown> = { model: routedModel };
+export function cacheKey(scope: string, routedModel: string, body: ChatBody): string {
+  const material: Record<string, unknown> = { scope, model: routedModel };
   for (const [field, value] of Object.entries(body)) if (!NOT_IN_KEY.has(field)) material[field] = value;
   return createHash("sha256").update(canonical(material)).digest("base64url");
+}
+
+/** The sharing scope of a caller's cached answers under `cache.scope`. */
+export function cacheScope(setting: "key" | "team" | "global", caller: { keyId: string | null; team: string | null }): string {
+  if (setting === "global") return "global";
+  if (setting === "team") return caller.team === null ? `key:${caller.keyId ?? ""}` : `team:${caller.team}`;
+  return `key:${caller.keyId ?? ""}`;
 }

@@ -1,3 +1,5 @@
+import { sseEvent } from "../upstream/sse.js";
+
 /**
  * Replays a cached chat completion as a stream, chunk for chunk in the shape a live answer has:
  * a role chunk, the content, a finish chunk, the usage chunk when the client asked, `[DONE]`.
@@ -39,5 +41,5 @@ export function replayAsSse(completion: CachedCompletion, includeUsage: boolean)
     events.push({ ...base, choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], ...usageField });
   }
   if (includeUsage) events.push({ ...base, choices: [], usage: completion.usage ?? null });
-  return `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("")}data: [DONE]\n\n`;
+  return events.map((e) => sseEvent(JSON.stringify(e))).join("") + sseEvent("[DONE]");
 }

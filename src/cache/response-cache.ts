@@ -1,4 +1,4 @@
-import type { BudgetStore } from "../budget/interface.js";
+import type { KeyValueStore } from "../budget/interface.js";
 import { ProxyError } from "../errors.js";
 import type { ChatBody } from "../request/parse.js";
 
@@ -37,7 +37,7 @@ export class ResponseCache {
   private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly store: BudgetStore,
+    private readonly store: KeyValueStore,
     private readonly ttlMs: number,
     private readonly lockMs: number,
   ) {}
@@ -74,8 +74,7 @@ export class ResponseCache {
         };
       }
       // Another replica is asking the upstream: wait for its answer or for its lock to go.
-      const deadline = Date.now() + this.lockMs;
-      while (Date.now() < deadline && !signal.aborted) {
+      for (let waited = 0; waited < this.lockMs && !signal.aborted; waited += POLL_MS) {
         await new Promise((r) => setTimeout(r, POLL_MS));
         if ((await this.get(key)) !== null) break;
         const lock = await this.store.getValue(`cachelock:${key}`);

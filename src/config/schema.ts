@@ -130,6 +130,8 @@ const optimizeSchema = z.strictObject({
 const cacheSchema = z.strictObject({
   enabled: z.boolean().default(false),
   ttl_seconds: positiveInt.default(3600),
+  /** Who shares cached answers: each key its own (default), a team, or every caller. */
+  scope: z.enum(["key", "team", "global"]).default("key"),
 });
 
 export const configSchema = z

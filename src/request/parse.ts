@@ -57,15 +57,30 @@ function checkOptionalNumber(body: Record<string, unknown>, field: string, min: 
   if (value < min || value > max) throw invalid(`'${field}' must be between ${min} and ${max}, got ${value}`, field);
 }
 
-/** True when `value` nests objects or arrays more than `max` levels deep. Iterative: any depth is safe. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
-      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-    }
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * True when JSON text nests objects or arrays more than `max` levels deep, read from the text
+ * before it is parsed: one linear pass, so a body nested millions deep is refused for the cost of
+ * reading it, never parsed or walked.
+ */
+export function textNestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
   }
   return false;
 }
@@ -115,7 +130,6 @@ function checkMessages(value: unknown): asserts value is ChatMessage[] {
 /** Validates a parsed JSON value as a chat completion request. */
 export function validateChatBody(value: unknown): ChatBody {
   if (!isObject(value)) throw invalid(`the request body must be a JSON object, got ${describe(value)}`, null);
-  if (nestedDeeperThan(value, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   if (value.model === undefined) throw invalid("'model' is required", "model");
   if (typeof value.model !== "string" || value.model.length === 0) throw invalid("'model' must be a non-empty string", "model");
   checkMessages(value.messages);
@@ -143,15 +157,19 @@ export function validateChatBody(value: unknown): ChatBody {
   return value as ChatBody;
 }
 
-/** Parses request text as JSON and validates it. */
-export function parseChatBody(text: string): ChatBody {
-  let value: unknown;
+/** Parses request text as JSON, refusing over-deep nesting before parsing. */
+export function parseJsonBody(text: string): unknown {
+  if (textNestedDeeperThan(text, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new ProxyError("invalid_json", `the request body is not valid JSON: ${(err as Error).message}`);
   }
-  return validateChatBody(value);
+}
+
+/** Parses request text as JSON and validates it. */
+export function parseChatBody(text: string): ChatBody {
+  return validateChatBody(parseJsonBody(text));
 }
 
 export const isChatObject = isObject;

@@ -27,6 +27,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     const ready = await services.store.waitUntilReady(5000);
     if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
   }
+  services.leases.start();
   const app = buildApp(services);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));

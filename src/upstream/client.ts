@@ -14,9 +14,16 @@ export interface UpstreamReply {
 
 export interface UpstreamRequest {
   upstream: string;
+  /** Path under the upstream's base URL, e.g. `/chat/completions`. */
+  path: string;
   body: string;
   /** Aborts the upstream call (client gone, shutdown). */
   signal: AbortSignal;
+  /**
+   * Once the answer's headers are in, the client leaving no longer aborts the call: a whole
+   * (non-streamed) answer is then read to the end, so its real usage is recorded.
+   */
+  finishAfterHeaders?: boolean;
 }
 
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
@@ -40,10 +47,6 @@ class Slots {
     private readonly max: number,
     private readonly maxQueued: number,
   ) {}
-
-  get busy(): number {
-    return this.inFlight;
-  }
 
   acquire(signal: AbortSignal): Promise<void> | undefined {
     if (this.inFlight < this.max) {
@@ -96,7 +99,7 @@ class UpstreamAbort extends EventEmitter {
 interface Upstream {
   config: UpstreamConfig;
   pool: Pool;
-  path: string;
+  basePath: string;
   headers: Record<string, string>;
   slots: Slots;
 }
@@ -123,18 +126,19 @@ export class UpstreamClient {
           headersTimeout: config.headers_timeout_ms ?? config.timeout_ms,
           bodyTimeout: config.timeout_ms,
         }),
-        path: `${url.pathname.replace(/\/$/, "")}/chat/completions`,
+        basePath: url.pathname.replace(/\/$/, ""),
         headers,
         slots: new Slots(config.max_in_flight, config.max_queued),
       });
     }
   }
 
-  inFlight(upstream: string): number {
-    return this.upstreams.get(upstream)?.slots.busy ?? 0;
+  /** The upstream's configured API keys, so no answer passes one on. */
+  get secrets(): string[] {
+    return [...this.upstreams.values()].map((u) => u.config.api_key).filter((k) => k.length > 0);
   }
 
-  async chatCompletion(req: UpstreamRequest): Promise<UpstreamReply> {
+  async post(req: UpstreamRequest): Promise<UpstreamReply> {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
@@ -156,12 +160,13 @@ export class UpstreamClient {
     };
     try {
       const res = await upstream.pool.request({
-        path: upstream.path,
+        path: upstream.basePath + req.path,
         method: "POST",
         headers: upstream.headers,
         body: req.body,
         signal: controller,
       });
+      if (req.finishAfterHeaders) req.signal.removeEventListener("abort", onAbort);
       return { status: res.statusCode, headers: res.headers, body: res.body, done };
     } catch (err) {
       done();

@@ -5,16 +5,35 @@ import { StreamAccountant } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
 import { sseEvent } from "./sse.js";
 
-/** Headers of an upstream error worth passing on to the client. */
-const PASSED_ERROR_HEADERS = ["retry-after", "retry-after-ms", "x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"];
+/** Headers of an upstream error worth passing on to the client, with the name they get. */
+const PASSED_ERROR_HEADERS: Array<[from: string, to: string]> = [
+  ["retry-after", "retry-after"],
+  ["retry-after-ms", "retry-after-ms"],
+  // tollgate's own x-request-id stays; the upstream's is kept for support tickets.
+  ["x-request-id", "x-upstream-request-id"],
+  ...["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"].map(
+    (h): [string, string] => [`x-ratelimit-${h}`, `x-ratelimit-${h}`],
+  ),
+];
 
 export function passedErrorHeaders(reply: UpstreamReply): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of PASSED_ERROR_HEADERS) {
-    const value = reply.headers[name];
-    if (typeof value === "string") out[name] = value;
+  for (const [from, to] of PASSED_ERROR_HEADERS) {
+    const value = reply.headers[from];
+    if (typeof value === "string") out[to] = value;
   }
   return out;
+}
+
+/** The upstream's own request id, passed on beside tollgate's. */
+export function upstreamRequestId(reply: UpstreamReply): Record<string, string> {
+  const id = reply.headers["x-request-id"];
+  return typeof id === "string" ? { "x-upstream-request-id": id } : {};
+}
+
+interface ChatCompletionLike {
+  usage?: unknown;
+  choices?: Array<{ message?: { content?: unknown; tool_calls?: unknown; function_call?: unknown }; logprobs?: unknown }>;
 }
 
 /**
@@ -28,9 +47,9 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
   } finally {
     reply.done();
   }
-  let parsed: { usage?: unknown; choices?: Array<{ message?: { content?: unknown; tool_calls?: unknown; function_call?: unknown }; logprobs?: unknown }> } | undefined;
+  let parsed: ChatCompletionLike | undefined;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text) as ChatCompletionLike;
   } catch {
     parsed = undefined;
   }
@@ -55,16 +74,25 @@ export interface StreamRelayOptions {
 }
 
 /**
- * Streams an upstream SSE answer to the client as it arrives, pull by pull, so backpressure
- * reaches the upstream. The upstream is aborted when the client goes away; a stream that ends
+ * Bytes of a stream read from the upstream but not yet taken by the client. Reading runs ahead of
+ * the client up to this much, so what the upstream sent is counted even when the client reads
+ * slowly and then leaves; past it, reading waits and backpressure reaches the upstream.
+ */
+export const RELAY_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * Streams an upstream SSE answer to the client as it arrives. Every byte read is counted at once,
+ * whether or not the client has taken it. When the client goes away, what the upstream already
+ * delivered to this process is counted too, then the upstream is aborted. A stream that ends
  * without `[DONE]` or breaks becomes an error event, never a clean end.
  */
 export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
   const accountant = new StreamAccountant(options.clientWantsUsage, options.onChunk);
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  const chunks = reply.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let ended = false;
+  let cancelled = false;
+  let wake: (() => void) | undefined;
 
   const end = async (status: number) => {
     if (ended) return;
@@ -72,44 +100,55 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     reply.done();
     await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText });
   };
+  const brokenEvent = (message: string) => encoder.encode(sseEvent(JSON.stringify(new ProxyError("upstream_stream_broken", message).toBody())));
 
-  const brokenEvent = (message: string) =>
-    encoder.encode(sseEvent(JSON.stringify(new ProxyError("upstream_stream_broken", message).toBody())));
-
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const next = await chunks.next();
-          if (next.done) {
-            const tail = accountant.flush() + decoder.decode();
-            if (tail.trim()) controller.enqueue(encoder.encode(tail));
-            if (accountant.sawDone) {
-              await end(200);
-            } else {
-              controller.enqueue(brokenEvent("the upstream stream ended before it was complete"));
-              await end(502);
-            }
-            controller.close();
-            return;
-          }
-          const out = accountant.transform(decoder.decode(next.value, { stream: true }));
-          if (out) {
-            controller.enqueue(encoder.encode(out));
-            return;
-          }
-        }
-      } catch {
-        if (ended) return;
-        controller.enqueue(brokenEvent("the upstream connection broke during the stream"));
-        await end(502);
-        controller.close();
+  const pump = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    try {
+      for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+        const out = accountant.transform(decoder.decode(chunk, { stream: true }));
+        if (cancelled) return;
+        if (out) controller.enqueue(encoder.encode(out));
+        if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
+        if (cancelled) return;
       }
+      const tail = accountant.flush() + decoder.decode();
+      if (tail.trim()) controller.enqueue(encoder.encode(tail));
+      if (accountant.sawDone) {
+        await end(200);
+      } else {
+        controller.enqueue(brokenEvent("the upstream stream ended before it was complete"));
+        await end(502);
+      }
+      controller.close();
+    } catch {
+      if (cancelled || ended) return;
+      controller.enqueue(brokenEvent("the upstream connection broke during the stream"));
+      await end(502);
+      controller.close();
+    }
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        void pump(controller);
+      },
+      pull() {
+        wake?.();
+        wake = undefined;
+      },
+      async cancel() {
+        cancelled = true;
+        // What the upstream delivered but nobody read yet was billed all the same.
+        for (let chunk = reply.body.read() as Buffer | null; chunk !== null; chunk = reply.body.read() as Buffer | null) {
+          accountant.transform(decoder.decode(chunk, { stream: true }));
+        }
+        // The client went away: stop the upstream generating (and billing) more.
+        reply.body.destroy();
+        wake?.();
+        await end(499);
+      },
     },
-    async cancel() {
-      // The client went away: stop the upstream generating (and billing) more.
-      reply.body.destroy();
-      await end(499);
-    },
-  });
+    new ByteLengthQueuingStrategy({ highWaterMark: RELAY_BUFFER_BYTES }),
+  );
 }

@@ -1,40 +1,24 @@
-import type { ModelConfig, Tier } from "../config/schema.js";
-import type { Reservation } from "../budget/reserve.js";
+import type { ModelConfig } from "../config/schema.js";
+import type { ChatRequest, Prepared } from "../plan/index.js";
 import { usageCost, type TokenUsage } from "../pricing/cost.js";
-import type { Caller } from "../server/auth.js";
 import type { Services } from "../services.js";
 import { countTextTokens } from "../tokens/count.js";
 import { tokensCost, type Nano } from "../money.js";
-import type { UsageRecord } from "./record.js";
+import type { RecordHeader, UsageRecord } from "./record.js";
 
-/** What the proxy knows about a forwarded request by the time it is answered. */
-export interface RequestTrace {
-  requestId: string;
-  /** Wall-clock start (ms since epoch) and a monotonic start (performance.now()). */
-  startedAt: number;
-  startedMono: number;
-  /** When the request went upstream (performance.now()), for the upstream latency metric. */
-  forwardedMono?: number;
-  caller: Caller;
-  requestType: string;
-  requestedModel: string;
-  tier: Tier;
+/** What answered a request: the model it was prepared for, and how it got there. */
+export interface Served {
+  request: ChatRequest;
+  endpoint: string;
+  prepared: Prepared;
+  /** Short reason for `x-tollgate-route`. */
   route: string;
-  model: string;
-  modelConfig: ModelConfig;
-  stream: boolean;
-  /** The client asked for `stream_options.include_usage`. */
-  clientWantsUsage: boolean;
-  /** Prompt tokens counted locally in the routed model's encoding. */
-  promptTokens: number;
-  estimate: Nano;
-  reservation: Reservation;
-  day: string;
-  fallbackFrom: string[];
+  fallbackFrom: readonly string[];
+  /** The output limit the proxy set from the request type, when it set one. */
+  outputLimit: number | undefined;
   optimizerSavedTokens: number;
-  droppedMessages: number;
-  droppedTokens: number;
-  outputLimit: number | null;
+  /** When the request went upstream (performance.now()), for the upstream latency metric. */
+  forwardedAt?: number;
 }
 
 export interface Outcome {
@@ -43,7 +27,7 @@ export interface Outcome {
   usage?: TokenUsage;
   /** Text the upstream produced, counted when `usage` is missing. */
   outputText?: readonly string[];
-  /** True when nothing was produced (upstream error, refused): the reservation is released. */
+  /** True when nothing was produced (upstream error, refused): the hold is released. */
   nothingBilled?: boolean;
   cacheHit?: boolean;
 }
@@ -54,77 +38,94 @@ export interface Accounted {
   source: UsageRecord["usage_source"];
 }
 
+/** The part of the usage record known before the answer; budget holds carry it. */
+export function recordHeader(request: ChatRequest, endpoint: string, model: string, services: Pick<Services, "config">, route: string): RecordHeader {
+  return {
+    time: new Date(request.startedAt).toISOString(),
+    request_id: request.id,
+    endpoint,
+    key_id: request.caller.keyId,
+    team: request.caller.team,
+    request_type: request.requestType,
+    tier: services.config.models[model]!.tier,
+    requested_model: request.body.model,
+    routed_model: model,
+    route,
+    stream: request.body.stream === true,
+  };
+}
+
 /** The model whose price the savings are measured against: the one asked for, or the premium default for auto. */
 function baselineModel(services: Services, requested: string): ModelConfig | undefined {
   const { models } = services.config;
   return Object.hasOwn(models, requested) ? models[requested] : models[services.tierModels.premium[0] ?? ""];
 }
 
-async function finalUsage(services: Services, trace: RequestTrace, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {
+async function finalUsage(services: Services, served: Served, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {
   if (outcome.cacheHit) return { usage: outcome.usage!, source: "cache" };
   if (outcome.usage) return { usage: outcome.usage, source: "upstream" };
   if (outcome.nothingBilled) return { usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 }, source: "estimated" };
   const text = (outcome.outputText ?? []).join("");
-  const completionTokens = await countTextTokens(text, services.encodingOf(trace.model));
-  return { usage: { promptTokens: trace.promptTokens, cachedTokens: 0, completionTokens }, source: "estimated" };
+  const completionTokens = await countTextTokens(text, services.encodingOf(served.prepared.model));
+  return { usage: { promptTokens: served.prepared.inputTokens, cachedTokens: 0, completionTokens }, source: "estimated" };
 }
 
 /**
- * Step 7 of the pipeline: the real cost from the usage, the reservation settled with it,
- * the usage record appended, metrics and the request's log line.
+ * Step 7 of the pipeline: the real cost from the usage, the usage record, and `settle` called
+ * with both (the hold's settle, or a plain record for a cache hit); then metrics and the log line.
  */
-export async function accountRequest(services: Services, trace: RequestTrace, outcome: Outcome): Promise<Accounted> {
-  const { usage, source } = await finalUsage(services, trace, outcome);
-  const cost = outcome.cacheHit ? 0 : usageCost(trace.modelConfig, usage);
-  const baseline = baselineModel(services, trace.requestedModel);
-  const latencyMs = Math.round(performance.now() - trace.startedMono);
+export async function accountRequest(
+  services: Services,
+  served: Served,
+  outcome: Outcome,
+  settle: (cost: Nano, record: UsageRecord) => Promise<void>,
+): Promise<Accounted> {
+  const { prepared, request } = served;
+  const model = prepared.config;
+  const { usage, source } = await finalUsage(services, served, outcome);
+  const cost = outcome.cacheHit ? 0 : usageCost(model, usage);
+  const baseline = baselineModel(services, request.body.model);
+  const latencyMs = Math.round(performance.now() - request.startedMono);
   const record: UsageRecord = {
-    time: new Date(trace.startedAt).toISOString(),
-    request_id: trace.requestId,
-    key_id: trace.caller.keyId,
-    team: trace.caller.team,
-    request_type: trace.requestType,
-    tier: trace.tier,
-    requested_model: trace.requestedModel,
-    routed_model: trace.model,
-    route: trace.route,
-    fallback_from: trace.fallbackFrom,
-    stream: trace.stream,
+    ...recordHeader(request, served.endpoint, prepared.model, services, served.route),
+    fallback_from: [...served.fallbackFrom],
     status: outcome.status,
     input_tokens: usage.promptTokens,
     cached_tokens: usage.cachedTokens,
     output_tokens: usage.completionTokens,
     usage_source: source,
-    estimated_cost_nano: trace.estimate,
+    estimated_cost_nano: prepared.expectedCost,
     cost_nano: cost,
     requested_model_cost_nano: baseline ? usageCost(baseline, usage) : cost,
     cache_hit: outcome.cacheHit ?? false,
-    optimizer_saved_tokens: trace.optimizerSavedTokens,
-    optimizer_saved_nano: tokensCost(trace.optimizerSavedTokens, trace.modelConfig.price.input),
-    context_dropped_messages: trace.droppedMessages,
-    context_dropped_tokens: trace.droppedTokens,
-    context_saved_nano: tokensCost(trace.droppedTokens, trace.modelConfig.price.input),
-    output_limit: trace.outputLimit,
+    optimizer_saved_tokens: served.optimizerSavedTokens,
+    optimizer_saved_nano: tokensCost(served.optimizerSavedTokens, model.price.input),
+    context_dropped_messages: prepared.droppedMessages,
+    context_dropped_tokens: prepared.droppedTokens,
+    context_saved_nano: tokensCost(prepared.droppedTokens, model.price.input),
+    output_limit: served.outputLimit ?? null,
+    output_capped: prepared.outputCapped,
     latency_ms: latencyMs,
   };
-  await services.settler.settleReservation(trace.reservation, cost, record, trace.day);
+  await settle(cost, record);
 
   const m = services.metrics;
-  m.requests.inc({ tier: trace.tier, model: trace.model, status: String(outcome.status) });
+  const tier = model.tier;
+  m.requests.inc({ tier, model: prepared.model, status: String(outcome.status) });
   if (usage.promptTokens > 0) {
-    m.tokens.inc({ direction: "input", model: trace.model }, usage.promptTokens);
-    m.tokens.inc({ direction: "cached", model: trace.model }, usage.cachedTokens);
-    m.tokens.inc({ direction: "output", model: trace.model }, usage.completionTokens);
+    m.tokens.inc({ direction: "input", model: prepared.model }, usage.promptTokens);
+    m.tokens.inc({ direction: "cached", model: prepared.model }, usage.cachedTokens);
+    m.tokens.inc({ direction: "output", model: prepared.model }, usage.completionTokens);
   }
-  if (cost > 0) m.cost.inc({ model: trace.model }, cost / 1e9);
-  if (trace.forwardedMono !== undefined) m.upstreamLatency.observe({ model: trace.model }, (performance.now() - trace.forwardedMono) / 1000);
+  if (cost > 0) m.cost.inc({ model: prepared.model }, cost / 1e9);
+  if (served.forwardedAt !== undefined) m.upstreamLatency.observe({ model: prepared.model }, (performance.now() - served.forwardedAt) / 1000);
   services.logger.log("info", "request", {
-    request_id: trace.requestId,
-    key_id: trace.caller.keyId,
-    tier: trace.tier,
-    model: trace.model,
-    route: trace.route,
-    fallback_from: trace.fallbackFrom,
+    request_id: request.id,
+    key_id: request.caller.keyId,
+    tier,
+    model: prepared.model,
+    route: served.route,
+    fallback_from: served.fallbackFrom,
     status: outcome.status,
     cost_usd: cost / 1e9,
     usage_source: source,

@@ -1,10 +1,14 @@
 import type { Tier } from "../config/schema.js";
 import type { Nano } from "../money.js";
 
-/** One line of the usage log: what a forwarded request asked for, where it went and what it cost. */
-export interface UsageRecord {
+/**
+ * What a usage record knows before the answer: who asked, for what, and where it went. A budget
+ * hold carries it too, so a hold charged after its replica died still gets a full record.
+ */
+export interface RecordHeader {
   time: string;
   request_id: string;
+  endpoint: string;
   key_id: string | null;
   team: string | null;
   request_type: string;
@@ -12,15 +16,22 @@ export interface UsageRecord {
   requested_model: string;
   routed_model: string;
   route: string;
+  stream: boolean;
+}
+
+/** One line of the usage log: what a forwarded request asked for, where it went and what it cost. */
+export interface UsageRecord extends RecordHeader {
   /** Models tried before the one that answered (fallback). */
   fallback_from: string[];
-  stream: boolean;
   status: number;
   input_tokens: number;
   cached_tokens: number;
   output_tokens: number;
-  /** `upstream`: the upstream's usage; `estimated`: counted locally; `cache`: served from the response cache. */
-  usage_source: "upstream" | "estimated" | "cache";
+  /**
+   * `upstream`: the upstream's usage; `estimated`: counted locally; `cache`: served from the response
+   * cache; `unreconciled`: the hold of a replica that died, charged at its reserved amount.
+   */
+  usage_source: "upstream" | "estimated" | "cache" | "unreconciled";
   estimated_cost_nano: Nano;
   cost_nano: Nano;
   /** What the same tokens would have cost on the model the client asked for (auto: the premium default). */
@@ -35,31 +46,59 @@ export interface UsageRecord {
   context_saved_nano: Nano;
   /** The output limit the proxy set from the request type, when it set one. */
   output_limit: number | null;
+  /** The output limit the proxy lowered the request to so its worst case fit a budget. */
+  output_capped: number | null;
   latency_ms: number;
 }
 
-/** Per-day aggregate fields a record adds to; `/v1/costs` reads them back. */
+/** The record of a hold whose replica died: charged at what it reserved, tokens unknown. */
+export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRecord {
+  return {
+    ...header,
+    fallback_from: [],
+    status: 0,
+    input_tokens: 0,
+    cached_tokens: 0,
+    output_tokens: 0,
+    usage_source: "unreconciled",
+    estimated_cost_nano: amount,
+    cost_nano: amount,
+    requested_model_cost_nano: amount,
+    cache_hit: false,
+    optimizer_saved_tokens: 0,
+    optimizer_saved_nano: 0,
+    context_dropped_messages: 0,
+    context_dropped_tokens: 0,
+    context_saved_nano: 0,
+    output_limit: null,
+    output_capped: null,
+    latency_ms: 0,
+  };
+}
+
+/** Per-day aggregate fields a record adds to; `/v1/costs` reads every one of them back. */
 export function aggregateFields(r: UsageRecord): Array<[string, number]> {
   const fields: Array<[string, number]> = [
     ["requests", 1],
     ["cost", r.cost_nano],
-    ["estimated", r.estimated_cost_nano],
     ["requested_cost", r.requested_model_cost_nano],
     ["input_tokens", r.input_tokens],
     ["cached_tokens", r.cached_tokens],
     ["output_tokens", r.output_tokens],
   ];
-  if (r.status >= 400) fields.push(["errors", 1]);
   if (r.cache_hit) fields.push(["cache_hits", 1], ["cache_saved", r.requested_model_cost_nano - r.cost_nano]);
   if (r.optimizer_saved_tokens > 0) fields.push(["optimizer_tokens", r.optimizer_saved_tokens], ["optimizer_saved", r.optimizer_saved_nano]);
   if (r.context_dropped_tokens > 0) fields.push(["context_tokens", r.context_dropped_tokens], ["context_saved", r.context_saved_nano], ["context_requests", 1]);
   if (r.output_limit !== null) fields.push(["output_limited", 1]);
+  if (r.output_capped !== null) fields.push(["output_capped", 1]);
+  if (r.usage_source === "unreconciled") fields.push(["unreconciled", 1], ["unreconciled_cost", r.cost_nano]);
   const groups: Array<[string, string | null]> = [
     ["model", r.routed_model],
     ["tier", r.tier],
     ["key", r.key_id],
     ["team", r.team],
     ["type", r.request_type],
+    ["endpoint", r.endpoint],
   ];
   for (const [group, value] of groups) {
     if (value === null) continue;

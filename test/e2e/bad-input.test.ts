@@ -15,7 +15,7 @@ beforeAll(async () => {
     store: { redis_url: redisUrl(), key_prefix: prefix },
     server: { host: "127.0.0.1", port: 0, body_limit_mb: 0.01 },
     keys: [{ id: "app", key: KEY, team: "research" }],
-    budgets: { downgrade: false, global: { daily: 10, monthly: 100, per_request: 0.5 }, teams: { research: { daily: 5 } }, keys: { app: { daily: 1 } } },
+    budgets: { downgrade: false, global: { daily: 10, monthly: 100, per_request: 0.2 }, teams: { research: { daily: 5 } }, keys: { app: { daily: 1 } } },
   });
   proxy = await startTestProxy(config);
 });
@@ -68,8 +68,9 @@ const cases: Array<{ name: string; body: string; headers?: Record<string, string
   { name: "a bad tier header", body: JSON.stringify(valid), headers: { "x-tollgate-tier": "platinum" }, status: 400, code: "invalid_request", param: "x-tollgate-tier", message: /economy, standard or premium/ },
   { name: "a bad request type", body: JSON.stringify(valid), headers: { "x-tollgate-request-type": "bad type!" }, status: 400, code: "invalid_request", param: "x-tollgate-request-type", message: /request-type/ },
   {
-    name: "a request over the per-request cap",
-    body: JSON.stringify({ model: "gpt-4-turbo", messages: valid.messages, max_tokens: 100_000 }),
+    // 128 answers of even the smallest capped length (64 tokens at $30/M) cost more than the $0.20 cap.
+    name: "a request over the per-request cap that no output cap can bring under it",
+    body: JSON.stringify({ model: "gpt-4-turbo", messages: valid.messages, n: 128, max_tokens: 100 }),
     headers: { "x-tollgate-tier": "premium" },
     status: 429,
     code: "request_cost_limit_exceeded",

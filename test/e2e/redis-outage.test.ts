@@ -4,6 +4,7 @@ import { startUpstream, type FakeUpstream } from "../support/upstream.js";
 import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
 import { startOwnRedis, type OwnRedis } from "../support/own-redis.js";
 import { windowsAt } from "../../src/budget/window.js";
+import { ManualClock } from "../../src/clock.js";
 
 /** Redis stops mid-run: requests get 503, then succeed once it is back; nothing lost or counted twice. */
 
@@ -11,11 +12,13 @@ let redis: OwnRedis;
 let upstream: FakeUpstream;
 let proxy: TestProxy;
 let client: OpenAI;
+/** The proxies' clock: budget windows come from it, never from the wall clock. */
+const clock = new ManualClock(Date.UTC(2026, 5, 15, 12));
 
 beforeAll(async () => {
   redis = await startOwnRedis();
   upstream = await startUpstream((req) => ({ kind: "json", delayMs: req.body.messages[0].content === "slow" ? 1500 : 0 }));
-  proxy = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: redis.url, key_prefix: "outage:" } }));
+  proxy = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: redis.url, key_prefix: "outage:" } }), { clock });
   client = proxy.client();
 });
 
@@ -43,7 +46,7 @@ describe("Redis outage with store.on_error: closed", () => {
 
     // A request already reserved when Redis goes away settles once it is back.
     const slow = ask("slow");
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => upstream.requests.some((r) => r.body.messages[0].content === "slow")).toBe(true);
     await redis.stop();
 
     const during = await ask();
@@ -55,7 +58,8 @@ describe("Redis outage with store.on_error: closed", () => {
     const slowResult = await slow;
     expect(slowResult.status).toBe(200);
     answered.push(slowResult as { cost: number; id: string });
-    expect(proxy.services.settler.backlog).toBe(1);
+    // The slow request's settle, and the release by id of the refused request's reserve (it may have run before its reply was lost).
+    expect(proxy.services.settler.backlog).toBe(2);
 
     await redis.start();
     await expect.poll(async () => (await fetch(`${proxy.url}/ready`)).status, { timeout: 10_000, interval: 100 }).toBe(200);
@@ -64,7 +68,7 @@ describe("Redis outage with store.on_error: closed", () => {
     answered.push(after as { cost: number; id: string });
     await expect.poll(() => proxy.services.settler.backlog, { timeout: 10_000 }).toBe(0);
 
-    const day = windowsAt(Date.now(), "UTC").day;
+    const day = windowsAt(clock.now(), "UTC").day;
     const [globalDaily] = await proxy.services.store.spent([`c:global::d:${day}`]);
     expect(globalDaily).toBe(answered.reduce((s, r) => s + r.cost, 0));
     const records = await proxy.services.store.usageRecords(100);
@@ -75,7 +79,7 @@ describe("Redis outage with store.on_error: closed", () => {
 describe("Redis outage with store.on_error: open", () => {
   it("lets traffic through, logs each such request, and records the spend once Redis is back", async () => {
     const own = await startOwnRedis();
-    const open = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: own.url, key_prefix: "open:", on_error: "open" } }));
+    const open = await startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: own.url, key_prefix: "open:", on_error: "open" } }), { clock });
     try {
       const openClient = open.client();
       await own.stop();
@@ -83,11 +87,12 @@ describe("Redis outage with store.on_error: open", () => {
       expect(response.status).toBe(200);
       const cost = Math.round(Number(response.headers.get("x-tollgate-cost")) * 1e9);
       expect(open.logger.lines.some((l) => l.event === "budget_store_unavailable_open" && l.level === "error")).toBe(true);
-      expect(open.services.settler.backlog).toBe(1);
+      // The release by id of the reserve whose reply was lost, and the request's own settle.
+      expect(open.services.settler.backlog).toBe(2);
 
       await own.start();
       await expect.poll(() => open.services.settler.backlog, { timeout: 10_000 }).toBe(0);
-      const [spent] = await open.services.store.spent([`c:global::d:${windowsAt(Date.now(), "UTC").day}`]);
+      const [spent] = await open.services.store.spent([`c:global::d:${windowsAt(clock.now(), "UTC").day}`]);
       expect(spent).toBe(cost);
       expect((await open.services.store.usageRecords(10)).map((r) => r.request_id)).toEqual([response.headers.get("x-request-id")]);
     } finally {

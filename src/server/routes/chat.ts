@@ -1,178 +1,156 @@
-import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
-import { holdBudget } from "../../budget/hold.js";
+import { BudgetHold } from "../../budget/hold.js";
+import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
-import { cacheApplies, cacheKey, readCacheHeader, type CacheTicket } from "../../cache/index.js";
-import { ProxyError, toProxyError } from "../../errors.js";
+import { lookInCache } from "../../cache/lookup.js";
 import { headerUsd } from "../../money.js";
-import { optimizeRequest } from "../../optimize/index.js";
-import { estimateCost, expectedOutputTokens } from "../../pricing/cost.js";
-import { parseChatBody, type ChatBody } from "../../request/parse.js";
-import { clientOutputLimit } from "../../routing/adapt.js";
-import { planRoute } from "../../routing/plan.js";
+import { planRequest, type ChatRequest, type Prepared, type RequestPlan } from "../../plan/index.js";
+import { adaptParams } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";
-import { countPromptTokens } from "../../tokens/count.js";
-import { accountRequest, type RequestTrace } from "../../usage/account.js";
-import { forwardWithFallback } from "../../upstream/forward.js";
-import { passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
-import { readRequestType } from "../request-headers.js";
+import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
+import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
+import { passedErrorHeaders, readJsonAnswer, relayStream, upstreamRequestId } from "../../upstream/relay.js";
+import { maskSecrets } from "../../upstream/secrets.js";
+import { admitChat } from "../admit.js";
+import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 
+const ENDPOINT = "chat.completions";
+
 /**
- * POST /v1/chat/completions, in the order of SPEC 3: authenticate and parse, route, reduce
- * tokens, look in the cache, reserve, forward (with fallback), relay and account. Each step
- * lives in its own module; this file only sequences them.
+ * POST /v1/chat/completions, in the order of SPEC 3. Each step lives in its own folder; this
+ * file only sequences them and turns the upstream's answer into the client's.
  */
 export function chatCompletions(services: Services) {
-  const { config } = services;
+  return exchange(services, async (ex, c) => {
+    const request = await admitChat(services, c);
+    const plan = await planRequest(services, request);
+    const routed = await plan.prepare(plan.decision.model);
 
-  /**
-   * The estimated cost of `body` on a model: its prompt in the model's encoding plus the expected
-   * output. The prompt counts are kept, so the usage record reuses the one of the model chosen.
-   */
-  const estimator = (body: ChatBody) => {
-    const promptTokens = new Map<string, number>();
-    const estimate = async (model: string) => {
-      const modelConfig = config.models[model]!;
-      const tokens = await countPromptTokens(body.messages, services.encodingOf(model), body.tools);
-      promptTokens.set(model, tokens);
-      const output = expectedOutputTokens(tokens, clientOutputLimit(body), config.budgets.output_estimate, modelConfig);
-      return estimateCost(modelConfig, tokens, output, body.n ?? 1);
-    };
-    return { estimate, promptTokens };
-  };
+    const cached = await lookInCache(services, ex, request, routed, c.req.header("x-tollgate-cache"));
+    if (cached.kind === "hit") return { response: await respondFromCache(services, served(request, plan, routed, plan.decision.route), cached.text) };
 
-  return async (c: Context): Promise<Response> => {
-    services.lifecycle.enter();
-    // A streamed answer outlives this function: its end, not the return, leaves the lifecycle
-    // and releases the cache ticket (both are handed to the stream and cleared here).
-    let ending: (() => void) | undefined = () => services.lifecycle.leave();
-    let ticket: CacheTicket | undefined;
-    try {
-      if (services.lifecycle.draining) {
-        throw new ProxyError("shutting_down", "The proxy is shutting down; retry on another replica.", null, { "retry-after": "1" });
-      }
-      const startedMono = performance.now();
-      const startedAt = services.clock.now();
-      const requestId = `chatcmpl-tg-${randomUUID()}`;
-      const signal = c.req.raw.signal;
+    const hold = await BudgetHold.take(services, {
+      requestId: request.id,
+      caller: request.caller,
+      candidates: plan.decision.candidates,
+      price: plan.prepare,
+      header: (model) => recordHeader(request, ENDPOINT, model, services, plan.decision.route),
+    });
+    let forwardedAt: number | undefined;
+    const servedNow = (): Served => ({ ...served(request, plan, hold.priced, routeOf(plan, hold)), fallbackFrom: hold.fallbackFrom, forwardedAt });
+    ex.defer(() => hold.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, (cost, record) => hold.settle(cost, record))));
 
-      // 1-2. Authenticate, then parse and validate (no CPU spent on bodies from unknown callers).
-      const caller = services.auth.authenticate(c.req.header("authorization"));
-      const body = parseChatBody(await c.req.text());
-      const requestType = readRequestType(c.req.header("x-tollgate-request-type"));
-      const cacheHeader = readCacheHeader(c.req.header("x-tollgate-cache"));
-
-      // 3. Classify and pick a model.
-      const { decision } = await planRoute(services, body, caller, requestType, {
-        tier: c.req.header("x-tollgate-tier"),
-        maxTier: c.req.header("x-tollgate-max-tier"),
-      });
-
-      // 5 (before the estimate, which must see the tokens actually sent). Token reduction for the routed model.
-      const optimized = await optimizeRequest(body, requestType, config.optimize, config.models[decision.model]!, services.encodingOf(decision.model));
-      const sendBody = optimized.body;
-      const { estimate, promptTokens } = estimator(sendBody);
-
-      // Look in the response cache: a hit costs nothing and reserves nothing.
-      const cache = services.cache && cacheApplies(cacheHeader, sendBody) ? services.cache : undefined;
-      const key = cache && cacheKey(decision.model, sendBody);
-      let cached = cache && key ? await cache.get(key) : null;
-      if (cache && key && cached === null) {
-        ticket = await cache.acquire(key, signal);
-        if (!ticket.leader) cached = await cache.get(key);
-      }
-
-      // 4. Reserve the estimate, downgrading when the budget says so.
-      const { reservation, day } = cached
-        ? { reservation: { requestId, model: decision.model, amount: 0, counters: [], unrecorded: false, cooling: [] }, day: services.windows.at(startedAt).day }
-        : await holdBudget(services, requestId, caller, decision.candidates, (model) => estimate(model));
-      const modelConfig = config.models[reservation.model]!;
-      const trace: RequestTrace = {
-        requestId,
-        startedAt,
-        startedMono,
-        caller,
-        requestType,
-        requestedModel: body.model,
-        tier: modelConfig.tier,
-        route: reservation.cooling.length > 0 ? "fallback" : reservation.model === decision.model ? decision.route : "budget-downgrade",
-        model: reservation.model,
-        modelConfig,
-        stream: body.stream === true,
-        clientWantsUsage: body.stream_options?.include_usage === true,
-        promptTokens: promptTokens.get(reservation.model) ?? (await countPromptTokens(sendBody.messages, services.encodingOf(reservation.model), sendBody.tools)),
-        estimate: reservation.amount,
-        reservation,
-        day,
-        fallbackFrom: [...reservation.cooling],
-        optimizerSavedTokens: optimized.optimizerSavedTokens,
-        droppedMessages: optimized.droppedMessages,
-        droppedTokens: optimized.droppedTokens,
-        outputLimit: optimized.outputLimit ?? null,
-      };
-      if (cached) return await respondFromCache(services, trace, cached, tollgateHeaders(trace, config.models[trace.model]!.upstream_model ?? trace.model));
-      trace.forwardedMono = performance.now();
-      services.metrics.overhead.observe((trace.forwardedMono - startedMono) / 1000);
-
-      // 6. Forward upstream, falling back within the tier.
-      let forwarded;
-      try {
-        forwarded = await forwardWithFallback(services, trace, sendBody, signal, estimate);
-      } catch (err) {
-        // The client left before any answer: bill the prompt the upstream may already have read.
-        const clientGone = signal.aborted;
-        await accountRequest(services, trace, clientGone ? { status: 499, outputText: [] } : { status: (err as ProxyError).status ?? 502, nothingBilled: true });
-        throw err;
-      }
-      const { reply, upstreamModel } = forwarded;
-      const headers = tollgateHeaders(trace, upstreamModel);
-      if (cache) headers["x-tollgate-cache"] = "miss";
-
-      // 7. Relay the answer and account for it.
-      if (forwarded.errorText !== undefined || reply.status >= 400) {
-        const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
-        await accountRequest(services, trace, { status: reply.status, nothingBilled: true });
-        const type = String(reply.headers["content-type"] ?? "application/json");
-        return new Response(text, { status: reply.status, headers: { ...headers, ...passedErrorHeaders(reply), "content-type": type } });
-      }
-      if (!trace.stream) {
-        const { text, outcome, replayable } = await readJsonAnswer(reply);
-        const accounted = await accountRequest(services, trace, outcome);
-        if (cache && key && outcome.usage && replayable) await cache.put(key, text).catch(() => {});
-        headers["x-tollgate-cost"] = headerUsd(accounted.cost);
-        headers["content-type"] = String(reply.headers["content-type"] ?? "application/json");
-        return new Response(text, { status: reply.status, headers });
-      }
-
-      const assembler = cache ? new CompletionAssembler() : undefined;
-      const streamTicket = ticket;
-      const leave = ending;
-      ticket = undefined;
-      ending = undefined;
-      const stream = relayStream(reply, {
-        clientWantsUsage: trace.clientWantsUsage,
-        onChunk: assembler && ((chunk) => assembler.add(chunk)),
-        onEnd: async (outcome) => {
-          try {
-            await accountRequest(services, trace, outcome);
-            const answer = outcome.status === 200 ? assembler?.json() : undefined;
-            if (cache && key && answer) await cache.put(key, answer).catch(() => {});
-          } finally {
-            streamTicket?.release();
-            leave();
-          }
-        },
-      });
-      return new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } });
-    } catch (err) {
-      const error = toProxyError(err);
-      if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: (err as Error)?.stack ?? String(err) });
-      services.metrics.rejected.inc({ code: error.code });
-      return error.toResponse();
-    } finally {
-      ticket?.release();
-      ending?.();
-    }
-  };
+    forwardedAt = performance.now();
+    services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
+    const forwarded = await forwardWithFallback(hold.priced, {
+      send: (candidate) => sendUpstream(services, ex, candidate),
+      next: async (failed) => ((await fallbackTo(services, hold, failed)) ? hold.priced : undefined),
+      coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
+      now: () => services.clock.now(),
+    });
+    const settle = (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => hold.settle(cost, record);
+    return relayAnswer(services, ex, servedNow(), hold.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
+  });
 }
+
+function served(request: ChatRequest, plan: RequestPlan, prepared: Prepared, route: string): Served {
+  return { request, endpoint: ENDPOINT, prepared, route, fallbackFrom: [], outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+}
+
+/** `x-tollgate-route`: why the request went where it went. */
+function routeOf(plan: RequestPlan, hold: BudgetHold<Prepared>): string {
+  if (hold.fallbackFrom.length > 0 || hold.cooling.length > 0) return "fallback";
+  return hold.model === plan.decision.model ? plan.decision.route : "budget-downgrade";
+}
+
+/** The request as the model receives it: its name, its parameters, usage asked for on streams. */
+function sendUpstream(services: Services, ex: Exchange, prepared: Prepared) {
+  const upstreamModel = prepared.config.upstream_model ?? prepared.model;
+  const body = adaptParams(prepared.body, prepared.config, upstreamModel);
+  const stream = body.stream === true;
+  if (stream) body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+  return services.upstream.post({ upstream: prepared.config.upstream, path: "/chat/completions", body: JSON.stringify(body), signal: ex.signal, finishAfterHeaders: !stream });
+}
+
+/** Fallback within the tier (`routing.fallback`): the budget moves to the next untried model. */
+async function fallbackTo(services: Services, hold: BudgetHold<Prepared>, failed: Prepared): Promise<boolean> {
+  const tier = failed.config.tier;
+  const setting = services.config.routing.fallback;
+  if (!(typeof setting === "boolean" ? setting : (setting[tier] ?? true))) return false;
+  const tried = new Set([...hold.fallbackFrom, failed.model]);
+  const alternatives = services.tierModels[tier].filter((m) => !tried.has(m));
+  return alternatives.length > 0 && hold.moveTo(alternatives);
+}
+
+/**
+ * Accounts for a request that ended without an answer being accounted: the upstream failed (nothing
+ * billed), or the client left or something broke after the request went upstream (its prompt was
+ * read, so it is charged, counted locally). A request that never went upstream holds nothing.
+ */
+async function accountUnfinished(services: Services, ex: Exchange, served: Served, forwarded: boolean, settle: (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => Promise<void>): Promise<void> {
+  if (!forwarded) return;
+  const failure = ex.failure as { status?: number; code?: string } | undefined;
+  const upstreamFailed = !ex.clientGone && typeof failure?.code === "string" && failure.code.startsWith("upstream_");
+  const outcome: Outcome = ex.clientGone
+    ? { status: 499, outputText: [] }
+    : upstreamFailed
+      ? { status: failure.status ?? 502, nothingBilled: true }
+      : { status: 500, outputText: [] };
+  await accountRequest(services, served, outcome, settle);
+}
+
+async function relayAnswer(
+  services: Services,
+  ex: Exchange,
+  served: Served,
+  capped: boolean,
+  forwarded: Forwarded<Prepared>,
+  storeInCache: ((answer: string) => Promise<void>) | undefined,
+  settle: (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => Promise<void>,
+): Promise<Answer> {
+  const { reply } = forwarded;
+  const headers = { ...tollgateHeaders(served, capped), ...upstreamRequestId(reply) };
+  if (storeInCache) headers["x-tollgate-cache"] = "miss";
+
+  if (forwarded.errorText !== undefined || reply.status >= 400) {
+    const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
+    await accountRequest(services, served, { status: reply.status, nothingBilled: true }, settle);
+    const type = String(reply.headers["content-type"] ?? "application/json");
+    return {
+      response: new Response(maskSecrets(text, services.upstream.secrets), {
+        status: reply.status,
+        headers: { ...headers, ...passedErrorHeaders(reply), "content-type": type },
+      }),
+    };
+  }
+
+  if (served.request.body.stream !== true) {
+    const { text, outcome, replayable } = await readJsonAnswer(reply);
+    const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
+    if (storeInCache && outcome.usage && replayable) await storeInCache(text);
+    headers["x-tollgate-cost"] = headerUsd(accounted.cost);
+    headers["content-type"] = String(reply.headers["content-type"] ?? "application/json");
+    return { response: new Response(text, { status: reply.status, headers }) };
+  }
+
+  const assembler = storeInCache ? new CompletionAssembler() : undefined;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const stream = relayStream(reply, {
+    clientWantsUsage: served.request.body.stream_options?.include_usage === true,
+    onChunk: assembler && ((chunk) => assembler.add(chunk)),
+    onEnd: async (outcome) => {
+      try {
+        await accountRequest(services, served, outcome, settle);
+        const answer = outcome.status === 200 ? assembler?.json() : undefined;
+        if (storeInCache && answer) await storeInCache(answer);
+      } finally {
+        finish();
+      }
+    },
+  });
+  return { response: new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
+}
+
+export type { Context };

@@ -1,25 +1,30 @@
 import type { Hono } from "hono";
 import { ProxyError } from "../../errors.js";
 import { headerUsd } from "../../money.js";
-import { estimateCost, expectedOutputTokens } from "../../pricing/cost.js";
-import { isChatObject, validateChatBody } from "../../request/parse.js";
-import { planRoute } from "../../routing/plan.js";
+import { planRequest, type Prepared } from "../../plan/index.js";
+import { expectedOutput } from "../../plan/price.js";
+import { isChatObject, parseJsonBody, validateChatBody } from "../../request/parse.js";
+import { clientOutputLimit } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";
-import { countPromptTokens } from "../../tokens/count.js";
 import { readRequestType } from "../request-headers.js";
 
-const STARTED = Math.floor(Date.now() / 1000);
+/** The expected output of a prepared request, as its estimate counts it. */
+function expectedTokens(prepared: Prepared, setting: Services["config"]["budgets"]["output_estimate"]): number {
+  return expectedOutput(prepared.worstOutput, prepared.inputTokens, clientOutputLimit(prepared.body), setting);
+}
 
 /** GET /v1/models, POST /v1/estimate, GET /health, GET /ready. */
 export function registerInfoRoutes(app: Hono, services: Services): void {
+  // "created" of the listed models: when this proxy started, by its clock.
+  const started = Math.floor(services.clock.now() / 1000);
   app.get("/v1/models", (c) => {
     services.auth.authenticate(c.req.header("authorization"));
     const data = [
-      ...services.config.routing.auto_models.map((id) => ({ id, object: "model", created: STARTED, owned_by: "tollgate", tier: "auto" })),
+      ...services.config.routing.auto_models.map((id) => ({ id, object: "model", created: started, owned_by: "tollgate", tier: "auto" })),
       ...Object.entries(services.config.models).map(([id, m]) => ({
         id,
         object: "model",
-        created: STARTED,
+        created: started,
         owned_by: m.upstream,
         tier: m.tier,
         context_window: m.context_window,
@@ -31,33 +36,36 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
 
   app.post("/v1/estimate", async (c) => {
     const caller = services.auth.authenticate(c.req.header("authorization"));
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await c.req.text());
-    } catch (err) {
-      throw new ProxyError("invalid_json", `the request body is not valid JSON: ${(err as Error).message}`);
-    }
+    const text = await c.req.text();
+    const raw = parseJsonBody(text);
     if (!isChatObject(raw)) throw new ProxyError("invalid_request", "the request body must be a JSON object with 'prompt' or 'messages'");
     if (raw.prompt !== undefined && typeof raw.prompt !== "string") throw new ProxyError("invalid_request", "'prompt' must be a string", "prompt");
     const messages = raw.messages ?? (typeof raw.prompt === "string" ? [{ role: "user", content: raw.prompt }] : undefined);
     if (messages === undefined) throw new ProxyError("invalid_request", "send 'prompt' (a string) or 'messages'", "prompt");
-    const body = validateChatBody({ ...raw, model: raw.model ?? services.config.routing.auto_models[0] ?? "auto", messages });
-    const requestType = readRequestType(c.req.header("x-tollgate-request-type"));
-    const { decision } = await planRoute(services, body, caller, requestType, {
-      tier: c.req.header("x-tollgate-tier"),
-      maxTier: c.req.header("x-tollgate-max-tier"),
+    const { prompt: _prompt, ...rest } = raw;
+    const body = validateChatBody({ ...rest, model: raw.model ?? services.config.routing.auto_models[0] ?? "auto", messages });
+    // The same plan a chat request gets: routing, token reduction, context fit, the same prices.
+    const plan = await planRequest(services, {
+      id: "estimate",
+      startedAt: services.clock.now(),
+      startedMono: performance.now(),
+      caller,
+      body,
+      bodyChars: text.length,
+      requestType: readRequestType(c.req.header("x-tollgate-request-type")),
+      tierHeader: c.req.header("x-tollgate-tier"),
+      maxTierHeader: c.req.header("x-tollgate-max-tier"),
     });
-    const model = services.config.models[decision.model]!;
-    const inputTokens = await countPromptTokens(body.messages, services.encodingOf(decision.model), body.tools);
-    const output = expectedOutputTokens(inputTokens, body.max_completion_tokens ?? body.max_tokens ?? undefined, services.config.budgets.output_estimate, model);
-    const cost = estimateCost(model, inputTokens, output, body.n ?? 1);
+    const prepared = await plan.prepare(plan.decision.model);
     return c.json({
-      model: decision.model,
-      tier: decision.tier,
-      route: decision.route,
-      input_tokens: inputTokens,
-      expected_output_tokens: output,
-      estimated_cost: Number(headerUsd(cost)),
+      model: plan.decision.model,
+      tier: plan.decision.tier,
+      route: plan.decision.route,
+      input_tokens: prepared.inputTokens,
+      expected_output_tokens: expectedTokens(prepared, services.config.budgets.output_estimate),
+      estimated_cost: Number(headerUsd(prepared.expectedCost)),
+      max_output_tokens: prepared.worstOutput,
+      max_cost: Number(headerUsd(prepared.holdAmount)),
     });
   });
 

@@ -1,0 +1,31 @@
+import type { ChatRequest, Prepared } from "../plan/index.js";
+import type { Services } from "../services.js";
+import type { Exchange } from "../server/exchange.js";
+import { cacheKey, cacheScope } from "./key.js";
+import { cacheApplies, readCacheHeader } from "./response-cache.js";
+
+/** The cache's part in one request: a hit, or where to store the answer once it is in. */
+export type CacheLookup =
+  | { kind: "off" }
+  | { kind: "hit"; text: string }
+  | { kind: "miss"; store(answer: string): Promise<void> };
+
+/**
+ * Looks for the answer of an identical request (same scope, routed model, messages and
+ * output-affecting parameters). A miss that leads (single flight) holds a ticket the exchange
+ * releases when the request ends, so followers wait for its answer instead of asking upstream too.
+ */
+export async function lookInCache(services: Services, ex: Exchange, request: ChatRequest, prepared: Prepared, header: string | undefined): Promise<CacheLookup> {
+  const mode = readCacheHeader(header);
+  const cache = services.cache;
+  if (!cache || !cacheApplies(mode, prepared.body)) return { kind: "off" };
+  const key = cacheKey(cacheScope(services.config.cache.scope, request.caller), prepared.model, prepared.body);
+  let text = await cache.get(key);
+  if (text === null) {
+    const ticket = await cache.acquire(key, ex.signal);
+    ex.defer(() => ticket.release());
+    if (!ticket.leader) text = await cache.get(key);
+  }
+  if (text !== null) return { kind: "hit", text };
+  return { kind: "miss", store: (answer) => cache.put(key, answer).catch(() => {}) };
+}

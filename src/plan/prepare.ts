@@ -1,0 +1,119 @@
+import type { Config, ModelConfig } from "../config/schema.js";
+import type { Priced } from "../budget/reserve.js";
+import type { Nano } from "../money.js";
+import { fitContext } from "../optimize/context-fit.js";
+import type { ChatBody } from "../request/parse.js";
+import { clientOutputLimit } from "../routing/adapt.js";
+import type { EncodingName } from "../tokens/count.js";
+import { sum, type RequestTokens } from "../tokens/request.js";
+import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput } from "./price.js";
+import { ProxyError } from "../errors.js";
+
+/** Room kept for the answer when fitting the context and neither the client nor the request type set an output limit. */
+const DEFAULT_OUTPUT_RESERVE = 4096;
+
+/** What context fit did to a request for one model. */
+export interface Fitted {
+  body: ChatBody;
+  droppedMessages: number;
+  droppedTokens: number;
+  promptTokens: number;
+}
+
+/** A request made ready for one model: fitted to its context window and priced on it. */
+export interface Prepared extends Priced {
+  model: string;
+  config: ModelConfig;
+  /** The body the model gets (its parameters not yet adapted). */
+  body: ChatBody;
+  /** Prompt tokens counted locally, after context fit. */
+  promptTokens: number;
+  /** Input tokens as priced: the count, or the body size's floor when that is more. */
+  inputTokens: number;
+  droppedMessages: number;
+  droppedTokens: number;
+  /** Output tokens per answer at worst, and the cost they imply (the hold). */
+  worstOutput: number;
+  holdAmount: Nano;
+  /** The estimate shown to the client and kept on the record. */
+  expectedCost: Nano;
+  /** The output limit the proxy lowered the request to, when a budget left no room for more. */
+  outputCapped: number | null;
+}
+
+/**
+ * Context fit for one model (SPEC 8): drop the oldest messages until the prompt leaves room for the
+ * answer in the model's window. 400 `context_length_exceeded` when it cannot.
+ */
+export function fitToModel(body: ChatBody, tokens: RequestTokens, model: ModelConfig, enabled: boolean): Fitted {
+  const total = sum(tokens.messages) + tokens.fixed;
+  const clientLimit = clientOutputLimit(body);
+  const reserve = Math.min(clientLimit ?? DEFAULT_OUTPUT_RESERVE, model.max_output_tokens ?? Infinity);
+  if (clientLimit !== undefined && clientLimit >= model.context_window) {
+    throw new ProxyError(
+      "context_length_exceeded",
+      `The output limit of ${clientLimit} tokens leaves no room for the prompt in this model's context window of ${model.context_window} tokens. Lower max_tokens.`,
+      body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens",
+    );
+  }
+  if (!enabled) {
+    if (total > model.context_window) {
+      throw new ProxyError("context_length_exceeded", `This request needs ${total} prompt tokens, more than the model's context window of ${model.context_window}.`, "messages");
+    }
+    return { body, droppedMessages: 0, droppedTokens: 0, promptTokens: total };
+  }
+  const fit = fitContext(body.messages, tokens.messages, tokens.fixed, model.context_window - Math.min(reserve, model.context_window - 1));
+  if (fit.dropped === 0) return { body, droppedMessages: 0, droppedTokens: 0, promptTokens: total };
+  return { body: { ...body, messages: fit.messages }, droppedMessages: fit.dropped, droppedTokens: total - fit.promptTokens, promptTokens: fit.promptTokens };
+}
+
+export interface PriceInput {
+  name: string;
+  model: ModelConfig;
+  fitted: Fitted;
+  tokens: RequestTokens;
+  /** The body size's floor on input tokens, before context fit. */
+  floorTokens: number;
+  /** Prompt tokens before context fit (the floor shrinks with what fit dropped). */
+  promptBefore: number;
+  outputEstimate: Config["budgets"]["output_estimate"];
+}
+
+/** Prices a fitted request on its model: the worst case it holds and the estimate it shows. */
+export function priceFitted(input: PriceInput): Prepared {
+  const { model, fitted } = input;
+  const floor = input.promptBefore > 0 ? Math.ceil((input.floorTokens * fitted.promptTokens) / input.promptBefore) : input.floorTokens;
+  const inputTokens = Math.max(fitted.promptTokens, floor);
+  const choices = fitted.body.n ?? 1;
+  const clientLimit = clientOutputLimit(fitted.body);
+  const worstOutput = worstCaseOutput(model, fitted.promptTokens, clientLimit) + input.tokens.prediction;
+  const expected = expectedOutput(worstOutput, inputTokens, clientLimit, input.outputEstimate);
+  const prepared: Prepared = {
+    model: input.name,
+    config: model,
+    body: fitted.body,
+    promptTokens: fitted.promptTokens,
+    inputTokens,
+    droppedMessages: fitted.droppedMessages,
+    droppedTokens: fitted.droppedTokens,
+    worstOutput,
+    holdAmount: requestCost(model, inputTokens, worstOutput, choices),
+    expectedCost: requestCost(model, inputTokens, expected, choices),
+    outputCapped: null,
+    capped: (room) => capOutput(prepared, input, room),
+  };
+  return prepared;
+}
+
+/** The request with its output limit lowered so its worst case costs at most `room`. */
+function capOutput(prepared: Prepared, input: PriceInput, room: Nano): Prepared | undefined {
+  const choices = prepared.body.n ?? 1;
+  const limit = affordableOutput(prepared.config, prepared.inputTokens, choices, room) - input.tokens.prediction;
+  if (limit < MIN_CAPPED_OUTPUT || limit >= prepared.worstOutput - input.tokens.prediction) return undefined;
+  const body: ChatBody = { ...prepared.body };
+  // The field the client used; adaptation renames it for reasoning models.
+  if (body.max_completion_tokens != null) body.max_completion_tokens = limit;
+  if (body.max_tokens != null || body.max_completion_tokens == null) body.max_tokens = limit;
+  const capped = priceFitted({ ...input, fitted: { ...input.fitted, body } });
+  return { ...capped, outputCapped: limit };
+}
