@@ -121,15 +121,18 @@ export async function reserveWorstCase<P extends Priced>(ledger: BudgetLedger, c
     refused(result, amount);
   }
 
-  // Nothing fits whole: a shorter answer from the most capable candidate that affords one.
+  // Nothing fits whole: a shorter answer from the most capable candidate that affords one. A
+  // refusal tells how much room is really left, so the same candidate is tried again with that.
   for (const priced of tried) {
-    if (cooling.includes(priced.model) || room === Infinity) continue;
-    const capped = priced.capped(room) as P | undefined;
-    if (!capped) continue;
-    const result = await attempt(capped.holdAmount, priced.model);
-    if (result.ok) return { priced: capped, capped: true, cooling };
-    if (result.cooling) continue;
-    refused(result, capped.holdAmount);
+    if (cooling.includes(priced.model)) continue;
+    for (let tries = 0; tries < 3 && room !== Infinity; tries++) {
+      const capped = priced.capped(room) as P | undefined;
+      if (!capped) break;
+      const result = await attempt(capped.holdAmount, priced.model);
+      if (result.ok) return { priced: capped, capped: true, cooling };
+      if (result.cooling) break;
+      refused(result, capped.holdAmount);
+    }
   }
 
   if (!refusal) {

@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MemoryBudgetStore } from "../budget/memory.js";
 import { ManualClock } from "../clock.js";
 import { ProxyError } from "../errors.js";
@@ -10,8 +9,25 @@ const TTL_MS = 60_000;
 /** Long enough that no test reaches a lock's deadline unless it means to. */
 const LOCK_MS = 10_000;
 
+/** A fixed instant: the store's expiries run on this manual clock, never on the wall clock. */
+const T0 = Date.UTC(2026, 5, 15, 12);
+
+/**
+ * The cache waits between polls with setTimeout: only that is faked, so polls happen when the
+ * test moves fake time, and a test's timing depends on nothing but the steps it takes.
+ */
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves fake time on by `ms`, running every poll that falls due (and what each one awaits). */
+const elapse = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+
 function setup(lockMs = LOCK_MS) {
-  const clock = new ManualClock(Date.now());
+  const clock = new ManualClock(T0);
   const store = new MemoryBudgetStore(clock);
   return { clock, store, cache: new ResponseCache(store, TTL_MS, lockMs) };
 }
@@ -132,7 +148,8 @@ describe("ResponseCache acquire within one process", () => {
     const followers = [track(cache.acquire("k", signal())), track(cache.acquire("k", signal()))];
     const leader = await leading;
     expect(leader.leader).toBe(true);
-    await sleep(100);
+    // However long the leader takes, its followers wait for it.
+    await elapse(LOCK_MS * 2);
     expect(followers.map((f) => f.settled())).toEqual([false, false]);
     await cache.put("k", "answer");
     leader.release();
@@ -186,30 +203,34 @@ describe("ResponseCache acquire across replicas", () => {
     const two = new ResponseCache(store, TTL_MS, lockMs);
     const leader = await one.acquire("k", signal());
     expect(leader.leader).toBe(true);
-    return { one, two, leader, clock };
+    return { one, two, leader, clock, store };
   }
+
+  /** Fake time well short of the lock's deadline: a few polls, no more. */
+  const FEW_POLLS_MS = 200;
 
   it("polls while the other replica holds the lock and stops when it is released", async () => {
     const { two, leader } = await leaderAndReplica();
     const waiting = track(two.acquire("k", signal()));
-    await sleep(150);
+    await elapse(LOCK_MS / 2);
     expect(waiting.settled()).toBe(false);
     leader.release();
-    const started = Date.now();
+    await elapse(FEW_POLLS_MS);
+    expect(waiting.settled()).toBe(true);
     const ticket: CacheTicket = await waiting.promise;
     expect(ticket.leader).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it("stops polling as soon as the other replica's answer is in the store", async () => {
     const { one, two, leader } = await leaderAndReplica();
     const waiting = track(two.acquire("k", signal()));
-    await sleep(60);
+    await elapse(FEW_POLLS_MS);
     expect(waiting.settled()).toBe(false);
     await one.put("k", "answer");
-    const started = Date.now();
+    // The lock is still held: only the answer can end the wait this early.
+    await elapse(FEW_POLLS_MS);
+    expect(waiting.settled()).toBe(true);
     expect((await waiting.promise).leader).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(await two.get("k")).toBe("answer");
     leader.release();
   });
@@ -217,21 +238,25 @@ describe("ResponseCache acquire across replicas", () => {
   it("stops polling when the lock lapses", async () => {
     const { two, clock, leader } = await leaderAndReplica();
     const waiting = track(two.acquire("k", signal()));
-    await sleep(60);
+    await elapse(FEW_POLLS_MS);
     expect(waiting.settled()).toBe(false);
+    // The store's clock passes the lock's expiry; the poller's own budget is far from spent.
     clock.advance(LOCK_MS);
-    const started = Date.now();
+    await elapse(FEW_POLLS_MS);
+    expect(waiting.settled()).toBe(true);
     expect((await waiting.promise).leader).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1000);
     leader.release();
   });
 
   it("stops polling at its deadline when the lock is never released", async () => {
-    const { two, leader } = await leaderAndReplica(150);
-    const started = Date.now();
-    expect((await two.acquire("k", signal())).leader).toBe(false);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect(Date.now() - started).toBeLessThan(1000);
+    const lockMs = 1000;
+    const { two, leader } = await leaderAndReplica(lockMs);
+    const waiting = track(two.acquire("k", signal()));
+    await elapse(lockMs / 2);
+    expect(waiting.settled()).toBe(false);
+    await elapse(lockMs / 2);
+    expect(waiting.settled()).toBe(true);
+    expect((await waiting.promise).leader).toBe(false);
     leader.release();
   });
 
@@ -239,23 +264,33 @@ describe("ResponseCache acquire across replicas", () => {
     const { two, leader } = await leaderAndReplica();
     const controller = new AbortController();
     const waiting = track(two.acquire("k", controller.signal));
-    await sleep(60);
+    await elapse(FEW_POLLS_MS);
     expect(waiting.settled()).toBe(false);
     controller.abort();
-    const started = Date.now();
+    await elapse(FEW_POLLS_MS);
+    expect(waiting.settled()).toBe(true);
     expect((await waiting.promise).leader).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1000);
     leader.release();
   });
 
   it("makes the replica's own concurrent callers wait on its poll, not poll again", async () => {
-    const { two, leader } = await leaderAndReplica();
+    const { two, leader, store } = await leaderAndReplica();
+    const lockAttempts: string[] = [];
+    const setValue = store.setValue.bind(store);
+    store.setValue = async (key, value, ttlMs, onlyIfAbsent) => {
+      if (onlyIfAbsent) lockAttempts.push(key);
+      return setValue(key, value, ttlMs, onlyIfAbsent);
+    };
     const polling = track(two.acquire("k", signal()));
     const local = track(two.acquire("k", signal()));
-    await sleep(100);
+    await elapse(FEW_POLLS_MS);
     expect([polling.settled(), local.settled()]).toEqual([false, false]);
     leader.release();
+    await elapse(FEW_POLLS_MS);
+    expect([polling.settled(), local.settled()]).toEqual([true, true]);
     const tickets = await Promise.all([polling.promise, local.promise]);
     expect(tickets.map((t) => t.leader)).toEqual([false, false]);
+    // Only the first caller went to the store for the lock (and polled); the second waited on it.
+    expect(lockAttempts).toEqual(["cachelock:k"]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { ProxyError } from "../errors.js";
+import { ProxyError, toProxyError } from "../errors.js";
 import type { Services } from "../services.js";
 
 /** What a route answers: the response, and for a stream, when it is over. */
@@ -62,7 +62,8 @@ export function exchange(services: Services, run: (ex: Exchange, c: Context) => 
       return answer.response;
     } catch (err) {
       ex.failure = err;
-      throw err;
+      // Whatever an abort threw (not always an Error), the outcome is the client's leaving.
+      throw ex.clientGone || !(err instanceof Error) ? toProxyError(err, ex.clientGone) : err;
     } finally {
       if (answer?.finished) void answer.finished.finally(() => ex.close());
       else await ex.close();

@@ -22,7 +22,16 @@ export interface Received {
 }
 
 export type Behavior =
-  | { kind: "json"; content?: string; usage?: Usage | null; delayMs?: number; extra?: Record<string, unknown> }
+  | {
+      kind: "json";
+      content?: string;
+      usage?: Usage | null;
+      delayMs?: number;
+      extra?: Record<string, unknown>;
+      /** Send the headers at once, and the body only when this settles. */
+      bodyAfter?: Promise<void>;
+      headers?: Record<string, string>;
+    }
   | {
       kind: "stream";
       pieces?: string[];
@@ -77,7 +86,11 @@ async function answer(req: Received, behavior: Behavior, res: ServerResponse): P
       ...behavior.extra,
     };
     if (usage) body.usage = usage;
-    res.writeHead(200, { "content-type": "application/json" });
+    res.writeHead(200, { "content-type": "application/json", ...behavior.headers });
+    if (behavior.bodyAfter) {
+      res.flushHeaders();
+      await behavior.bodyAfter;
+    }
     res.end(JSON.stringify(body));
     return;
   }
