@@ -71,6 +71,9 @@ export function registerCostRoutes(app: Hono, services: Services): void {
       by_tier: groups(period, "tier"),
       by_key: groups(period, "key"),
       by_team: groups(period, "team"),
+      by_endpoint: groups(period, "endpoint"),
+      // Holds of replicas that died, charged at what they reserved (the upstream may have billed them).
+      unreconciled: { requests: period.unreconciled ?? 0, cost: nanoToUsd(period.unreconciled_cost ?? 0) },
       savings: {
         requested_models_cost: nanoToUsd(period.requested_cost ?? 0),
         total: nanoToUsd((period.requested_cost ?? 0) - cost),
@@ -78,7 +81,7 @@ export function registerCostRoutes(app: Hono, services: Services): void {
         cache: { hits: period.cache_hits ?? 0, usd: nanoToUsd(period.cache_saved ?? 0) },
         prompt_optimizer: { tokens: period.optimizer_tokens ?? 0, usd: nanoToUsd(period.optimizer_saved ?? 0) },
         context_fit: { requests: period.context_requests ?? 0, tokens: period.context_tokens ?? 0, usd: nanoToUsd(period.context_saved ?? 0) },
-        output_limits: { requests: period.output_limited ?? 0 },
+        output_limits: { requests: period.output_limited ?? 0, capped_by_budget: period.output_capped ?? 0 },
       },
     });
   });
