@@ -77,7 +77,7 @@ const holdsLeft = async (proxy: TestProxy) => {
 
 /** About 100,000 tokens of text. */
 const BIG = "word ".repeat(100_000);
-const hi = [{ role: "user", content: "hi" }];
+const hi = [{ role: "user" as const, content: "hi" }];
 
 describe("fields the estimate must count", () => {
   const smuggled: Array<[string, Record<string, unknown>]> = [
