@@ -1,15 +1,24 @@
 # tollgate: one proxy replica. docker-compose.yml runs three of these behind nginx, sharing Redis.
+# The build stage compiles TypeScript to dist/; the image runs the compiled JavaScript.
+FROM node:20-bookworm-slim AS build
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
 FROM node:20-bookworm-slim
 
 ENV NODE_ENV=production
 WORKDIR /app
 
-# Dependencies first, so a source change does not reinstall them. tsx is a regular dependency.
+# Dependencies first, so a source change does not reinstall them.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-COPY tsconfig.json config.yaml ./
-COPY src ./src
+COPY --from=build /build/dist ./dist
+COPY config.yaml ./
 COPY deploy/config.compose.yaml ./deploy/config.compose.yaml
 
 # config.yaml binds 127.0.0.1, unreachable from outside a container; this one binds 0.0.0.0 and needs keys.
@@ -23,4 +32,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8787/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # node itself is the main process (not npm), so SIGTERM reaches it and the proxy drains before exiting.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

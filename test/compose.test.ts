@@ -192,7 +192,8 @@ describe("Dockerfile", () => {
   it("runs node itself as the non-root user, so SIGTERM reaches the proxy", () => {
     const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
     expect(cmd, "an exec-form CMD").not.toBeNull();
-    expect((JSON.parse(cmd![1]!) as string[])[0]).toBe("node");
+    // The compiled build, not the TypeScript loader.
+    expect(JSON.parse(cmd![1]!) as string[]).toEqual(["node", "dist/main.js"]);
     expect(dockerfile).toMatch(/^USER\s+node\s*$/m);
   });
 
