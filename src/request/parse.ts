@@ -1,4 +1,5 @@
 import { ProxyError } from "../errors.js";
+import { protectBigIntegers } from "./big-integers.js";
 
 /**
  * Parses and validates a chat completion body. Only the fields the proxy reads are checked;
@@ -161,7 +162,7 @@ export function validateChatBody(value: unknown): ChatBody {
 export function parseJsonBody(text: string): unknown {
   if (textNestedDeeperThan(text, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   try {
-    return JSON.parse(text);
+    return JSON.parse(protectBigIntegers(text));
   } catch (err) {
     throw new ProxyError("invalid_json", `the request body is not valid JSON: ${(err as Error).message}`);
   }

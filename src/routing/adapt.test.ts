@@ -55,9 +55,14 @@ describe("adaptParams for a reasoning model", () => {
 });
 
 describe("adaptParams for a non-reasoning model", () => {
-  it("drops reasoning_effort and keeps max_tokens and sampling parameters", () => {
+  it("keeps max_tokens, sampling parameters and reasoning_effort (gpt-5-family models need it)", () => {
     const out = adaptParams(body({ max_tokens: 300, reasoning_effort: "high", ...SAMPLING }), plain, "gpt-4o");
-    expect(out).toEqual({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], max_tokens: 300, ...SAMPLING });
+    expect(out).toEqual({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], max_tokens: 300, reasoning_effort: "high", ...SAMPLING });
+  });
+
+  it("drops reasoning_effort where drop_params says the model refuses it", () => {
+    const out = adaptParams(body({ reasoning_effort: "high" }), { ...plain, drop_params: ["reasoning_effort"] }, "gpt-4o");
+    expect(out).not.toHaveProperty("reasoning_effort");
   });
 
   it("sends the upstream's model name", () => {

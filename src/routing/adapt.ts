@@ -15,7 +15,8 @@ export const REASONING_DROPPED = [
 /**
  * The body for the routed model (SPEC 4.4): the upstream's model name, `max_tokens` renamed for
  * reasoning models, parameters the model does not accept removed. Returns a new object; every
- * other field passes through as the client sent it.
+ * other field passes through as the client sent it, `reasoning_effort` included (models not marked
+ * `reasoning` may still take it, the gpt-5 family does; `drop_params` removes it where refused).
  */
 export function adaptParams(body: ChatBody, model: ModelConfig, upstreamModel: string): ChatBody {
   const out: ChatBody = { ...body, model: upstreamModel };
@@ -24,8 +25,6 @@ export function adaptParams(body: ChatBody, model: ModelConfig, upstreamModel: s
     if (out.max_tokens != null && out.max_completion_tokens == null) out.max_completion_tokens = out.max_tokens;
     delete out.max_tokens;
     for (const param of REASONING_DROPPED) delete out[param];
-  } else {
-    delete out.reasoning_effort;
   }
   for (const param of model.drop_params) delete out[param];
   return out;

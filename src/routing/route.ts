@@ -82,6 +82,8 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
       if (forced) {
         tier = input.keyMaxTier ? lowerTier(forced, input.keyMaxTier) : forced;
         route = "header";
+        // A forced tier that is the requested model's own keeps the very model asked for.
+        if (requested && requested.tier === tier) exactModel = clientModel;
       } else if (mode === "pin" && requested) {
         tier = requested.tier;
         route = "client-model";

@@ -25,10 +25,14 @@ export function passedErrorHeaders(reply: UpstreamReply): Record<string, string>
   return out;
 }
 
-/** The upstream's own request id, passed on beside tollgate's. */
-export function upstreamRequestId(reply: UpstreamReply): Record<string, string> {
-  const id = reply.headers["x-request-id"];
-  return typeof id === "string" ? { "x-upstream-request-id": id } : {};
+/** Headers of a successful answer passed on: the upstream's request id (beside tollgate's) and its rate limits. */
+export function passedAnswerHeaders(reply: UpstreamReply): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [from, to] of PASSED_ERROR_HEADERS) {
+    const value = reply.headers[from];
+    if (typeof value === "string" && (to === "x-upstream-request-id" || to.startsWith("x-ratelimit-"))) out[to] = value;
+  }
+  return out;
 }
 
 interface ChatCompletionLike {
@@ -112,10 +116,12 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         if (cancelled) return;
       }
       const tail = accountant.flush() + decoder.decode();
-      if (tail.trim()) controller.enqueue(encoder.encode(tail));
       if (accountant.sawDone) {
+        if (tail.trim()) controller.enqueue(encoder.encode(tail));
         await end(200);
       } else {
+        // An event cut in the middle is dropped, never glued to the error event: every SDK then
+        // parses the error and raises it, instead of failing on broken JSON.
         controller.enqueue(brokenEvent("the upstream stream ended before it was complete"));
         await end(502);
       }

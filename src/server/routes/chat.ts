@@ -5,11 +5,12 @@ import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache } from "../../cache/lookup.js";
 import { headerUsd } from "../../money.js";
 import { planRequest, type ChatRequest, type Prepared, type RequestPlan } from "../../plan/index.js";
+import { restoreBigIntegers } from "../../request/big-integers.js";
 import { adaptParams } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";
 import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
-import { passedErrorHeaders, readJsonAnswer, relayStream, upstreamRequestId } from "../../upstream/relay.js";
+import { passedErrorHeaders, readJsonAnswer, relayStream, passedAnswerHeaders } from "../../upstream/relay.js";
 import { maskSecrets } from "../../upstream/secrets.js";
 import { admitChat } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
@@ -70,7 +71,7 @@ function sendUpstream(services: Services, ex: Exchange, prepared: Prepared) {
   const body = adaptParams(prepared.body, prepared.config, upstreamModel);
   const stream = body.stream === true;
   if (stream) body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-  return services.upstream.post({ upstream: prepared.config.upstream, path: "/chat/completions", body: JSON.stringify(body), signal: ex.signal, finishAfterHeaders: !stream });
+  return services.upstream.post({ upstream: prepared.config.upstream, path: "/chat/completions", body: restoreBigIntegers(JSON.stringify(body)), signal: ex.signal, finishAfterHeaders: !stream });
 }
 
 /** Fallback within the tier (`routing.fallback`): the budget moves to the next untried model. */
@@ -110,7 +111,7 @@ async function relayAnswer(
   settle: (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => Promise<void>,
 ): Promise<Answer> {
   const { reply } = forwarded;
-  const headers = { ...tollgateHeaders(served, capped), ...upstreamRequestId(reply) };
+  const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
