@@ -22,6 +22,7 @@ const ERRORS = {
   upstream_unreachable: { status: 502, type: "server_error" },
   upstream_stream_broken: { status: 502, type: "server_error" },
   budget_store_unavailable: { status: 503, type: "server_error" },
+  ledger_unavailable: { status: 503, type: "server_error" },
   overloaded: { status: 503, type: "server_error" },
   shutting_down: { status: 503, type: "server_error" },
   upstream_timeout: { status: 504, type: "server_error" },

@@ -1,4 +1,5 @@
 import type { ChatRequest, Prepared } from "../plan/index.js";
+import type { ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import type { Exchange } from "../server/exchange.js";
 import { cacheKey, cacheScope } from "./key.js";
@@ -15,7 +16,7 @@ export type CacheLookup =
  * output-affecting parameters). A miss that leads (single flight) holds a ticket the exchange
  * releases when the request ends, so followers wait for its answer instead of asking upstream too.
  */
-export async function lookInCache(services: Services, ex: Exchange, request: ChatRequest, prepared: Prepared, header: string | undefined): Promise<CacheLookup> {
+export async function lookInCache(services: Services, ex: Exchange, request: ChatRequest, prepared: Prepared<ChatBody>, header: string | undefined): Promise<CacheLookup> {
   const mode = readCacheHeader(header);
   const cache = services.cache;
   if (!cache || !cacheApplies(mode, prepared.body)) return { kind: "off" };

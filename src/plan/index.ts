@@ -1,4 +1,7 @@
 import type { Config } from "../config/schema.js";
+import { ProxyError } from "../errors.js";
+import { chatShape } from "../endpoints/chat.js";
+import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import { applyOutputLimit } from "../optimize/output-limit.js";
 import { optimizePrompt } from "../optimize/prompt.js";
 import type { ChatBody } from "../request/parse.js";
@@ -7,30 +10,36 @@ import type { RouteDecision, Router } from "../routing/route.js";
 import type { Caller } from "../server/auth.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
-import { fitToModel, priceFitted, type Prepared } from "./prepare.js";
+import { fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";
 
 export type { Prepared } from "./prepare.js";
 
-/** A chat request as admitted: authenticated, parsed, its tollgate headers read. */
-export interface ChatRequest {
+/** A request as admitted: authenticated, parsed, its tollgate headers read. */
+export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   id: string;
   /** Wall-clock start (the injected clock) and a monotonic one (performance.now()) for latency. */
   startedAt: number;
   startedMono: number;
   caller: Caller;
-  body: ChatBody;
+  body: B;
   /** Length of the body as received, for the size floor of the estimate. */
   bodyChars: number;
   requestType: string;
   /** `x-tollgate-tier` and `x-tollgate-max-tier`. */
   tierHeader?: string;
   maxTierHeader?: string;
+  /** Input the upstream holds for this request already (a previous response's context), in tokens. */
+  priorTokens?: number;
+  /** Only these models may serve it (a previous response's upstream); undefined: any. */
+  allowedModels?: ReadonlySet<string>;
 }
 
-export interface RequestPlan {
+export type ChatRequest = ProxiedRequest<ChatBody>;
+
+export interface RequestPlan<B extends RequestBody = RequestBody> {
   decision: RouteDecision;
   /** The request made ready for a model: fitted to its window and priced. Computed once per model. */
-  prepare(model: string): Promise<Prepared>;
+  prepare(model: string): Promise<Prepared<B>>;
   /** The output limit the proxy set from the request type, when it set one. */
   outputLimit: number | undefined;
   /** Prompt tokens the prompt optimizer removed. */
@@ -61,48 +70,76 @@ class Counts {
 
 const promptOf = (t: RequestTokens) => sum(t.messages) + t.fixed;
 
+/** The route of an endpoint whose model is named, not classified (embeddings): that model only. */
+function namedModel(config: Config, model: string, kind: "chat" | "embedding"): RouteDecision {
+  const m = Object.hasOwn(config.models, model) ? config.models[model] : undefined;
+  if (!m || m.kind !== kind) {
+    const names = Object.entries(config.models).filter(([, c]) => c.kind === kind).map(([n]) => n);
+    throw new ProxyError("model_not_found", `The model '${model}' is not a configured ${kind} model. Use one of: ${names.join(", ") || "(none configured)"}`, "model");
+  }
+  return { tier: m.tier, model, route: "client-model", candidates: [model] };
+}
+
 /**
  * Steps 3 and 5 of SPEC 3 as one plan: the tier and the ordered candidates, then, for whichever
  * candidate the budget and fallback settle on, the body fitted and priced for that very model.
  * Downgrade and fallback walk the same candidates, so whatever is sent was fitted and priced for
- * the model it is sent to.
+ * the model it is sent to. The endpoint's shape says how its body reads as a prompt.
  */
-export async function planRequest(services: PlanServices, request: ChatRequest): Promise<RequestPlan> {
+export async function planRequest<B extends RequestBody>(services: PlanServices, request: ProxiedRequest<B>, shape: EndpointShape<B>): Promise<RequestPlan<B>> {
   const { config } = services;
   const counts = new Counts();
-  const routingTokens = await counts.of(request.body, "o200k_base");
-  const decision = services.router.route({
-    clientModel: request.body.model,
-    features: extractFeatures(request.body, promptOf(routingTokens), request.requestType),
-    keyMaxTier: request.caller.maxTier,
-    headerMaxTier: request.maxTierHeader,
-    headerTier: request.tierHeader,
-  });
+  const view = shape.view(request.body);
+  const routingTokens = await counts.of(view, "o200k_base");
+  let decision =
+    shape.modelKind === "embedding"
+      ? namedModel(config, request.body.model, "embedding")
+      : services.router.route({
+          clientModel: request.body.model,
+          features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType),
+          keyMaxTier: request.caller.maxTier,
+          headerMaxTier: request.maxTierHeader,
+          headerTier: request.tierHeader,
+        });
+  if (request.allowedModels) decision = restrictTo(decision, request.allowedModels);
 
-  // Token reduction that does not depend on the model: the output limit per request type and the prompt optimizer.
-  const limited = applyOutputLimit(request.body, request.requestType, config.optimize.output_limits);
-  let body = limited.body;
+  // Token reduction that does not depend on the model, for a chat body: the output limit per
+  // request type and the prompt optimizer.
+  let body = request.body;
+  let outputLimit: number | undefined;
   let optimizerSavedTokens = 0;
-  if (config.optimize.prompt) {
-    const { messages, changed } = optimizePrompt(body.messages);
-    if (changed > 0) {
-      const optimized = { ...body, messages };
-      optimizerSavedTokens = Math.max(0, promptOf(routingTokens) - promptOf(await counts.of(optimized, "o200k_base")));
-      body = optimized;
+  if (shape.rewritable) {
+    const limited = applyOutputLimit(view, request.requestType, config.optimize.output_limits);
+    let chat = limited.body;
+    outputLimit = limited.applied;
+    if (config.optimize.prompt) {
+      const { messages, changed } = optimizePrompt(chat.messages);
+      if (changed > 0) {
+        const optimized = { ...chat, messages };
+        optimizerSavedTokens = Math.max(0, promptOf(routingTokens) - promptOf(await counts.of(optimized, "o200k_base")));
+        chat = optimized;
+      }
     }
+    body = chat as unknown as B;
   }
-  const floorTokens = sizeFloorTokens(request.bodyChars, request.body);
+  const countedView = shape.rewritable ? (body as unknown as ChatBody) : view;
+  const floorTokens = sizeFloorTokens(request.bodyChars, view);
+  const prior = request.priorTokens ?? 0;
 
-  const prepared = new Map<string, Promise<Prepared>>();
-  const prepareFor = async (name: string): Promise<Prepared> => {
+  const prepared = new Map<string, Promise<Prepared<B>>>();
+  const prepareFor = async (name: string): Promise<Prepared<B>> => {
     const model = config.models[name]!;
-    const tokens = await counts.of(body, services.encodingOf(name));
-    const fitted = fitToModel(body, tokens, model, config.optimize.fit_context);
-    return priceFitted({ name, model, fitted, tokens, floorTokens, promptBefore: promptOf(tokens), outputEstimate: config.budgets.output_estimate });
+    const tokens = await counts.of(countedView, services.encodingOf(name));
+    const before = promptOf(tokens) + prior;
+    let fitted: Fitted;
+    if (shape.modelKind === "embedding") fitted = { body: countedView, droppedMessages: 0, droppedTokens: 0, promptTokens: before };
+    else fitted = fitToModel(countedView, tokens, model, shape.rewritable && config.optimize.fit_context, shape.outputLimit(body), prior);
+    const sent = shape.rewritable ? (fitted.body as unknown as B) : body;
+    return priceFitted({ name, model, shape, body: sent, fitted, tokens, floorTokens: floorTokens + prior, promptBefore: before, outputEstimate: config.budgets.output_estimate });
   };
   return {
     decision,
-    outputLimit: limited.applied,
+    outputLimit,
     optimizerSavedTokens,
     prepare(name) {
       let p = prepared.get(name);
@@ -111,3 +148,13 @@ export async function planRequest(services: PlanServices, request: ChatRequest):
     },
   };
 }
+
+/** Keeps only the candidates allowed to serve the request (the upstream that holds its context). */
+function restrictTo(decision: RouteDecision, allowed: ReadonlySet<string>): RouteDecision {
+  const candidates = decision.candidates.filter((m) => allowed.has(m));
+  const fallback = [...allowed];
+  const list = candidates.length > 0 ? candidates : fallback;
+  return { ...decision, model: list[0]!, candidates: list, route: list[0] === decision.model ? decision.route : "previous-response" };
+}
+
+export { chatShape };

@@ -2,9 +2,8 @@ import type { Config, ModelConfig } from "../config/schema.js";
 import type { Priced } from "../budget/reserve.js";
 import type { Nano } from "../money.js";
 import { fitContext } from "../optimize/context-fit.js";
+import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ChatBody } from "../request/parse.js";
-import { clientOutputLimit } from "../routing/adapt.js";
-import type { EncodingName } from "../tokens/count.js";
 import { sum, type RequestTokens } from "../tokens/request.js";
 import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput } from "./price.js";
 import { ProxyError } from "../errors.js";
@@ -21,11 +20,11 @@ export interface Fitted {
 }
 
 /** A request made ready for one model: fitted to its context window and priced on it. */
-export interface Prepared extends Priced {
+export interface Prepared<B extends RequestBody = RequestBody> extends Priced {
   model: string;
   config: ModelConfig;
   /** The body the model gets (its parameters not yet adapted). */
-  body: ChatBody;
+  body: B;
   /** Prompt tokens counted locally, after context fit. */
   promptTokens: number;
   /** Input tokens as priced: the count, or the body size's floor when that is more. */
@@ -45,9 +44,8 @@ export interface Prepared extends Priced {
  * Context fit for one model (SPEC 8): drop the oldest messages until the prompt leaves room for the
  * answer in the model's window. 400 `context_length_exceeded` when it cannot.
  */
-export function fitToModel(body: ChatBody, tokens: RequestTokens, model: ModelConfig, enabled: boolean): Fitted {
-  const total = sum(tokens.messages) + tokens.fixed;
-  const clientLimit = clientOutputLimit(body);
+export function fitToModel(body: ChatBody, tokens: RequestTokens, model: ModelConfig, enabled: boolean, clientLimit: number | undefined, priorTokens = 0): Fitted {
+  const total = sum(tokens.messages) + tokens.fixed + priorTokens;
   const reserve = Math.min(clientLimit ?? DEFAULT_OUTPUT_RESERVE, model.max_output_tokens ?? Infinity);
   if (clientLimit !== undefined && clientLimit >= model.context_window) {
     throw new ProxyError(
@@ -62,14 +60,17 @@ export function fitToModel(body: ChatBody, tokens: RequestTokens, model: ModelCo
     }
     return { body, droppedMessages: 0, droppedTokens: 0, promptTokens: total };
   }
-  const fit = fitContext(body.messages, tokens.messages, tokens.fixed, model.context_window - Math.min(reserve, model.context_window - 1));
+  const fit = fitContext(body.messages, tokens.messages, tokens.fixed + priorTokens, model.context_window - Math.min(reserve, model.context_window - 1));
   if (fit.dropped === 0) return { body, droppedMessages: 0, droppedTokens: 0, promptTokens: total };
   return { body: { ...body, messages: fit.messages }, droppedMessages: fit.dropped, droppedTokens: total - fit.promptTokens, promptTokens: fit.promptTokens };
 }
 
-export interface PriceInput {
+export interface PriceInput<B extends RequestBody> {
   name: string;
   model: ModelConfig;
+  shape: EndpointShape<B>;
+  /** The body to send: the fitted chat body, or the endpoint's own body. */
+  body: B;
   fitted: Fitted;
   tokens: RequestTokens;
   /** The body size's floor on input tokens, before context fit. */
@@ -80,18 +81,18 @@ export interface PriceInput {
 }
 
 /** Prices a fitted request on its model: the worst case it holds and the estimate it shows. */
-export function priceFitted(input: PriceInput): Prepared {
-  const { model, fitted } = input;
+export function priceFitted<B extends RequestBody>(input: PriceInput<B>): Prepared<B> {
+  const { model, fitted, shape, body } = input;
   const floor = input.promptBefore > 0 ? Math.ceil((input.floorTokens * fitted.promptTokens) / input.promptBefore) : input.floorTokens;
   const inputTokens = Math.max(fitted.promptTokens, floor);
-  const choices = fitted.body.n ?? 1;
-  const clientLimit = clientOutputLimit(fitted.body);
-  const worstOutput = worstCaseOutput(model, fitted.promptTokens, clientLimit) + input.tokens.prediction;
+  const choices = shape.choices(body);
+  const clientLimit = shape.outputLimit(body);
+  const worstOutput = shape.modelKind === "embedding" ? 0 : worstCaseOutput(model, fitted.promptTokens, clientLimit) + input.tokens.prediction;
   const expected = expectedOutput(worstOutput, inputTokens, clientLimit, input.outputEstimate);
-  const prepared: Prepared = {
+  const prepared: Prepared<B> = {
     model: input.name,
     config: model,
-    body: fitted.body,
+    body,
     promptTokens: fitted.promptTokens,
     inputTokens,
     droppedMessages: fitted.droppedMessages,
@@ -106,14 +107,11 @@ export function priceFitted(input: PriceInput): Prepared {
 }
 
 /** The request with its output limit lowered so its worst case costs at most `room`. */
-function capOutput(prepared: Prepared, input: PriceInput, room: Nano): Prepared | undefined {
-  const choices = prepared.body.n ?? 1;
+function capOutput<B extends RequestBody>(prepared: Prepared<B>, input: PriceInput<B>, room: Nano): Prepared<B> | undefined {
+  if (input.shape.modelKind === "embedding") return undefined;
+  const choices = input.shape.choices(prepared.body);
   const limit = affordableOutput(prepared.config, prepared.inputTokens, choices, room) - input.tokens.prediction;
   if (limit < MIN_CAPPED_OUTPUT || limit >= prepared.worstOutput - input.tokens.prediction) return undefined;
-  const body: ChatBody = { ...prepared.body };
-  // The field the client used; adaptation renames it for reasoning models.
-  if (body.max_completion_tokens != null) body.max_completion_tokens = limit;
-  if (body.max_tokens != null || body.max_completion_tokens == null) body.max_tokens = limit;
-  const capped = priceFitted({ ...input, fitted: { ...input.fitted, body } });
+  const capped = priceFitted({ ...input, body: input.shape.withOutputLimit(prepared.body, limit) });
   return { ...capped, outputCapped: limit };
 }

@@ -30,9 +30,9 @@ export interface ChatBody {
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
-const MAX_N = 128;
+export const MAX_N = 128;
 /** OpenAI's own bound on output limits; it also keeps `tokens × n × price` far inside Redis' 64-bit counters. */
-const MAX_OUTPUT_TOKENS = 2 ** 31 - 1;
+export const MAX_OUTPUT_TOKENS = 2 ** 31 - 1;
 /**
  * JSON.parse reads any depth, but JSON.stringify and other recursive walks overflow the stack on
  * a body nested some thousands deep (the proxy re-serializes every body it forwards). 128 levels,
@@ -40,7 +40,7 @@ const MAX_OUTPUT_TOKENS = 2 ** 31 - 1;
  */
 export const MAX_DEPTH = 128;
 
-function invalid(message: string, param: string | null): ProxyError {
+export function invalid(message: string, param: string | null): ProxyError {
   return new ProxyError("invalid_request", message, param);
 }
 
@@ -48,7 +48,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function checkOptionalNumber(body: Record<string, unknown>, field: string, min: number, max: number, integer: boolean): void {
+export function checkOptionalNumber(body: Record<string, unknown>, field: string, min: number, max: number, integer: boolean): void {
   const value = body[field];
   if (value === undefined || value === null) return;
   if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -86,7 +86,7 @@ export function textNestedDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "string" ? "a string" : typeof value === "object" ? "an object" : `a ${typeof value}`;

@@ -18,7 +18,7 @@ export function tierModels(config: Config): Record<Tier, string[]> {
     const listed = config.tiers[tier];
     out[tier] = listed && listed.length > 0
       ? [...listed]
-      : Object.entries(config.models).filter(([, m]) => m.tier === tier).map(([name]) => name);
+      : Object.entries(config.models).filter(([, m]) => m.tier === tier && m.kind === "chat").map(([name]) => name);
   }
   return out;
 }

@@ -12,6 +12,9 @@ const NOT_BILLED = new Set([
   "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "metadata", "store",
   "service_tier", "parallel_tool_calls", "reasoning_effort", "modalities", "prompt_cache_key", "safety_identifier",
   "verbosity", "stop", "prediction",
+  // The Responses API's settings and references.
+  "max_output_tokens", "reasoning", "previous_response_id", "truncation", "include", "background", "conversation",
+  "encoding_format", "dimensions",
 ]);
 
 export interface RequestTokens {

@@ -1,9 +1,7 @@
-import { ProxyError } from "../errors.js";
 import { readUsage } from "../pricing/cost.js";
 import type { Outcome } from "../usage/account.js";
-import { StreamAccountant } from "../usage/stream.js";
+import type { StreamReader } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
-import { sseEvent } from "./sse.js";
 
 /** Headers of an upstream error worth passing on to the client, with the name they get. */
 const PASSED_ERROR_HEADERS: Array<[from: string, to: string]> = [
@@ -35,8 +33,10 @@ export function passedAnswerHeaders(reply: UpstreamReply): Record<string, string
   return out;
 }
 
-interface ChatCompletionLike {
+interface AnswerLike {
+  id?: unknown;
   usage?: unknown;
+  output_text?: unknown;
   choices?: Array<{ message?: { content?: unknown; tool_calls?: unknown; function_call?: unknown }; logprobs?: unknown }>;
 }
 
@@ -51,9 +51,9 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
   } finally {
     reply.done();
   }
-  let parsed: ChatCompletionLike | undefined;
+  let parsed: AnswerLike | undefined;
   try {
-    parsed = JSON.parse(text) as ChatCompletionLike;
+    parsed = JSON.parse(text) as AnswerLike;
   } catch {
     parsed = undefined;
   }
@@ -65,14 +65,15 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
       if (choice?.message?.tool_calls !== undefined) outputText.push(JSON.stringify(choice.message.tool_calls));
     }
   }
+  if (!usage && typeof parsed?.output_text === "string") outputText.push(parsed.output_text);
   const replayable = Array.isArray(parsed?.choices) && parsed.choices.every((c) => c?.message?.function_call == null && c?.logprobs == null);
-  return { text, outcome: { status: reply.status, usage, outputText }, replayable };
+  const responseId = typeof parsed?.id === "string" ? parsed.id : undefined;
+  return { text, outcome: { status: reply.status, usage, outputText, responseId }, replayable };
 }
 
 export interface StreamRelayOptions {
-  clientWantsUsage: boolean;
-  /** Sees every parsed chunk (the response cache assembles the answer from them). */
-  onChunk?: (chunk: Record<string, unknown>) => void;
+  /** Reads the stream's dialect: what to forward, usage, whether it ended whole. */
+  reader: StreamReader;
   /** Called once when the stream is over, however it ended; its promise is awaited before the client's stream closes. */
   onEnd: (outcome: Outcome) => Promise<void>;
 }
@@ -91,7 +92,7 @@ export const RELAY_BUFFER_BYTES = 1024 * 1024;
  * without `[DONE]` or breaks becomes an error event, never a clean end.
  */
 export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
-  const accountant = new StreamAccountant(options.clientWantsUsage, options.onChunk);
+  const accountant = options.reader;
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let ended = false;
@@ -102,9 +103,9 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     if (ended) return;
     ended = true;
     reply.done();
-    await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText });
+    await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText, responseId: accountant.responseId });
   };
-  const brokenEvent = (message: string) => encoder.encode(sseEvent(JSON.stringify(new ProxyError("upstream_stream_broken", message).toBody())));
+  const brokenEvent = (message: string) => encoder.encode(accountant.brokenEvent(message));
 
   const pump = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
     try {
@@ -116,7 +117,7 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         if (cancelled) return;
       }
       const tail = accountant.flush() + decoder.decode();
-      if (accountant.sawDone) {
+      if (accountant.sawEnd) {
         if (tail.trim()) controller.enqueue(encoder.encode(tail));
         await end(200);
       } else {

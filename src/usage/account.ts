@@ -1,5 +1,5 @@
 import type { ModelConfig } from "../config/schema.js";
-import type { ChatRequest, Prepared } from "../plan/index.js";
+import type { Prepared, ProxiedRequest } from "../plan/index.js";
 import { usageCost, type TokenUsage } from "../pricing/cost.js";
 import type { Services } from "../services.js";
 import { countTextTokens } from "../tokens/count.js";
@@ -8,7 +8,7 @@ import type { RecordHeader, UsageRecord } from "./record.js";
 
 /** What answered a request: the model it was prepared for, and how it got there. */
 export interface Served {
-  request: ChatRequest;
+  request: ProxiedRequest;
   endpoint: string;
   prepared: Prepared;
   /** Short reason for `x-tollgate-route`. */
@@ -30,6 +30,8 @@ export interface Outcome {
   /** True when nothing was produced (upstream error, refused): the hold is released. */
   nothingBilled?: boolean;
   cacheHit?: boolean;
+  /** The answer's id (a Responses API response), for a later previous_response_id. */
+  responseId?: string;
 }
 
 export interface Accounted {
@@ -39,7 +41,7 @@ export interface Accounted {
 }
 
 /** The part of the usage record known before the answer; budget holds carry it. */
-export function recordHeader(request: ChatRequest, endpoint: string, model: string, services: Pick<Services, "config">, route: string): RecordHeader {
+export function recordHeader(request: ProxiedRequest, endpoint: string, model: string, services: Pick<Services, "config">, route: string): RecordHeader {
   return {
     time: new Date(request.startedAt).toISOString(),
     request_id: request.id,

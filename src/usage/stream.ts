@@ -1,12 +1,29 @@
-import { eventData, SseSplitter } from "../upstream/sse.js";
+import { ProxyError } from "../errors.js";
+import { eventData, SseSplitter, sseEvent } from "../upstream/sse.js";
 import { readUsage, type TokenUsage } from "../pricing/cost.js";
+
+/** What the relay needs of a stream's dialect: what to forward, what was used, whether it ended whole. */
+export interface StreamReader {
+  /** What of `chunk` goes to the client, possibly nothing yet. */
+  transform(chunk: string): string;
+  /** The unterminated tail at the end of the stream. */
+  flush(): string;
+  usage: TokenUsage | undefined;
+  /** The stream said it was complete (`[DONE]`, `response.completed`). */
+  readonly sawEnd: boolean;
+  readonly outputText: readonly string[];
+  /** The id of the answer (a Responses API response), when the stream names one. */
+  readonly responseId?: string;
+  /** The event that tells the client the stream broke, in the dialect its SDK raises. */
+  brokenEvent(message: string): string;
+}
 
 /**
  * Reads an OpenAI chat completion stream as it passes through: captures the usage chunk,
  * keeps the streamed text for a local count when usage never comes, notes `[DONE]`, and removes
  * the usage traces the proxy asked for on the client's behalf (SPEC 6).
  */
-export class StreamAccountant {
+export class StreamAccountant implements StreamReader {
   private readonly splitter = new SseSplitter();
   usage: TokenUsage | undefined;
   sawDone = false;
@@ -35,6 +52,14 @@ export class StreamAccountant {
   /** The unterminated tail at the end of the stream, forwarded as is. */
   flush(): string {
     return this.splitter.rest();
+  }
+
+  get sawEnd(): boolean {
+    return this.sawDone;
+  }
+
+  brokenEvent(message: string): string {
+    return sseEvent(JSON.stringify(new ProxyError("upstream_stream_broken", message).toBody()));
   }
 
   private inspect(event: string): string | null {
@@ -66,6 +91,9 @@ export class StreamAccountant {
   private collectText(choices: unknown): void {
     if (!Array.isArray(choices)) return;
     for (const choice of choices) {
+      // Legacy completions stream their text as `choices[].text`.
+      const text = (choice as { text?: unknown } | null)?.text;
+      if (typeof text === "string") this.outputText.push(text);
       const delta = (choice as { delta?: Record<string, unknown> } | null)?.delta;
       if (!delta) continue;
       if (typeof delta.content === "string") this.outputText.push(delta.content);

@@ -2,83 +2,102 @@ import type { Context } from "hono";
 import { BudgetHold } from "../../budget/hold.js";
 import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
-import { lookInCache } from "../../cache/lookup.js";
-import { headerUsd } from "../../money.js";
-import { planRequest, type ChatRequest, type Prepared, type RequestPlan } from "../../plan/index.js";
+import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
+import { chatShape } from "../../endpoints/chat.js";
+import { rememberResponse } from "../../endpoints/previous-response.js";
+import type { EndpointShape, RequestBody } from "../../endpoints/shape.js";
+import { headerUsd, type Nano } from "../../money.js";
+import { planRequest, type ChatRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
+import type { ChatBody } from "../../request/parse.js";
 import { restoreBigIntegers } from "../../request/big-integers.js";
-import { adaptParams } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";
 import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
+import type { UsageRecord } from "../../usage/record.js";
+import { ResponsesStreamReader } from "../../usage/responses-stream.js";
+import { StreamAccountant } from "../../usage/stream.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
-import { passedErrorHeaders, readJsonAnswer, relayStream, passedAnswerHeaders } from "../../upstream/relay.js";
+import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { maskSecrets } from "../../upstream/secrets.js";
-import { admitChat } from "../admit.js";
+import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 
-const ENDPOINT = "chat.completions";
+type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
 
 /**
- * POST /v1/chat/completions, in the order of SPEC 3. Each step lives in its own folder; this
- * file only sequences them and turns the upstream's answer into the client's.
+ * A proxied OpenAI endpoint (chat completions, Responses, completions, embeddings), in the order of
+ * SPEC 3. Each step lives in its own folder; this file only sequences them and turns the
+ * upstream's answer into the client's.
  */
-export function chatCompletions(services: Services) {
+export function proxiedEndpoint<B extends RequestBody>(services: Services, shape: EndpointShape<B>) {
   return exchange(services, async (ex, c) => {
-    const request = await admitChat(services, c);
-    const plan = await planRequest(services, request);
+    const request = await admit(services, c, shape);
+    const plan = await planRequest(services, request, shape);
     const routed = await plan.prepare(plan.decision.model);
 
-    const cached = await lookInCache(services, ex, request, routed, c.req.header("x-tollgate-cache"));
-    if (cached.kind === "hit") return { response: await respondFromCache(services, served(request, plan, routed, plan.decision.route), cached.text) };
+    const cached = await lookUp(services, ex, shape, request, routed, c.req.header("x-tollgate-cache"));
+    if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, routed, plan.decision.route), cached.text) };
 
     const hold = await BudgetHold.take(services, {
       requestId: request.id,
       caller: request.caller,
       candidates: plan.decision.candidates,
       price: plan.prepare,
-      header: (model) => recordHeader(request, ENDPOINT, model, services, plan.decision.route),
+      header: (model) => recordHeader(request, shape.name, model, services, plan.decision.route),
     });
     let forwardedAt: number | undefined;
-    const servedNow = (): Served => ({ ...served(request, plan, hold.priced, routeOf(plan, hold)), fallbackFrom: hold.fallbackFrom, forwardedAt });
-    ex.defer(() => hold.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, (cost, record) => hold.settle(cost, record))));
+    const servedNow = (): Served => ({ ...served(shape, request, plan, hold.priced, routeOf(plan, hold)), fallbackFrom: hold.fallbackFrom, forwardedAt });
+    const settle: Settle = (cost, record) => hold.settle(cost, record);
+    ex.defer(() => hold.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
 
     forwardedAt = performance.now();
     services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
     const forwarded = await forwardWithFallback(hold.priced, {
-      send: (candidate) => sendUpstream(services, ex, candidate),
+      send: (candidate) => sendUpstream(services, ex, shape, candidate),
       next: async (failed) => ((await fallbackTo(services, hold, failed)) ? hold.priced : undefined),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
     });
-    const settle = (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => hold.settle(cost, record);
-    return relayAnswer(services, ex, servedNow(), hold.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
+    return relayAnswer(services, ex, shape, servedNow(), hold.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
   });
 }
 
-function served(request: ChatRequest, plan: RequestPlan, prepared: Prepared, route: string): Served {
-  return { request, endpoint: ENDPOINT, prepared, route, fallbackFrom: [], outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+/** POST /v1/chat/completions. */
+export const chatCompletions = (services: Services) => proxiedEndpoint(services, chatShape);
+
+/** The response cache serves chat completions only. */
+async function lookUp<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, request: ProxiedRequest<B>, routed: Prepared<B>, header: string | undefined): Promise<CacheLookup> {
+  if (shape.name !== chatShape.name) return { kind: "off" };
+  return lookInCache(services, ex, request as unknown as ChatRequest, routed as unknown as Prepared<ChatBody>, header);
+}
+
+function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, prepared: Prepared<B>, route: string): Served {
+  return { request, endpoint: shape.name, prepared, route, fallbackFrom: [], outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
 }
 
 /** `x-tollgate-route`: why the request went where it went. */
-function routeOf(plan: RequestPlan, hold: BudgetHold<Prepared>): string {
+function routeOf<B extends RequestBody>(plan: RequestPlan<B>, hold: BudgetHold<Prepared<B>>): string {
   if (hold.fallbackFrom.length > 0 || hold.cooling.length > 0) return "fallback";
   return hold.model === plan.decision.model ? plan.decision.route : "budget-downgrade";
 }
 
-/** The request as the model receives it: its name, its parameters, usage asked for on streams. */
-function sendUpstream(services: Services, ex: Exchange, prepared: Prepared) {
-  const upstreamModel = prepared.config.upstream_model ?? prepared.model;
-  const body = adaptParams(prepared.body, prepared.config, upstreamModel);
-  const stream = body.stream === true;
-  if (stream) body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-  return services.upstream.post({ upstream: prepared.config.upstream, path: "/chat/completions", body: restoreBigIntegers(JSON.stringify(body)), signal: ex.signal, finishAfterHeaders: !stream });
+/** The request as the model receives it. */
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>) {
+  const body = shape.adapt(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model);
+  return services.upstream.post({
+    upstream: prepared.config.upstream,
+    path: shape.path,
+    body: restoreBigIntegers(JSON.stringify(body)),
+    signal: ex.signal,
+    finishAfterHeaders: body.stream !== true,
+  });
 }
 
 /** Fallback within the tier (`routing.fallback`): the budget moves to the next untried model. */
-async function fallbackTo(services: Services, hold: BudgetHold<Prepared>, failed: Prepared): Promise<boolean> {
+async function fallbackTo<B extends RequestBody>(services: Services, hold: BudgetHold<Prepared<B>>, failed: Prepared<B>): Promise<boolean> {
   const tier = failed.config.tier;
   const setting = services.config.routing.fallback;
-  if (!(typeof setting === "boolean" ? setting : (setting[tier] ?? true))) return false;
+  if (failed.config.kind !== "chat" || !(typeof setting === "boolean" ? setting : (setting[tier] ?? true))) return false;
   const tried = new Set([...hold.fallbackFrom, failed.model]);
   const alternatives = services.tierModels[tier].filter((m) => !tried.has(m));
   return alternatives.length > 0 && hold.moveTo(alternatives);
@@ -89,7 +108,7 @@ async function fallbackTo(services: Services, hold: BudgetHold<Prepared>, failed
  * billed), or the client left or something broke after the request went upstream (its prompt was
  * read, so it is charged, counted locally). A request that never went upstream holds nothing.
  */
-async function accountUnfinished(services: Services, ex: Exchange, served: Served, forwarded: boolean, settle: (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => Promise<void>): Promise<void> {
+async function accountUnfinished(services: Services, ex: Exchange, served: Served, forwarded: boolean, settle: Settle): Promise<void> {
   if (!forwarded) return;
   const failure = ex.failure as { status?: number; code?: string } | undefined;
   const upstreamFailed = !ex.clientGone && typeof failure?.code === "string" && failure.code.startsWith("upstream_");
@@ -101,49 +120,54 @@ async function accountUnfinished(services: Services, ex: Exchange, served: Serve
   await accountRequest(services, served, outcome, settle);
 }
 
-async function relayAnswer(
+async function relayAnswer<B extends RequestBody>(
   services: Services,
   ex: Exchange,
+  shape: EndpointShape<B>,
   served: Served,
   capped: boolean,
-  forwarded: Forwarded<Prepared>,
+  forwarded: Forwarded<Prepared<B>>,
   storeInCache: ((answer: string) => Promise<void>) | undefined,
-  settle: (cost: number, record: Parameters<BudgetHold<Prepared>["settle"]>[1]) => Promise<void>,
+  settle: Settle,
 ): Promise<Answer> {
   const { reply } = forwarded;
   const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
+  const remember = (outcome: Outcome, cost: number) =>
+    shape.name === "responses" && outcome.responseId ? rememberResponse(services, outcome.responseId, served.prepared, outcome, cost) : Promise.resolve();
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
     const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
     await accountRequest(services, served, { status: reply.status, nothingBilled: true }, settle);
-    const type = String(reply.headers["content-type"] ?? "application/json");
-    return {
-      response: new Response(maskSecrets(text, services.upstream.secrets), {
-        status: reply.status,
-        headers: { ...headers, ...passedErrorHeaders(reply), "content-type": type },
-      }),
-    };
+    return { response: upstreamError(services, reply.status, text, String(reply.headers["content-type"] ?? "application/json"), { ...headers, ...passedErrorHeaders(reply) }) };
   }
 
-  if (served.request.body.stream !== true) {
+  const contentType = String(reply.headers["content-type"] ?? "");
+  if (served.request.body.stream !== true || !contentType.includes("text/event-stream")) {
     const { text, outcome, replayable } = await readJsonAnswer(reply);
     const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
+    await remember(outcome, accounted.cost);
+    if (served.request.body.stream === true) {
+      // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
+      return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
+    }
     if (storeInCache && outcome.usage && replayable) await storeInCache(text);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
-    headers["content-type"] = String(reply.headers["content-type"] ?? "application/json");
+    headers["content-type"] = contentType || "application/json";
     return { response: new Response(text, { status: reply.status, headers }) };
   }
 
   const assembler = storeInCache ? new CompletionAssembler() : undefined;
+  const clientWantsUsage = served.request.body.stream_options?.include_usage === true;
+  const reader = shape.streamDialect === "responses" ? new ResponsesStreamReader() : new StreamAccountant(clientWantsUsage, assembler && ((chunk) => assembler.add(chunk)));
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const stream = relayStream(reply, {
-    clientWantsUsage: served.request.body.stream_options?.include_usage === true,
-    onChunk: assembler && ((chunk) => assembler.add(chunk)),
+    reader,
     onEnd: async (outcome) => {
       try {
-        await accountRequest(services, served, outcome, settle);
+        const accounted = await accountRequest(services, served, outcome, settle);
+        await remember(outcome, accounted.cost);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
         if (storeInCache && answer) await storeInCache(answer);
       } finally {
@@ -152,6 +176,14 @@ async function relayAnswer(
     },
   });
   return { response: new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
+}
+
+/** An upstream error passed on: its status and body, with anything key-shaped masked. */
+function upstreamError(services: Services, status: number, text: string, contentType: string, headers: Record<string, string>, message?: string): Response {
+  const masked = maskSecrets(text, services.upstream.secrets);
+  if (message === undefined) return new Response(masked, { status, headers: { ...headers, "content-type": contentType } });
+  const body = { error: { message: `${message}: ${masked.slice(0, 2000)}`, type: "server_error", param: null, code: "upstream_stream_broken" } };
+  return new Response(JSON.stringify(body), { status, headers: { ...headers, "content-type": "application/json" } });
 }
 
 export type { Context };
