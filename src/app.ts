@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { systemClock, type Clock } from "./clock.js";
@@ -12,12 +13,19 @@ import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { jsonLogger, type Logger } from "./log.js";
+import { createLedger, MemoryLedgerQueue } from "./ledger/index.js";
+import { registerLedgerRoutes } from "./ledger/routes.js";
+import { registerDashboard } from "./dashboard/route.js";
 import { Metrics } from "./metrics.js";
 import { compileRules } from "./routing/classify.js";
 import { createRouter } from "./routing/route.js";
 import { tierModels as buildTierModels } from "./routing/tiers.js";
 import { createAuthenticator } from "./server/auth.js";
-import { chatCompletions } from "./server/routes/chat.js";
+import { completionsShape } from "./endpoints/completions.js";
+import { embeddingsShape } from "./endpoints/embeddings.js";
+import { responsesShape } from "./endpoints/responses.js";
+import { registerPassthrough } from "./server/routes/passthrough.js";
+import { chatCompletions, proxiedEndpoint } from "./server/routes/proxied.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
 import { registerMetricsRoute } from "./server/routes/metrics.js";
@@ -35,17 +43,20 @@ export interface ServiceOptions {
   store?: BudgetStore;
 }
 
-export function createStore(config: Config, clock: Clock): BudgetStore {
+export function createStore(config: Config, clock: Clock, logger: Logger = jsonLogger): BudgetStore {
+  // With a ledger, the store also queues every record for it (src/ledger/queue.ts).
+  const ledger = config.ledger.postgres_url !== "";
   if (config.store.redis_url) {
-    return new RedisBudgetStore({ url: config.store.redis_url, keyPrefix: config.store.key_prefix, maxRecords: config.store.usage_records_max });
+    return new RedisBudgetStore({ url: config.store.redis_url, keyPrefix: config.store.key_prefix, maxRecords: config.store.usage_records_max, ledger });
   }
-  return new MemoryBudgetStore(clock, config.store.usage_records_max);
+  return new MemoryBudgetStore(clock, config.store.usage_records_max, ledger ? new MemoryLedgerQueue(config.ledger.poll_ms, logger) : undefined);
 }
 
 export function createServices(config: Config, options: ServiceOptions = {}): Services {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? jsonLogger;
-  const store = options.store ?? createStore(config, clock);
+  const store = options.store ?? createStore(config, clock, logger);
+  const metrics = new Metrics();
   const tierModels = buildTierModels(config);
   const encodings = new Map<string, EncodingName>(
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
@@ -57,7 +68,8 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     clock,
     store,
     logger,
-    metrics: new Metrics(),
+    metrics,
+    ledger: createLedger(config, store, logger, metrics.registry),
     router: createRouter(config, compileRules(config.routing.rules), tierModels),
     tierModels,
     auth: createAuthenticator(config),
@@ -71,23 +83,52 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   };
 }
 
+interface NodeBindings {
+  incoming?: IncomingMessage;
+}
+
+/** How much of an over-limit body is read and discarded after the 413, as a lingering close does. */
+const LINGER_FACTOR = 4;
+
+/**
+ * After a 413 the client is usually still sending: closing then would reset the connection before
+ * it reads the answer (SDKs report a connection error and upload again). The rest is read and
+ * discarded instead, up to a bound, past which the connection is closed.
+ */
+function lingerOn(env: NodeBindings | undefined, limitBytes: number): void {
+  const incoming = env?.incoming;
+  if (!incoming) return;
+  let discarded = 0;
+  incoming.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_FACTOR * limitBytes) incoming.socket.destroy();
+  });
+  incoming.resume();
+}
+
 /** The HTTP surface of SPEC 10 over the given services. */
 export function buildApp(services: Services): Hono {
   const app = new Hono();
   const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: limitBytes,
-      onError: () =>
-        // The unread rest of the body would otherwise hold the connection: close it.
-        new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({ connection: "close" }),
-    }),
-  );
-  app.post("/v1/chat/completions", chatCompletions(services));
+  // The priced endpoints read their bodies whole: those are limited; a pass-through streams and has its own limit.
+  const limited = bodyLimit({
+    maxSize: limitBytes,
+    onError: (c) => {
+      lingerOn(c.env as NodeBindings | undefined, limitBytes);
+      return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse();
+    },
+  });
+  app.post("/v1/chat/completions", limited, chatCompletions(services));
+  app.post("/v1/responses", limited, proxiedEndpoint(services, responsesShape));
+  app.post("/v1/completions", limited, proxiedEndpoint(services, completionsShape));
+  app.post("/v1/embeddings", limited, proxiedEndpoint(services, embeddingsShape));
+  app.post("/v1/estimate", limited);
   registerInfoRoutes(app, services);
   registerCostRoutes(app, services);
+  registerLedgerRoutes(app, services);
+  registerDashboard(app, services);
   registerMetricsRoute(app, services);
+  registerPassthrough(app, services);
   app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
   // Every error a route throws is answered and counted here, and only here.
   app.onError((err, c) => {
@@ -103,6 +144,9 @@ export function buildApp(services: Services): Hono {
 export async function closeServices(services: Services): Promise<void> {
   services.leases.stop();
   services.settler.stop();
+  // The writer confirms to the store, so it stops before the store closes (a no-op after a shutdown's stop).
+  await services.ledger?.stop(0);
   await services.upstream.close();
   await services.store.close();
+  await services.ledger?.close();
 }

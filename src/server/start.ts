@@ -28,6 +28,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
   }
   services.leases.start();
+  await services.ledger?.start();
   const app = buildApp(services);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
@@ -46,6 +47,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.server.shutdown_grace_ms).unref());
       await Promise.race([services.lifecycle.idle(), grace]);
       await services.settler.drain(Math.min(5000, config.server.shutdown_grace_ms));
+      await services.ledger?.stop(Math.min(10_000, config.server.shutdown_grace_ms));
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       await closeServices(services);

@@ -26,6 +26,17 @@ export interface UpstreamRequest {
   finishAfterHeaders?: boolean;
 }
 
+/** A call of any method and body to an upstream path, for the pass-through. */
+export interface ForwardRequest {
+  upstream: string;
+  method: string;
+  /** Path and query under the upstream's base URL. */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
+  signal: AbortSignal;
+}
+
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
 export class UpstreamFailure extends ProxyError {
   constructor(
@@ -171,6 +182,41 @@ export class UpstreamClient {
     } catch (err) {
       done();
       throw describeFailure(err, req.upstream, timedOut, req.signal.aborted);
+    }
+  }
+
+  /**
+   * A pass-through call: the client's method, headers and body (streamed), the upstream's key.
+   * The total timeout applies; the client leaving aborts it.
+   */
+  async forward(req: ForwardRequest): Promise<UpstreamReply> {
+    const upstream = this.upstreams.get(req.upstream)!;
+    const controller = new UpstreamAbort();
+    const onAbort = () => controller.abort(req.signal.reason);
+    req.signal.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error("upstream timeout")), upstream.config.timeout_ms);
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      req.signal.removeEventListener("abort", onAbort);
+    };
+    const headers: Record<string, string> = { ...req.headers };
+    if (upstream.headers.authorization) headers.authorization = upstream.headers.authorization;
+    try {
+      const res = await upstream.pool.request({
+        path: upstream.basePath + req.path,
+        method: req.method as "GET",
+        headers,
+        body: req.body as never,
+        signal: controller,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body, done };
+    } catch (err) {
+      done();
+      if (err instanceof ProxyError) throw err;
+      throw describeFailure(err, req.upstream, false, req.signal.aborted);
     }
   }
 

@@ -76,6 +76,8 @@ export interface StreamRelayOptions {
   reader: StreamReader;
   /** Called once when the stream is over, however it ended; its promise is awaited before the client's stream closes. */
   onEnd: (outcome: Outcome) => Promise<void>;
+  /** A failure of the relay itself (a bug), for the log. */
+  onFailure?: (err: unknown) => void;
 }
 
 /**
@@ -108,37 +110,50 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
   const brokenEvent = (message: string) => encoder.encode(accountant.brokenEvent(message));
 
   const pump = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    // Once the client has gone (cancel), the controller is closed: nothing more may reach it.
+    const push = (bytes: Uint8Array) => {
+      if (!cancelled) controller.enqueue(bytes);
+    };
+    const close = () => {
+      if (!cancelled) controller.close();
+    };
     try {
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
         const out = accountant.transform(decoder.decode(chunk, { stream: true }));
         if (cancelled) return;
-        if (out) controller.enqueue(encoder.encode(out));
+        if (out) push(encoder.encode(out));
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
         if (cancelled) return;
       }
       const tail = accountant.flush() + decoder.decode();
       if (accountant.sawEnd) {
-        if (tail.trim()) controller.enqueue(encoder.encode(tail));
+        if (tail.trim()) push(encoder.encode(tail));
         await end(200);
       } else {
         // An event cut in the middle is dropped, never glued to the error event: every SDK then
         // parses the error and raises it, instead of failing on broken JSON.
-        controller.enqueue(brokenEvent("the upstream stream ended before it was complete"));
+        push(brokenEvent("the upstream stream ended before it was complete"));
         await end(502);
       }
-      controller.close();
-    } catch {
-      if (cancelled || ended) return;
-      controller.enqueue(brokenEvent("the upstream connection broke during the stream"));
-      await end(502);
-      controller.close();
+      close();
+    } catch (err) {
+      if (cancelled) return;
+      if (ended) {
+        // The stream was whole but its accounting failed: the client still gets its end.
+        options.onFailure?.(err);
+      } else {
+        push(brokenEvent("the upstream connection broke during the stream"));
+        await end(502).catch((e: unknown) => options.onFailure?.(e));
+      }
+      close();
     }
   };
 
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        void pump(controller);
+        // The pump settles every outcome itself; a failure here would be a bug, so it is logged, never left unhandled.
+        pump(controller).catch((err: unknown) => options.onFailure?.(err));
       },
       pull() {
         wake?.();

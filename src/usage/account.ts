@@ -108,6 +108,7 @@ export async function accountRequest(
     output_limit: served.outputLimit ?? null,
     output_capped: prepared.outputCapped,
     latency_ms: latencyMs,
+    priced: true,
   };
   await settle(cost, record);
 

@@ -12,7 +12,8 @@ export interface RecordHeader {
   key_id: string | null;
   team: string | null;
   request_type: string;
-  tier: Tier;
+  /** Null for a pass-through call, which is not routed. */
+  tier: Tier | null;
   requested_model: string;
   routed_model: string;
   route: string;
@@ -49,6 +50,8 @@ export interface UsageRecord extends RecordHeader {
   /** The output limit the proxy lowered the request to so its worst case fit a budget. */
   output_capped: number | null;
   latency_ms: number;
+  /** False for a pass-through call tollgate cannot cost (files, batches...): a budget's blind spot, counted. */
+  priced: boolean;
 }
 
 /** The record of a hold whose replica died: charged at what it reserved, tokens unknown. */
@@ -73,7 +76,13 @@ export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRec
     output_limit: null,
     output_capped: null,
     latency_ms: 0,
+    priced: true,
   };
+}
+
+/** The record of a pass-through call: who made it and how it ended, at no known cost. */
+export function unpricedRecord(header: RecordHeader, status: number, latencyMs: number): UsageRecord {
+  return { ...unreconciledRecord(header, 0), usage_source: "upstream", status, latency_ms: latencyMs, priced: false };
 }
 
 /** Per-day aggregate fields a record adds to; `/v1/costs` reads every one of them back. */
@@ -92,6 +101,7 @@ export function aggregateFields(r: UsageRecord): Array<[string, number]> {
   if (r.output_limit !== null) fields.push(["output_limited", 1]);
   if (r.output_capped !== null) fields.push(["output_capped", 1]);
   if (r.usage_source === "unreconciled") fields.push(["unreconciled", 1], ["unreconciled_cost", r.cost_nano]);
+  if (!r.priced) fields.push(["unpriced_requests", 1]);
   const groups: Array<[string, string | null]> = [
     ["model", r.routed_model],
     ["tier", r.tier],

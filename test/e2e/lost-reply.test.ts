@@ -15,12 +15,13 @@ import { startUpstream, type FakeUpstream } from "../support/upstream.js";
 let redis: OwnRedis;
 let upstream: FakeUpstream;
 let proxy: TestProxy;
+let store: RedisBudgetStore;
 
 beforeAll(async () => {
   redis = await startOwnRedis();
   upstream = await startUpstream();
   const config = testConfig(upstream.baseUrl, { store: { redis_url: redis.url, key_prefix: "lost:" }, budgets: { global: { daily: 10 } } });
-  const store = new RedisBudgetStore({ url: redis.url, keyPrefix: "lost:", commandTimeoutMs: 100 });
+  store = new RedisBudgetStore({ url: redis.url, keyPrefix: "lost:", commandTimeoutMs: 100 });
   expect(await store.waitUntilReady(5000)).toBe(true);
   proxy = await startTestProxy(config, { store, clock: new ManualClock(Date.UTC(2026, 5, 15, 12)) });
 });
@@ -39,7 +40,9 @@ describe("a reserve whose reply was lost", () => {
   it("answers 503 and releases the hold by id once Redis answers", async () => {
     const blocker = new Redis(redis.url);
     try {
-      const busy = blocker.eval(BUSY, 0, "800");
+      // On the store's own connection, so Redis runs it before the reserve that follows (it times out
+      // at the client like the reserve will, and runs on in Redis all the same).
+      const busy = store.redis.eval(BUSY, 0, "800").catch(() => "gave up waiting");
       const res = await fetch(`${proxy.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -49,7 +52,7 @@ describe("a reserve whose reply was lost", () => {
       expect((await res.json()).error.code).toBe("budget_store_unavailable");
       await busy;
       await expect.poll(() => proxy.services.settler.backlog, { timeout: 10_000 }).toBe(0);
-      const { config, clock, store, windows } = proxy.services;
+      const { config, clock, windows } = proxy.services;
       const counters = countersFor(scopesFor(config.budgets, null, null), windows.at(clock.now()));
       // The reserve ran in Redis after its reply was given up on; the release undid it.
       expect(await blocker.keys("lost:{tg}:settled:*")).toHaveLength(1);

@@ -25,7 +25,8 @@ function records(entries: Array<[string, string[]]>): UsageRecord[] {
 
 /** Sum of a scope's daily counters over every day the records fall on (a run may cross midnight). */
 async function dailySpend(redis: Redis, prefix: string, recs: UsageRecord[], counter: (day: string) => string): Promise<number> {
-  const days = new Set(recs.map((r) => windowsAt(Date.parse(r.time), "UTC").day));
+  // A request's hold is taken just after it starts: the day of its start, or of a minute later.
+  const days = new Set(recs.flatMap((r) => [0, 60_000].map((later) => windowsAt(Date.parse(r.time) + later, "UTC").day)));
   let total = 0;
   for (const day of days) total += Number((await redis.get(`${prefix}{tg}:${counter(day)}`)) ?? 0);
   return total;

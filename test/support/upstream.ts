@@ -13,6 +13,9 @@ export interface Usage {
 }
 
 export interface Received {
+  method: string;
+  /** Bytes of the request body as received. */
+  bytes: number;
   path: string;
   headers: IncomingMessage["headers"];
   body: Record<string, any>;
@@ -65,6 +68,13 @@ function chunk(model: string, id: string, choices: unknown[], usage?: Usage | nu
 }
 
 async function answer(req: Received, behavior: Behavior, res: ServerResponse): Promise<void> {
+  const path = req.path.split("?")[0]!;
+  if (behavior.kind === "json" || behavior.kind === "stream") {
+    if (path.endsWith("/responses")) return answerResponses(req, behavior, res);
+    if (path.endsWith("/embeddings")) return answerEmbeddings(req, behavior, res);
+    if (path.endsWith("/completions") && !path.endsWith("/chat/completions")) return answerCompletions(req, behavior, res);
+    if (!path.endsWith("/chat/completions")) return answerOther(req, res);
+  }
   const model = String(req.body.model ?? "unknown");
   const id = `chatcmpl-fake-${Math.random().toString(36).slice(2)}`;
   if (behavior.kind === "hang") return;
@@ -128,7 +138,8 @@ export async function startUpstream(behave: (req: Received) => Behavior = () => 
       } catch {
         body = {};
       }
-      const received: Received = { path: incoming.url ?? "", headers: incoming.headers, body, aborted: false, finished: false };
+      const bytes = parts.reduce((n, p) => n + p.length, 0);
+      const received: Received = { method: incoming.method ?? "", bytes, path: incoming.url ?? "", headers: incoming.headers, body, aborted: false, finished: false };
       requests.push(received);
       res.on("close", () => {
         if (!res.writableFinished) received.aborted = true;
@@ -150,4 +161,66 @@ export async function startUpstream(behave: (req: Received) => Behavior = () => 
       server.close(() => resolve());
     });
   return fake;
+}
+
+const usageOf = (behavior: Extract<Behavior, { kind: "json" | "stream" }>) => (behavior.usage === undefined ? DEFAULT_USAGE : behavior.usage);
+
+/** The Responses API: a response object, or its named events with usage in `response.completed`. */
+async function answerResponses(req: Received, behavior: Extract<Behavior, { kind: "json" | "stream" }>, res: ServerResponse): Promise<void> {
+  const model = String(req.body.model ?? "unknown");
+  const id = `resp_fake_${Math.random().toString(36).slice(2)}`;
+  const usage = usageOf(behavior);
+  const text = behavior.kind === "json" ? (behavior.content ?? "Hello from the fake upstream.") : (behavior.pieces ?? ["Hello", " there."]).join("");
+  const message = { id: `msg_${id}`, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] };
+  const usageBody = usage && { input_tokens: usage.prompt_tokens, input_tokens_details: { cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0 }, output_tokens: usage.completion_tokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.prompt_tokens + usage.completion_tokens };
+  const response = (status: string, output: unknown[], withUsage: boolean) => ({ id, object: "response", created_at: 1_700_000_000, status, model, output, usage: withUsage ? usageBody : null, error: null, incomplete_details: null, instructions: req.body.instructions ?? null, metadata: {}, parallel_tool_calls: true, temperature: 1, tool_choice: "auto", tools: [], top_p: 1 });
+  if (behavior.kind === "json") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ ...response("completed", [message], true), output_text: text }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  let seq = 0;
+  const send = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
+  send("response.created", { response: response("in_progress", [], false) });
+  const pieces = behavior.pieces ?? ["Hello", " there."];
+  for (let i = 0; i < pieces.length; i++) {
+    if (behavior.delayMs) await sleep(behavior.delayMs);
+    if (behavior.cutAfter !== undefined && i >= behavior.cutAfter) {
+      res.destroy();
+      return;
+    }
+    send("response.output_text.delta", { item_id: message.id, output_index: 0, content_index: 0, delta: pieces[i] });
+  }
+  send("response.completed", { response: response("completed", [message], true) });
+  res.end();
+}
+
+async function answerEmbeddings(req: Received, behavior: Extract<Behavior, { kind: "json" | "stream" }>, res: ServerResponse): Promise<void> {
+  const inputs = Array.isArray(req.body.input) && typeof req.body.input[0] !== "number" ? req.body.input : [req.body.input];
+  const usage = usageOf(behavior);
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ object: "list", model: req.body.model, data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })), usage: usage && { prompt_tokens: usage.prompt_tokens, total_tokens: usage.prompt_tokens } }));
+}
+
+async function answerCompletions(req: Received, behavior: Extract<Behavior, { kind: "json" | "stream" }>, res: ServerResponse): Promise<void> {
+  const model = String(req.body.model ?? "unknown");
+  const id = `cmpl-fake-${Math.random().toString(36).slice(2)}`;
+  const usage = usageOf(behavior);
+  if (behavior.kind === "json") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ id, object: "text_completion", created: 1_700_000_000, model, choices: [{ text: behavior.content ?? " world", index: 0, logprobs: null, finish_reason: "stop" }], ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}) }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  for (const text of behavior.pieces ?? [" hello", " world"]) res.write(`data: ${JSON.stringify({ id, object: "text_completion", created: 1_700_000_000, model, choices: [{ text, index: 0, logprobs: null, finish_reason: null }] })}\n\n`);
+  if (req.body.stream_options?.include_usage === true && usage) res.write(`data: ${JSON.stringify({ id, object: "text_completion", created: 1_700_000_000, model, choices: [], usage })}\n\n`);
+  res.write("data: [DONE]\n\n");
+  res.end();
+}
+
+/** Any other path (files, batches, stored completions): says what it received. */
+async function answerOther(req: Received, res: ServerResponse): Promise<void> {
+  res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_fake_passthrough" });
+  res.end(JSON.stringify({ id: "file-fake", object: req.path.includes("/files") ? "file" : "passthrough", method: req.method, path: req.path, bytes: req.bytes, bytes_received: req.bytes, filename: "upload.bin", purpose: "batch", status: "processed", created_at: 1_700_000_000 }));
 }

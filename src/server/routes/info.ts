@@ -1,7 +1,9 @@
 import type { Hono } from "hono";
 import { ProxyError } from "../../errors.js";
 import { headerUsd } from "../../money.js";
+import { chatShape } from "../../endpoints/chat.js";
 import { planRequest, type Prepared } from "../../plan/index.js";
+import type { ChatBody } from "../../request/parse.js";
 import { expectedOutput } from "../../plan/price.js";
 import { isChatObject, parseJsonBody, validateChatBody } from "../../request/parse.js";
 import { clientOutputLimit } from "../../routing/adapt.js";
@@ -9,7 +11,7 @@ import type { Services } from "../../services.js";
 import { readRequestType } from "../request-headers.js";
 
 /** The expected output of a prepared request, as its estimate counts it. */
-function expectedTokens(prepared: Prepared, setting: Services["config"]["budgets"]["output_estimate"]): number {
+function expectedTokens(prepared: Prepared<ChatBody>, setting: Services["config"]["budgets"]["output_estimate"]): number {
   return expectedOutput(prepared.worstOutput, prepared.inputTokens, clientOutputLimit(prepared.body), setting);
 }
 
@@ -28,7 +30,10 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
         owned_by: m.upstream,
         tier: m.tier,
         context_window: m.context_window,
+        ...(m.max_output_tokens !== undefined ? { max_output_tokens: m.max_output_tokens } : {}),
+        // USD per 1M tokens as resolved at start; "config", or the catalogue and its version.
         price: m.price,
+        price_source: m.price_source,
       })),
     ];
     return c.json({ object: "list", data });
@@ -55,7 +60,7 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
       requestType: readRequestType(c.req.header("x-tollgate-request-type")),
       tierHeader: c.req.header("x-tollgate-tier"),
       maxTierHeader: c.req.header("x-tollgate-max-tier"),
-    });
+    }, chatShape);
     const prepared = await plan.prepare(plan.decision.model);
     return c.json({
       model: plan.decision.model,
@@ -73,11 +78,13 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
 
   app.get("/ready", async (c) => {
     if (services.lifecycle.draining) return c.json({ status: "draining", store: services.store.kind }, 503);
+    // The ledger's backlog is shown, not judged: records wait in the store while PostgreSQL is down.
+    const ledger = services.ledger ? { ledger: await services.ledger.status() } : {};
     try {
       await services.store.ping();
-      return c.json({ status: "ready", store: services.store.kind, settle_backlog: services.settler.backlog });
+      return c.json({ status: "ready", store: services.store.kind, settle_backlog: services.settler.backlog, ...ledger });
     } catch (err) {
-      return c.json({ status: "unavailable", store: services.store.kind, error: (err as Error).message }, 503);
+      return c.json({ status: "unavailable", store: services.store.kind, error: (err as Error).message, ...ledger }, 503);
     }
   });
 }

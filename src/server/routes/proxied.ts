@@ -164,6 +164,7 @@ async function relayAnswer<B extends RequestBody>(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const stream = relayStream(reply, {
     reader,
+    onFailure: (err) => services.logger.log("error", "relay_failed", { request_id: served.request.id, error: (err as Error)?.stack ?? String(err) }),
     onEnd: async (outcome) => {
       try {
         const accounted = await accountRequest(services, served, outcome, settle);
