@@ -16,6 +16,8 @@ export interface Received {
   method: string;
   /** Bytes of the request body as received. */
   bytes: number;
+  /** The body's text as received (bodies up to 1 MB). */
+  text: string;
   path: string;
   headers: IncomingMessage["headers"];
   body: Record<string, any>;
@@ -139,7 +141,8 @@ export async function startUpstream(behave: (req: Received) => Behavior = () => 
         body = {};
       }
       const bytes = parts.reduce((n, p) => n + p.length, 0);
-      const received: Received = { method: incoming.method ?? "", bytes, path: incoming.url ?? "", headers: incoming.headers, body, aborted: false, finished: false };
+      const text = bytes <= 1024 * 1024 ? Buffer.concat(parts).toString("utf8") : "";
+      const received: Received = { method: incoming.method ?? "", bytes, text, path: incoming.url ?? "", headers: incoming.headers, body, aborted: false, finished: false };
       requests.push(received);
       res.on("close", () => {
         if (!res.writableFinished) received.aborted = true;
