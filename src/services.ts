@@ -3,6 +3,7 @@ import type { Config, Tier } from "./config/schema.js";
 import type { BudgetStore } from "./budget/interface.js";
 import type { ResponseCache } from "./cache/response-cache.js";
 import type { Leases } from "./budget/leases.js";
+import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
 import type { WindowCache } from "./budget/window.js";
 import type { Logger } from "./log.js";
@@ -29,7 +30,16 @@ export interface Services {
   encodingOf(model: string): EncodingName;
   /** The response cache, when `cache.enabled`. */
   cache: ResponseCache | undefined;
+  /** The PostgreSQL ledger, when `ledger.postgres_url` is set. */
+  ledger: Ledger | undefined;
   lifecycle: Lifecycle;
+  /**
+   * Sends a request through this proxy's own HTTP surface (set by buildApp): the proxy's requests on
+   * a caller's behalf (compression summaries) then go through the same pipeline, budget and record.
+   */
+  dispatch(request: Request): Promise<Response>;
+  /** Marks such requests (`x-tollgate-internal`); random per process, never sent upstream. */
+  readonly internalToken: string;
 }
 
 /** Requests in flight, so a shutdown can wait for them. `enter` hands back the one way out. */

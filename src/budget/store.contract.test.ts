@@ -41,7 +41,7 @@ function record(id: string, cost: number): UsageRecord {
     input_tokens: 1, cached_tokens: 0, output_tokens: 1, usage_source: "upstream", estimated_cost_nano: cost,
     cost_nano: cost, requested_model_cost_nano: cost * 2, cache_hit: false, optimizer_saved_tokens: 0, optimizer_saved_nano: 0,
     context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: null, output_capped: null, latency_ms: 1,
-    endpoint: "chat.completions", priced: true,
+    endpoint: "chat.completions", priced: true, compressed_tokens: 0, compress_saved_nano: 0,
   };
 }
 

@@ -32,6 +32,10 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   priorTokens?: number;
   /** Only these models may serve it (a previous response's upstream); undefined: any. */
   allowedModels?: ReadonlySet<string>;
+  /** The proxy's own request on the caller's behalf (a compression summary): its `route` in records. */
+  routeLabel?: string;
+  /** Prompt tokens (o200k) before and after compression, when it replaced older turns by a summary. */
+  compressed?: { before: number; after: number };
 }
 
 export type ChatRequest = ProxiedRequest<ChatBody>;
@@ -44,6 +48,8 @@ export interface RequestPlan<B extends RequestBody = RequestBody> {
   outputLimit: number | undefined;
   /** Prompt tokens the prompt optimizer removed. */
   optimizerSavedTokens: number;
+  /** The record's route for the proxy's own requests (a compression summary), whatever the routing said. */
+  routeLabel?: string;
 }
 
 export interface PlanServices {
@@ -141,6 +147,7 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
     decision,
     outputLimit,
     optimizerSavedTokens,
+    routeLabel: request.routeLabel,
     prepare(name) {
       let p = prepared.get(name);
       if (!p) prepared.set(name, (p = prepareFor(name)));

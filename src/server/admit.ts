@@ -31,6 +31,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     tierHeader: c.req.header("x-tollgate-tier"),
     maxTierHeader: c.req.header("x-tollgate-max-tier"),
   };
+  if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   const previousId = body.previous_response_id;
   if (typeof previousId === "string") {
     const previous = await previousResponse(services, previousId);

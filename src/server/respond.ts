@@ -20,6 +20,8 @@ export function tollgateHeaders(served: Served, capped: boolean): Record<string,
   if (capped && prepared.outputCapped !== null) headers["x-tollgate-output-capped"] = String(prepared.outputCapped);
   if (prepared.droppedMessages > 0) headers["x-tollgate-context-dropped"] = String(prepared.droppedMessages);
   if (served.optimizerSavedTokens > 0) headers["x-tollgate-prompt-saved-tokens"] = String(served.optimizerSavedTokens);
+  const compressed = served.request.compressed;
+  if (compressed) headers["x-tollgate-compressed"] = `${compressed.before}->${compressed.after}`;
   return headers;
 }
 

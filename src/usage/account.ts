@@ -88,6 +88,7 @@ export async function accountRequest(
   const cost = outcome.cacheHit ? 0 : usageCost(model, usage);
   const baseline = baselineModel(services, request.body.model);
   const latencyMs = Math.round(performance.now() - request.startedMono);
+  const compressedTokens = request.compressed ? request.compressed.before - request.compressed.after : 0;
   const record: UsageRecord = {
     ...recordHeader(request, served.endpoint, prepared.model, services, served.route),
     fallback_from: [...served.fallbackFrom],
@@ -108,6 +109,8 @@ export async function accountRequest(
     output_limit: served.outputLimit ?? null,
     output_capped: prepared.outputCapped,
     latency_ms: latencyMs,
+    compressed_tokens: compressedTokens,
+    compress_saved_nano: tokensCost(compressedTokens, model.price.input),
     priced: true,
   };
   await settle(cost, record);

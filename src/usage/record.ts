@@ -50,6 +50,9 @@ export interface UsageRecord extends RecordHeader {
   /** The output limit the proxy lowered the request to so its worst case fit a budget. */
   output_capped: number | null;
   latency_ms: number;
+  /** Prompt tokens a summary replaced (context compression), and what they would have cost on the routed model. */
+  compressed_tokens: number;
+  compress_saved_nano: Nano;
   /** False for a pass-through call tollgate cannot cost (files, batches...): a budget's blind spot, counted. */
   priced: boolean;
 }
@@ -76,6 +79,8 @@ export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRec
     output_limit: null,
     output_capped: null,
     latency_ms: 0,
+    compressed_tokens: 0,
+    compress_saved_nano: 0,
     priced: true,
   };
 }
@@ -102,6 +107,8 @@ export function aggregateFields(r: UsageRecord): Array<[string, number]> {
   if (r.output_capped !== null) fields.push(["output_capped", 1]);
   if (r.usage_source === "unreconciled") fields.push(["unreconciled", 1], ["unreconciled_cost", r.cost_nano]);
   if (!r.priced) fields.push(["unpriced_requests", 1]);
+  if (r.compressed_tokens > 0) fields.push(["compress_tokens", r.compressed_tokens], ["compress_saved", r.compress_saved_nano], ["compress_requests", 1]);
+  if (r.route === "compress") fields.push(["compress_cost", r.cost_nano], ["compress_summaries", 1]);
   const groups: Array<[string, string | null]> = [
     ["model", r.routed_model],
     ["tier", r.tier],

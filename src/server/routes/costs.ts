@@ -66,6 +66,14 @@ export function registerCostRoutes(app: Hono, services: Services): void {
         prompt_optimizer: { tokens: period.optimizer_tokens ?? 0, usd: nanoToUsd(period.optimizer_saved ?? 0) },
         context_fit: { requests: period.context_requests ?? 0, tokens: period.context_tokens ?? 0, usd: nanoToUsd(period.context_saved ?? 0) },
         output_limits: { requests: period.output_limited ?? 0, capped_by_budget: period.output_capped ?? 0 },
+        // Net of the summaries' own cost, which is in total_cost like any request's.
+        compression: {
+          requests: period.compress_requests ?? 0,
+          tokens: period.compress_tokens ?? 0,
+          summaries: period.compress_summaries ?? 0,
+          summaries_cost: nanoToUsd(period.compress_cost ?? 0),
+          usd: nanoToUsd((period.compress_saved ?? 0) - (period.compress_cost ?? 0)),
+        },
       },
     });
   });

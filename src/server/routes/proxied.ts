@@ -18,6 +18,7 @@ import { StreamAccountant } from "../../usage/stream.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
 import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { maskSecrets } from "../../upstream/secrets.js";
+import { compressConversation, readCompressHeader } from "../../optimize/compress.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
@@ -31,8 +32,13 @@ type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
  */
 export function proxiedEndpoint<B extends RequestBody>(services: Services, shape: EndpointShape<B>) {
   return exchange(services, async (ex, c) => {
-    const request = await admit(services, c, shape);
-    const plan = await planRequest(services, request, shape);
+    let request = await admit(services, c, shape);
+    let plan = await planRequest(services, request, shape);
+    const compressed = shape.rewritable ? await compressIfLong(services, c, request as unknown as ChatRequest, plan.decision.model) : undefined;
+    if (compressed) {
+      request = compressed as unknown as ProxiedRequest<B>;
+      plan = await planRequest(services, request, shape);
+    }
     const routed = await plan.prepare(plan.decision.model);
 
     const cached = await lookUp(services, ex, shape, request, routed, c.req.header("x-tollgate-cache"));
@@ -43,7 +49,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       caller: request.caller,
       candidates: plan.decision.candidates,
       price: plan.prepare,
-      header: (model) => recordHeader(request, shape.name, model, services, plan.decision.route),
+      header: (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route),
     });
     let forwardedAt: number | undefined;
     const servedNow = (): Served => ({ ...served(shape, request, plan, hold.priced, routeOf(plan, hold)), fallbackFrom: hold.fallbackFrom, forwardedAt });
@@ -65,6 +71,46 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
 /** POST /v1/chat/completions. */
 export const chatCompletions = (services: Services) => proxiedEndpoint(services, chatShape);
 
+/**
+ * Replaces the older turns of a long conversation by a summary (optimize.compress), asked of the
+ * economy tier's model through this proxy's own pipeline as the caller: its cost lands on the
+ * caller's budget with a record of its own (`route: compress`).
+ */
+async function compressIfLong(services: Services, c: Context, request: ChatRequest, routedModel: string): Promise<ChatRequest | undefined> {
+  if (request.routeLabel !== undefined) return undefined;
+  const mode = readCompressHeader(c.req.header("x-tollgate-compress"));
+  const economy = services.tierModels.economy[0];
+  const result = await compressConversation(
+    {
+      config: services.config,
+      store: services.store,
+      logger: services.logger,
+      economyModel: economy === undefined ? undefined : services.config.models[economy],
+      summarize: async (body) => {
+        const headers: Record<string, string> = {
+          "content-type": "application/json",
+          "x-tollgate-internal": services.internalToken,
+          "x-tollgate-tier": "economy",
+          "x-tollgate-compress": "off",
+          "x-tollgate-cache": "off",
+        };
+        const authorization = c.req.header("authorization");
+        if (authorization !== undefined) headers.authorization = authorization;
+        const answer = await services.dispatch(new Request(new URL("/v1/chat/completions", c.req.url), { method: "POST", headers, body: JSON.stringify({ ...body, model: economy }) }));
+        if (answer.status !== 200) throw new Error(`the summary call answered ${answer.status}`);
+        const completion = (await answer.json()) as { choices?: Array<{ message?: { content?: unknown } }> };
+        const content = completion.choices?.[0]?.message?.content;
+        return typeof content === "string" && content.trim() !== "" ? content : undefined;
+      },
+    },
+    request.body,
+    services.config.models[routedModel]!,
+    mode,
+  );
+  if (!result) return undefined;
+  return { ...request, body: result.body, bodyChars: Math.ceil((request.bodyChars * result.after) / result.before), compressed: { before: result.before, after: result.after } };
+}
+
 /** The response cache serves chat completions only. */
 async function lookUp<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, request: ProxiedRequest<B>, routed: Prepared<B>, header: string | undefined): Promise<CacheLookup> {
   if (shape.name !== chatShape.name) return { kind: "off" };
@@ -72,11 +118,13 @@ async function lookUp<B extends RequestBody>(services: Services, ex: Exchange, s
 }
 
 function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, prepared: Prepared<B>, route: string): Served {
+  route = plan.routeLabel ?? route;
   return { request, endpoint: shape.name, prepared, route, fallbackFrom: [], outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
 }
 
 /** `x-tollgate-route`: why the request went where it went. */
 function routeOf<B extends RequestBody>(plan: RequestPlan<B>, hold: BudgetHold<Prepared<B>>): string {
+  if (plan.routeLabel !== undefined) return plan.routeLabel;
   if (hold.fallbackFrom.length > 0 || hold.cooling.length > 0) return "fallback";
   return hold.model === plan.decision.model ? plan.decision.route : "budget-downgrade";
 }
