@@ -2,6 +2,7 @@ import type { Clock } from "./clock.js";
 import type { Config, Tier } from "./config/schema.js";
 import type { BudgetStore } from "./budget/interface.js";
 import type { ResponseCache } from "./cache/response-cache.js";
+import type { MicroBatcher } from "./batch/micro.js";
 import type { Leases } from "./budget/leases.js";
 import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
@@ -40,6 +41,8 @@ export interface Services {
   dispatch(request: Request): Promise<Response>;
   /** Marks such requests (`x-tollgate-internal`); random per process, never sent upstream. */
   readonly internalToken: string;
+  /** Micro-batches of this process (`x-tollgate-batch`). */
+  batcher: MicroBatcher | undefined;
 }
 
 /** Requests in flight, so a shutdown can wait for them. `enter` hands back the one way out. */

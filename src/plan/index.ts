@@ -34,6 +34,8 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   allowedModels?: ReadonlySet<string>;
   /** The proxy's own request on the caller's behalf (a compression summary): its `route` in records. */
   routeLabel?: string;
+  /** `x-tollgate-batch`: how long the request may wait to share a call. */
+  batchWaitMs?: number;
   /** Prompt tokens (o200k) before and after compression, when it replaced older turns by a summary. */
   compressed?: { before: number; after: number };
 }

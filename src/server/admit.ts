@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
+import { readBatchHeader } from "../batch/step.js";
 import { previousResponse } from "../endpoints/previous-response.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
@@ -30,6 +31,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     requestType: readRequestType(c.req.header("x-tollgate-request-type")),
     tierHeader: c.req.header("x-tollgate-tier"),
     maxTierHeader: c.req.header("x-tollgate-max-tier"),
+    batchWaitMs: readBatchHeader(c.req.header("x-tollgate-batch")),
   };
   if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   const previousId = body.previous_response_id;

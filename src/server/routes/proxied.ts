@@ -19,6 +19,7 @@ import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js"
 import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { maskSecrets } from "../../upstream/secrets.js";
 import { compressConversation, readCompressHeader } from "../../optimize/compress.js";
+import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
@@ -58,6 +59,14 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
 
     forwardedAt = performance.now();
     services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
+    if (shape.rewritable) {
+      const batched = await answerInBatch(services, request.batchWaitMs, hold as unknown as BudgetHold<Prepared<ChatBody>>, request.id);
+      if (batched) {
+        const accounted = await accountRequest(services, servedNow(), { status: 200, usage: batched.answer.usage }, settle);
+        const headers = { ...tollgateHeaders(servedNow(), hold.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
+        return { response: new Response(batched.completion, { status: 200, headers }) };
+      }
+    }
     const forwarded = await forwardWithFallback(hold.priced, {
       send: (candidate) => sendUpstream(services, ex, shape, candidate),
       next: async (failed) => ((await fallbackTo(services, hold, failed)) ? hold.priced : undefined),
