@@ -151,3 +151,16 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
   }
   return values;
 }
+
+/** Milliseconds from sending to the last byte of `times` non-streamed requests, one at a time on one connection. */
+export async function sequentialLatency(url: string, body: string, headers: Record<string, string>, times: number): Promise<Float64Array> {
+  const out = new Float64Array(times);
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    const res = await request(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, dispatcher: agent });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${url}: answer ${res.statusCode}: ${text.slice(0, 300)}`);
+    out[i] = performance.now() - started;
+  }
+  return out.sort();
+}

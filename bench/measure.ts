@@ -1,4 +1,4 @@
-import { drive, percentile, postMany, scrape, streamingTtfb, type LoadResult, post } from "./load.js";
+import { drive, percentile, post, postMany, scrape, sequentialLatency, streamingTtfb, type LoadResult } from "./load.js";
 import { collectGarbage } from "./inspector.js";
 import { conversation, largePrompt, ONE_MESSAGE_BODY, prose, SMALL_BODY, STREAM_BODY } from "./workload.js";
 
@@ -63,7 +63,8 @@ export interface MemoryResult {
 export interface TargetResult {
   name: string;
   throughput: ThroughputResult;
-  ttfb: { p50: number; p99: number };
+  /** Streaming time to first byte, and a whole non-streamed answer, one request at a time. */
+  ttfb: { p50: number; p99: number; plainP50: number; plainP99: number };
   conversation?: ConversationResult;
   large?: LargeResult;
   memory?: MemoryResult;
@@ -160,11 +161,13 @@ async function measureMemory(t: TargetUnderTest, plan: Plan, servedBefore: numbe
   return result;
 }
 
-async function measureTtfb(t: TargetUnderTest, plan: Plan): Promise<{ p50: number; p99: number }> {
+async function measureTtfb(t: TargetUnderTest, plan: Plan): Promise<{ p50: number; p99: number; plainP50: number; plainP99: number }> {
   await streamingTtfb(t.url, STREAM_BODY, t.headers, 20);
   const sorted = await streamingTtfb(t.url, STREAM_BODY, t.headers, plan.ttfbRequests);
-  const out = { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-  log(t.name, `streaming TTFB p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms`);
+  await sequentialLatency(t.url, SMALL_BODY, t.headers, 20);
+  const plain = await sequentialLatency(t.url, SMALL_BODY, t.headers, plan.ttfbRequests);
+  const out = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), plainP50: percentile(plain, 50), plainP99: percentile(plain, 99) };
+  log(t.name, `streaming TTFB p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms; one at a time p50 ${out.plainP50.toFixed(2)} ms`);
   return out;
 }
 
@@ -259,7 +262,7 @@ export async function measureTarget(t: TargetUnderTest, plan: Plan, phases: Phas
   const throughput = on("throughput") ? await measureThroughput(t, plan) : none;
   const served = (throughput.servedBefore ?? 0) + throughput.requests;
   const memory = t.memory && on("memory") ? await measureMemory(t, plan, served) : undefined;
-  const ttfb = on("ttfb") ? await measureTtfb(t, plan) : { p50: NaN, p99: NaN };
+  const ttfb = on("ttfb") ? await measureTtfb(t, plan) : { p50: NaN, p99: NaN, plainP50: NaN, plainP99: NaN };
   const conv = t.metrics && on("conversation") ? await measureConversation(t, plan) : undefined;
   const large = t.metrics && on("large") ? await measureLarge(t, plan) : undefined;
   return { name: t.name, throughput, ttfb, conversation: conv, large, memory };
