@@ -179,9 +179,14 @@ describe("the repository's config.yaml", () => {
     expect(config.keys).toEqual([]);
     expect(config.admin_key).toBe("");
     expect(warnings).toEqual([expect.stringContaining("ci-bot")]);
-    expect(Object.keys(config.models)).toEqual(["gpt-4o-mini", "gpt-4o", "gpt-4-turbo", "claude-3-haiku", "claude-3-sonnet", "o3-mini"]);
-    expect(config.tiers.premium).toEqual(["gpt-4-turbo", "o3-mini"]);
-    expect(config.models["o3-mini"]!.reasoning).toBe(true);
+    expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5"]);
+    expect(config.tiers.premium).toEqual(["gpt-5.2", "claude-opus-4-5"]);
+    expect(config.models["gpt-5.2"]!.reasoning).toBe(true);
+    // Every model is priced by the catalogue, and declares the output limit the catalogue lacks.
+    for (const model of Object.values(config.models)) {
+      expect(model.price_source).toMatch(/^catalogue:genai-prices@/);
+      expect(model.max_output_tokens).toBeGreaterThan(0);
+    }
     expect(config.routing.rules).toEqual([{ name: "long-context", when: { min_tokens: 8000, keywords_mode: "any" }, tier: "standard" }]);
   });
 

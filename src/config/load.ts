@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { configSchema, type Config } from "./schema.js";
+import { resolveModels, type ResolveOptions, type ResolvedModels } from "./resolve.js";
+import { configInputSchema, type Config } from "./schema.js";
 
 /** Thrown when the configuration cannot be used; `problems` lists each one by its path. */
 export class ConfigError extends Error {
@@ -38,10 +39,12 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: str
 export interface LoadedConfig {
   config: Config;
   warnings: string[];
+  /** Configured prices that differ from the catalogue's, and the catalogue entry of each model. */
+  pricing: Pick<ResolvedModels, "differences" | "matches">;
 }
 
 /** Parses, interpolates and validates configuration text. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, options: ResolveOptions = {}): LoadedConfig {
   let document: unknown;
   try {
     document = parseYaml(text, { uniqueKeys: true });
@@ -52,7 +55,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const interpolated = interpolateEnv(document ?? {}, env, [], missing);
   if (missing.length > 0) throw new ConfigError(source, missing);
 
-  const result = configSchema.safeParse(interpolated);
+  const result = configInputSchema.safeParse(interpolated);
   if (!result.success) {
     const problems = result.error.issues.flatMap((issue) => {
       // zod reports unknown keys at their parent's path; name each key's own path instead.
@@ -64,15 +67,18 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     });
     throw new ConfigError(source, problems);
   }
-  const config = result.data;
-  const warnings: string[] = [];
+  // The same resolution as configSchema's, kept here for what the start logs about prices.
+  const pricing = resolveModels(result.data, options);
+  if (pricing.problems.length > 0) throw new ConfigError(source, pricing.problems.map((p) => `${p.path.join(".")}: ${p.message}`));
+  const config: Config = { ...result.data, models: pricing.models };
+  const warnings: string[] = [...pricing.warnings];
   // A key whose secret resolved to nothing is skipped, so the example runs with no environment set.
   config.keys = config.keys.filter((key) => {
     if (key.key !== "") return true;
     warnings.push(`key "${key.id}" has an empty secret and is disabled`);
     return false;
   });
-  return { config, warnings };
+  return { config, warnings, pricing: { differences: pricing.differences, matches: pricing.matches } };
 }
 
 /** Where the configuration lives: `--config PATH`, then TOLLGATE_CONFIG, then ./config.yaml. */
@@ -84,12 +90,12 @@ export function configPath(argv: string[], env: NodeJS.ProcessEnv): string {
   return env.TOLLGATE_CONFIG || "./config.yaml";
 }
 
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, options: ResolveOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
-  return parseConfig(text, path, env);
+  return parseConfig(text, path, env, options);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveModels } from "./resolve.js";
 
 /**
  * The configuration file's schema. Its inferred type is the `Config` every module reads,
@@ -42,22 +43,37 @@ const upstreamSchema = z.strictObject({
   max_queued: z.number().int().nonnegative().default(1024),
 });
 
+/** Rates that replace the base ones for a request whose input is above a number of tokens (long context). */
+const longContextSchema = z.strictObject({
+  above_input_tokens: positiveInt,
+  input: usd,
+  cached_input: usd.optional(),
+  output: usd,
+});
+
 const priceSchema = z.strictObject({
   input: usd,
   cached_input: usd.optional(),
   output: usd,
+  batch_input: usd.optional(),
+  batch_output: usd.optional(),
+  long_context: z.array(longContextSchema).optional(),
 });
 
 const modelSchema = z.strictObject({
   upstream: z.string(),
   upstream_model: z.string().optional(),
   tier: tierSchema,
-  price: priceSchema,
-  context_window: positiveInt.default(128_000),
+  /** Optional: a model without it is priced from the catalogue (src/config/resolve.ts). */
+  price: priceSchema.optional(),
+  /** Optional: the catalogue's, else 128000. */
+  context_window: positiveInt.optional(),
   max_output_tokens: positiveInt.optional(),
   encoding: z.enum(["o200k_base", "cl100k_base"]).optional(),
   reasoning: z.boolean().default(false),
   drop_params: z.array(z.string()).default([]),
+  /** `embedding` models serve POST /v1/embeddings only (input price only) and are in no tier's list. */
+  kind: z.enum(["chat", "embedding"]).default("chat"),
 });
 
 const ruleConditionSchema = z.strictObject({
@@ -125,6 +141,16 @@ const optimizeSchema = z.strictObject({
     explanation: 500,
     generation: 1000,
   }),
+  /** Context compression by summary (off by default; `x-tollgate-compress: on|off` per request). */
+  compress: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** A conversation whose prompt is longer than this is compressed (also when it does not fit the routed model). */
+      trigger_tokens: positiveInt.default(8000),
+      /** The most recent turns kept word for word. */
+      keep_turns: positiveInt.default(6),
+    })
+    .default({ enabled: false, trigger_tokens: 8000, keep_turns: 6 }),
 });
 
 const cacheSchema = z.strictObject({
@@ -134,7 +160,43 @@ const cacheSchema = z.strictObject({
   scope: z.enum(["key", "team", "global"]).default("key"),
 });
 
-export const configSchema = z
+/** Micro-batches (`x-tollgate-batch: <max wait ms>`): requests held until this many wait, then sent as one call. */
+const batchSchema = z.strictObject({
+  max_size: positiveInt.default(20),
+});
+
+/**
+ * Every other /v1/ path (files, batches, stored completions, audio, images...) goes to an upstream
+ * unpriced: `false` answers 404 instead.
+ */
+const passthroughSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    /** Where a request that names no model goes; default: the first upstream. */
+    upstream: z.string().optional(),
+    /** The largest body passed through (uploads). */
+    body_limit_mb: z.number().positive().default(512),
+  }),
+]);
+
+/** The PostgreSQL ledger every usage record is written to, when `postgres_url` is set (src/ledger). */
+const ledgerSchema = z.strictObject({
+  postgres_url: z.string().default(""),
+  /** The schema its tables live in (created when missing). */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier")
+    .default("public"),
+  /** Records written in one INSERT. */
+  batch_size: positiveInt.max(10_000).default(500),
+  /** How long the writer waits on the queue for new records before looking again. */
+  poll_ms: positiveInt.default(1000),
+  /** Records a writer took and did not confirm for this long (its replica died) are taken over by another. */
+  claim_idle_ms: positiveInt.default(60_000),
+});
+
+/** The file as written: models may leave their prices to the catalogue. */
+export const configInputSchema = z
   .strictObject({
     server: serverSchema.default(serverSchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
@@ -147,8 +209,14 @@ export const configSchema = z
     admin_key: z.string().default(""),
     optimize: optimizeSchema.default(optimizeSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
+    passthrough: passthroughSchema.default({ body_limit_mb: 512 }),
+    batch: batchSchema.default({ max_size: 20 }),
+    ledger: ledgerSchema.default(ledgerSchema.parse({})),
   })
   .superRefine((config, ctx) => {
+    if (config.passthrough !== false && config.passthrough.upstream !== undefined && !config.upstreams[config.passthrough.upstream]) {
+      ctx.addIssue({ code: "custom", path: ["passthrough", "upstream"], message: `unknown upstream "${config.passthrough.upstream}"` });
+    }
     for (const [name, model] of Object.entries(config.models)) {
       if (!config.upstreams[model.upstream]) {
         ctx.addIssue({
@@ -192,9 +260,26 @@ export const configSchema = z
     });
   });
 
-export type Config = z.infer<typeof configSchema>;
-export type ModelConfig = z.infer<typeof modelSchema>;
+/**
+ * The configuration as the proxy uses it: every model's price, context window and output limit
+ * resolved once, here, from its own fields or the price catalogue (src/config/resolve.ts), so the
+ * request path never consults the catalogue. A model priced by neither is an error naming it.
+ */
+export const configSchema = configInputSchema.transform((input, ctx): Config => {
+  const resolved = resolveModels(input);
+  for (const problem of resolved.problems) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+  return { ...input, models: resolved.models };
+});
+
+export type ConfigInput = z.infer<typeof configInputSchema>;
+export type ModelInput = z.infer<typeof modelSchema>;
+export type Price = z.infer<typeof priceSchema>;
+export type LongContextPrice = z.infer<typeof longContextSchema>;
+/** A model ready for use: `price_source` is "config" or "catalogue:<name>@<version>". */
+export type ModelConfig = Omit<ModelInput, "price" | "context_window"> & { price: Price; context_window: number; price_source: string };
+export type Config = Omit<ConfigInput, "models"> & { models: Record<string, ModelConfig> };
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type RoutingRule = z.infer<typeof ruleSchema>;
 export type BudgetLimits = z.infer<typeof limitsSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
+export type LedgerConfig = z.infer<typeof ledgerSchema>;

@@ -1,5 +1,6 @@
 import type { Config, ModelConfig } from "../config/schema.js";
 import { tokensCost, type Nano } from "../money.js";
+import { ratesFor } from "../pricing/rates.js";
 
 /** The smallest answer a capped request is still sent for; below it the request is refused. */
 export const MIN_CAPPED_OUTPUT = 64;
@@ -26,17 +27,19 @@ export function expectedOutput(worst: number, inputTokens: number, clientLimit: 
   return Math.min(guess, worst);
 }
 
-/** Input plus `outputTokens` for each of `choices` answers. */
+/** Input plus `outputTokens` for each of `choices` answers, at the rates of the input's size (long context). */
 export function requestCost(model: ModelConfig, inputTokens: number, outputTokens: number, choices: number): Nano {
-  return tokensCost(inputTokens, model.price.input) + tokensCost(outputTokens * choices, model.price.output);
+  const rates = ratesFor(model.price, inputTokens);
+  return tokensCost(inputTokens, rates.input) + tokensCost(outputTokens * choices, rates.output);
 }
 
 /** The most output tokens per answer that `room` pays for after the input; 0 when not even the input fits. */
 export function affordableOutput(model: ModelConfig, inputTokens: number, choices: number, room: Nano): number {
-  const left = room - tokensCost(inputTokens, model.price.input);
+  const rates = ratesFor(model.price, inputTokens);
+  const left = room - tokensCost(inputTokens, rates.input);
   if (left <= 0) return 0;
-  if (model.price.output === 0) return Infinity;
-  let tokens = Math.floor(left / (model.price.output * 1000 * choices));
+  if (rates.output === 0) return Infinity;
+  let tokens = Math.floor(left / (rates.output * 1000 * choices));
   // Rounding in tokensCost: step down until the request's own cost fits.
   while (tokens > 0 && requestCost(model, inputTokens, tokens, choices) > room) tokens--;
   return tokens;

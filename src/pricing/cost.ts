@@ -1,5 +1,6 @@
 import type { Config, ModelConfig } from "../config/schema.js";
 import { tokensCost, type Nano } from "../money.js";
+import { ratesFor } from "./rates.js";
 
 /** Token counts as the upstream reports them (OpenAI `usage`). */
 export interface TokenUsage {
@@ -25,27 +26,36 @@ export function expectedOutputTokens(
 }
 
 export function estimateCost(model: ModelConfig, inputTokens: number, outputTokens: number, choices = 1): Nano {
-  return tokensCost(inputTokens, model.price.input) + tokensCost(outputTokens * choices, model.price.output);
+  const rates = ratesFor(model.price, inputTokens);
+  return tokensCost(inputTokens, rates.input) + tokensCost(outputTokens * choices, rates.output);
 }
 
-/** Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6). */
+/**
+ * Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6), at the
+ * long-context rates when the prompt is above their threshold.
+ */
 export function usageCost(model: ModelConfig, usage: TokenUsage): Nano {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
+  const rates = ratesFor(model.price, usage.promptTokens);
   return (
-    tokensCost(usage.promptTokens - cached, model.price.input) +
-    tokensCost(cached, model.price.cached_input ?? model.price.input) +
-    tokensCost(usage.completionTokens, model.price.output)
+    tokensCost(usage.promptTokens - cached, rates.input) +
+    tokensCost(cached, rates.cached_input ?? rates.input) +
+    tokensCost(usage.completionTokens, rates.output)
   );
 }
 
-/** Reads an OpenAI `usage` object; undefined when it is missing or malformed. */
+/**
+ * Reads an OpenAI `usage` object: chat and completions (`prompt_tokens`, `completion_tokens`), the
+ * Responses API (`input_tokens`, `output_tokens`), embeddings (`prompt_tokens` only). Undefined
+ * when it is missing or malformed.
+ */
 export function readUsage(raw: unknown): TokenUsage | undefined {
   if (raw === null || typeof raw !== "object") return undefined;
   const u = raw as Record<string, unknown>;
-  const prompt = u.prompt_tokens;
-  const completion = u.completion_tokens;
+  const prompt = u.prompt_tokens ?? u.input_tokens;
+  const completion = u.completion_tokens ?? u.output_tokens ?? (typeof prompt === "number" && u.total_tokens === prompt ? 0 : undefined);
   if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
-  const details = u.prompt_tokens_details as Record<string, unknown> | null | undefined;
+  const details = (u.prompt_tokens_details ?? u.input_tokens_details) as Record<string, unknown> | null | undefined;
   const cached = details && typeof details.cached_tokens === "number" ? details.cached_tokens : 0;
   return { promptTokens: prompt, cachedTokens: cached, completionTokens: completion };
 }

@@ -1,0 +1,110 @@
+import { genaiPrices, type CatalogueMatch, type PriceCatalogue } from "../pricing/catalogue.js";
+import type { ConfigInput, ModelConfig, Price } from "./schema.js";
+
+/** The context window assumed for a model that neither the configuration nor the catalogue sizes. */
+export const DEFAULT_CONTEXT_WINDOW = 128_000;
+
+/** A model whose configured price is not the catalogue's: the configured one is used, and the start logs it. */
+export interface PriceDifference {
+  model: string;
+  /** "anthropic/claude-sonnet-4-5" */
+  catalogueModel: string;
+  configured: Price;
+  catalogue: Price;
+  /** "input 2.5 (catalogue 3), no long-context rates (catalogue: above 200000 input tokens)" */
+  detail: string;
+}
+
+export interface ResolvedModels {
+  models: Record<string, ModelConfig>;
+  differences: PriceDifference[];
+  /** Which catalogue entry each model was looked up as: "openai/gpt-5-mini". */
+  matches: Record<string, string>;
+  /** Worth a warning at start: a provider guessed from the model's name. */
+  warnings: string[];
+  /** Models priced by neither the configuration nor the catalogue. */
+  problems: Array<{ path: (string | number)[]; message: string }>;
+}
+
+export interface ResolveOptions {
+  catalogue?: PriceCatalogue;
+  /** When prices that change on a date are read; now by default. */
+  at?: Date;
+}
+
+const RATE_FIELDS = ["input", "cached_input", "output"] as const;
+
+function describeDifference(configured: Price, catalogue: Price): string | undefined {
+  const parts: string[] = [];
+  for (const field of RATE_FIELDS) {
+    const mine = configured[field];
+    const theirs = catalogue[field];
+    if (mine === theirs) continue;
+    parts.push(`${field} ${mine ?? "not set"} (catalogue ${theirs ?? "not set"})`);
+  }
+  const tiers = catalogue.long_context ?? [];
+  if (tiers.length > 0 && (configured.long_context ?? []).length === 0) {
+    parts.push(`no long-context rates (catalogue: above ${tiers.map((t) => t.above_input_tokens).join(", ")} input tokens)`);
+  }
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+function sortedLongContext(price: Price): Price {
+  if (!price.long_context) return price;
+  return { ...price, long_context: [...price.long_context].sort((a, b) => a.above_input_tokens - b.above_input_tokens) };
+}
+
+/**
+ * Gives every model concrete prices, a context window and (when known) an output limit: the
+ * configuration's own fields first, then the catalogue's entry for the model's upstream id on the
+ * upstream's provider. A price in the configuration always wins, whole: the catalogue neither fills
+ * its gaps nor adds long-context rates to it.
+ */
+export function resolveModels(input: Pick<ConfigInput, "models" | "upstreams">, options: ResolveOptions = {}): ResolvedModels {
+  const catalogue = options.catalogue ?? genaiPrices;
+  const at = options.at ?? new Date();
+  const resolved: ResolvedModels = { models: {}, differences: [], matches: {}, warnings: [], problems: [] };
+  for (const [name, model] of Object.entries(input.models)) {
+    const upstream = input.upstreams[model.upstream];
+    const id = model.upstream_model ?? name;
+    let found: CatalogueMatch | undefined;
+    if (upstream) found = catalogue.lookup({ model: id, baseUrl: upstream.base_url, upstream: model.upstream, at });
+    if (found) resolved.matches[name] = `${found.provider}/${found.model}`;
+
+    let price: Price;
+    let source: string;
+    if (model.price) {
+      price = sortedLongContext(model.price);
+      source = "config";
+      const detail = found && describeDifference(price, found.price);
+      if (found && detail) resolved.differences.push({ model: name, catalogueModel: `${found.provider}/${found.model}`, configured: price, catalogue: found.price, detail });
+    } else if (found) {
+      price = found.price;
+      source = `catalogue:${catalogue.id}`;
+      if (found.providerFrom === "model name") {
+        resolved.warnings.push(
+          `model "${name}": upstream "${model.upstream}" (${upstream?.base_url}) is no provider the catalogue knows; priced as ${found.provider}/${found.model} by its name. Give it a price if that is wrong.`,
+        );
+      }
+    } else {
+      if (upstream) {
+        resolved.problems.push({
+          path: ["models", name, "price"],
+          message: `model "${name}" has no price, and the catalogue (${catalogue.id}) does not know "${id}" on upstream "${model.upstream}" (${upstream.base_url}): give it price: { input, output } in USD per 1M tokens`,
+        });
+      }
+      continue;
+    }
+
+    const { price: _price, context_window, max_output_tokens, ...rest } = model;
+    const maxOutput = max_output_tokens ?? found?.max_output_tokens;
+    resolved.models[name] = {
+      ...rest,
+      price,
+      price_source: source,
+      context_window: context_window ?? found?.context_window ?? DEFAULT_CONTEXT_WINDOW,
+      ...(maxOutput !== undefined ? { max_output_tokens: maxOutput } : {}),
+    };
+  }
+  return resolved;
+}
