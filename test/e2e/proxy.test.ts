@@ -1,5 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
 import { startUpstream, type Behavior, type FakeUpstream } from "../support/upstream.js";
 import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
 
@@ -10,10 +13,59 @@ let client: OpenAI;
 const user = (content: string) => [{ role: "user" as const, content }];
 const lastRequest = () => upstream.requests.at(-1)!;
 const records = () => proxy.services.store.usageRecords(1000);
+/** The in-process proxies' clock: a fixed instant, whatever the date the suite runs on. */
+const clock = new ManualClock(Date.UTC(2026, 5, 15, 12));
+
+/**
+ * An SSE upstream that writes its next piece, and at the end its close, only when the test
+ * allows one more step: what it has sent when the client sees a piece is decided by the test.
+ */
+async function startSteppedUpstream(pieces: string[]) {
+  let allowed = 0;
+  let wake: (() => void) | undefined;
+  const state = { sent: 0, finished: false };
+  const step = async (n: number) => {
+    while (allowed < n) await new Promise<void>((resolve) => (wake = resolve));
+  };
+  const chunk = (choices: unknown[], usage?: unknown) =>
+    `data: ${JSON.stringify({ id: "chatcmpl-stepped", object: "chat.completion.chunk", created: 1_700_000_000, model: "gpt-4o-mini", choices, ...(usage ? { usage } : {}) })}\n\n`;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", async () => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.write(chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]));
+      for (let i = 0; i < pieces.length; i++) {
+        await step(i + 1);
+        res.write(chunk([{ index: 0, delta: { content: pieces[i] }, finish_reason: null }]));
+        state.sent++;
+      }
+      await step(pieces.length + 1);
+      res.write(chunk([{ index: 0, delta: {}, finish_reason: "stop" }]));
+      res.write(chunk([], { prompt_tokens: 5, completion_tokens: pieces.length }));
+      res.end("data: [DONE]\n\n");
+      state.finished = true;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    state,
+    /** Lets the upstream take one more step. */
+    allow() {
+      allowed++;
+      wake?.();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  proxy = await startTestProxy(testConfig(upstream.baseUrl));
+  proxy = await startTestProxy(testConfig(upstream.baseUrl), { clock });
   client = proxy.client();
 });
 
@@ -100,14 +152,28 @@ describe("streaming", () => {
   });
 
   it("forwards chunks as they arrive instead of buffering the answer", async () => {
-    upstream.behave = () => ({ kind: "stream", pieces: ["a", "b", "c", "d"], delayMs: 150 });
-    const started = Date.now();
-    const stream = await client.chat.completions.create({ model: "auto", messages: user("hi"), stream: true });
-    const arrivals: number[] = [];
-    for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) arrivals.push(Date.now() - started);
-    expect(arrivals).toHaveLength(4);
-    // The first piece arrives long before the last one was produced.
-    expect(arrivals[3]! - arrivals[0]!).toBeGreaterThanOrEqual(300);
+    // The upstream sends each piece only after the client has received the one before: a proxy
+    // that buffered the answer would leave this test waiting for a piece that never comes.
+    const stepped = await startSteppedUpstream(["a", "b", "c", "d"]);
+    const other = await startTestProxy(testConfig(stepped.baseUrl), { clock });
+    try {
+      stepped.allow();
+      const stream = await other.client().chat.completions.create({ model: "auto", messages: user("hi"), stream: true });
+      const received: string[] = [];
+      for await (const chunk of stream) {
+        const content = chunk.choices[0]?.delta?.content;
+        if (!content) continue;
+        received.push(content);
+        // This piece reached the client while the upstream had sent nothing after it and was not done.
+        expect({ ...stepped.state }).toEqual({ sent: received.length, finished: false });
+        stepped.allow();
+      }
+      expect(received).toEqual(["a", "b", "c", "d"]);
+      expect(stepped.state).toEqual({ sent: 4, finished: true });
+    } finally {
+      await other.shutdown();
+      await stepped.close();
+    }
   });
 
   it("aborts the upstream request when the client aborts the stream, billing what was streamed", async () => {

@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { MemoryBudgetStore } from "../../src/budget/memory.js";
 import { startUpstream, type FakeUpstream } from "../support/upstream.js";
@@ -31,32 +32,39 @@ afterAll(async () => {
 
 for (const storeKind of ["memory", "redis"] as const) {
   describe(`budget windows in ${ZONE} (${storeKind} store)`, () => {
-    const clock = new ManualClock(la("2026-01-30T10:00:00", 8));
-    let proxy: TestProxy;
-    let client: OpenAI;
-
-    beforeAll(async () => {
+    /**
+     * A proxy of the test's own (its own clock, store and key prefix), stopped when the test ends:
+     * each test spends what it needs itself, whatever ran before it.
+     */
+    async function freshProxy(start: number) {
+      const clock = new ManualClock(start);
       const config = testConfig(upstream.baseUrl, {
-        store: storeKind === "redis" ? { redis_url: redisUrl(), key_prefix: `${prefix}${storeKind}:` } : {},
+        store: storeKind === "redis" ? { redis_url: redisUrl(), key_prefix: `${prefix}${storeKind}:${randomUUID().slice(0, 8)}:` } : {},
         keys: [{ id: "app", key: KEY }],
         admin_key: "sk-window-admin",
         budgets: { timezone: ZONE, keys: { app: { daily: 0.000078, monthly: 0.00011 } } },
       });
-      proxy = await startTestProxy(config, { clock, store: storeKind === "memory" ? new MemoryBudgetStore(clock) : undefined });
-      client = proxy.client(KEY);
-    });
+      const proxy = await startTestProxy(config, { clock, store: storeKind === "memory" ? new MemoryBudgetStore(clock) : undefined });
+      onTestFinished(() => proxy.shutdown());
+      const client = proxy.client(KEY);
+      const ask = () =>
+        client.chat.completions
+          .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 40 })
+          .then(() => 200)
+          .catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+      return { clock, proxy, ask };
+    }
 
-    afterAll(async () => {
-      await proxy?.shutdown();
-    });
-
-    const ask = () =>
-      client.chat.completions
-        .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 40 })
-        .then(() => 200)
-        .catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+    /** Spends the day's whole budget on January 30 (three requests) and one more request on the 31st: four in January. */
+    async function spendJanuary({ clock, ask }: Awaited<ReturnType<typeof freshProxy>>) {
+      clock.set(la("2026-01-30T10:00:00", 8));
+      expect([await ask(), await ask(), await ask()]).toEqual([200, 200, 200]);
+      clock.set(la("2026-01-31T00:00:01", 8));
+      expect(await ask()).toBe(200);
+    }
 
     it("closes the day at the local midnight, not at UTC's", async () => {
+      const { clock, ask } = await freshProxy(la("2026-01-30T10:00:00", 8));
       expect([await ask(), await ask(), await ask()]).toEqual([200, 200, 200]);
       const refused = await ask();
       expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
@@ -71,6 +79,9 @@ for (const storeKind of ["memory", "redis"] as const) {
     });
 
     it("opens a new day after the local midnight and stops at the month's limit", async () => {
+      const { clock, ask } = await freshProxy(la("2026-01-30T10:00:00", 8));
+      // January 30: the day's budget, three requests, spent.
+      expect([await ask(), await ask(), await ask()]).toEqual([200, 200, 200]);
       clock.set(la("2026-01-31T00:00:01", 8));
       expect(await ask()).toBe(200);
       const refused = (await ask()) as InstanceType<typeof OpenAI.APIError>;
@@ -81,6 +92,9 @@ for (const storeKind of ["memory", "redis"] as const) {
     });
 
     it("starts a new month at the local month's end", async () => {
+      const fresh = await freshProxy(la("2026-01-30T10:00:00", 8));
+      await spendJanuary(fresh);
+      const { clock, ask } = fresh;
       clock.set(la("2026-01-31T23:59:59", 8));
       expect(await ask()).toBeInstanceOf(OpenAI.RateLimitError);
       clock.set(la("2026-02-01T00:00:00", 8));
@@ -88,9 +102,15 @@ for (const storeKind of ["memory", "redis"] as const) {
     });
 
     it("reports the spend of the current windows", async () => {
+      const fresh = await freshProxy(la("2026-01-30T10:00:00", 8));
+      await spendJanuary(fresh);
+      const { clock, ask, proxy } = fresh;
+      clock.set(la("2026-02-01T00:00:00", 8));
+      expect(await ask()).toBe(200);
       const res = await fetch(`${proxy.url}/v1/costs/alerts`, { headers: { authorization: "Bearer sk-window-admin" } });
       const body = await res.json();
       const key = body.scopes.find((s: { scope: string; id: string }) => s.scope === "key" && s.id === "app");
+      // January's spend is in January's windows, not in February's.
       expect(key.windows.daily).toMatchObject({ window: "2026-02-01", spent: 0.0000252 });
       expect(key.windows.monthly).toMatchObject({ window: "2026-02", spent: 0.0000252 });
     });
