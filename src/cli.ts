@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, configPath, loadConfigFile, type LoadedConfig } from "./config/load.js";
+import { runBatchCommand } from "./batch/cli.js";
 import { runDemo } from "./demo/index.js";
 import { jsonLogger } from "./log.js";
 import { describeModels } from "./pricing/table.js";
@@ -18,6 +19,8 @@ usage:
   tollgate [--config FILE]        run the proxy; FILE is --config, else $TOLLGATE_CONFIG, else ./config.yaml
   tollgate check-config [FILE]    validate FILE and print the resolved models, tiers and prices (with their source)
   tollgate demo [--port N]        the proxy with a built-in demo upstream on loopback: no API key, no internet
+  tollgate batch submit FILE.jsonl [--key ID]   send chat requests through the provider's Batch API at batch prices
+  tollgate batch status | fetch --out FILE      poll the batches; download results and settle their real cost
   tollgate --version              print the version
   tollgate --help                 print this help
 
@@ -93,6 +96,7 @@ export async function runCli(argv: string[]): Promise<number | undefined> {
     }
     if (command === "check-config") return checkConfig(rest);
     if (command === "demo") return await runDemo(rest);
+    if (command === "batch") return await runBatchCommand(rest);
     if (command !== undefined && !command.startsWith("-")) {
       process.stderr.write(`tollgate: unknown command "${command}"\n\n${HELP}\n`);
       return 2;

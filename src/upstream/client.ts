@@ -194,7 +194,11 @@ export class UpstreamClient {
     const controller = new UpstreamAbort();
     const onAbort = () => controller.abort(req.signal.reason);
     req.signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error("upstream timeout")), upstream.config.timeout_ms);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error("upstream timeout"));
+    }, upstream.config.timeout_ms);
     let released = false;
     const done = () => {
       if (released) return;
@@ -216,7 +220,7 @@ export class UpstreamClient {
     } catch (err) {
       done();
       if (err instanceof ProxyError) throw err;
-      throw describeFailure(err, req.upstream, false, req.signal.aborted);
+      throw describeFailure(err, req.upstream, timedOut, req.signal.aborted);
     }
   }
 
@@ -234,5 +238,7 @@ function describeFailure(err: unknown, name: string, timedOut: boolean, clientGo
     return new UpstreamFailure("upstream_timeout", `connecting to upstream ${name} timed out`, true);
   }
   const code = (err as { code?: string })?.code ?? "";
-  return new UpstreamFailure("upstream_unreachable", `upstream ${name} is unreachable${code ? ` (${code})` : ""}`, true);
+  // The error's code names the cause (ECONNREFUSED, UND_ERR_SOCKET); without one, its class does.
+  const cause = code || (err as Error)?.name || "";
+  return new UpstreamFailure("upstream_unreachable", `upstream ${name} is unreachable${cause ? ` (${cause})` : ""}`, true);
 }

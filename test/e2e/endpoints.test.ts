@@ -155,7 +155,7 @@ describe("everything else under /v1/ passes through", () => {
   it("streams a multi-megabyte upload through, past the chat body limit", async () => {
     const size = 24 * 1024 * 1024;
     const file = await client.files.create({ file: await toFile(Buffer.alloc(size, 7), "big.jsonl"), purpose: "batch" });
-    expect(file.id).toBe("file-fake");
+    expect(file.id).toMatch(/^file-/);
     const received = openaiUp.requests.at(-1)!;
     expect(received.path).toBe("/v1/files");
     expect(received.bytes).toBeGreaterThan(size);

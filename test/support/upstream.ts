@@ -57,6 +57,8 @@ export interface FakeUpstream {
   requests: Received[];
   behave: (req: Received) => Behavior;
   close(): Promise<void>;
+  /** The Batch API's files and batches; a batch completes as soon as it is created. */
+  batchApi: BatchWorld;
 }
 
 export const DEFAULT_USAGE: Usage = { prompt_tokens: 10, completion_tokens: 5 };
@@ -69,12 +71,27 @@ function chunk(model: string, id: string, choices: unknown[], usage?: Usage | nu
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-async function answer(req: Received, behavior: Behavior, res: ServerResponse): Promise<void> {
+/** Files and batches of a fake's Batch API. */
+interface BatchWorld {
+  files: Map<string, string>;
+  batches: Map<string, Record<string, unknown>>;
+  /** Custom ids whose batch result is an error line. */
+  failing: Set<string>;
+}
+
+async function answer(req: Received, behavior: Behavior, res: ServerResponse, world: BatchWorld): Promise<void> {
   const path = req.path.split("?")[0]!;
   if (behavior.kind === "json" || behavior.kind === "stream") {
     if (path.endsWith("/responses")) return answerResponses(req, behavior, res);
     if (path.endsWith("/embeddings")) return answerEmbeddings(req, behavior, res);
     if (path.endsWith("/completions") && !path.endsWith("/chat/completions")) return answerCompletions(req, behavior, res);
+    if (path.endsWith("/v1/files") && req.method === "POST" && world) return answerUpload(req, res, world);
+    if (/\/v1\/batches(\/[^/]+)?$/.test(path) && world) return answerBatchApi(req, res, world);
+    if (/\/v1\/files\/[^/]+\/content$/.test(path) && world) {
+      res.writeHead(200, { "content-type": "application/jsonl" });
+      res.end(world.files.get(path.split("/")[3]!) ?? "");
+      return;
+    }
     if (!path.endsWith("/chat/completions")) return answerOther(req, res);
   }
   const model = String(req.body.model ?? "unknown");
@@ -129,7 +146,7 @@ async function answer(req: Received, behavior: Behavior, res: ServerResponse): P
 
 export async function startUpstream(behave: (req: Received) => Behavior = () => ({ kind: "json" })): Promise<FakeUpstream> {
   const requests: Received[] = [];
-  const fake: FakeUpstream = { baseUrl: "", port: 0, requests, behave, close: async () => {} };
+  const fake: FakeUpstream = { baseUrl: "", port: 0, requests, behave, close: async () => {}, batchApi: { files: new Map(), batches: new Map(), failing: new Set() } };
   const server: Server = createServer((incoming, res) => {
     const parts: Buffer[] = [];
     incoming.on("data", (c: Buffer) => parts.push(c));
@@ -150,7 +167,7 @@ export async function startUpstream(behave: (req: Received) => Behavior = () => 
       res.on("finish", () => {
         received.finished = true;
       });
-      answer(received, fake.behave(received), res).catch(() => res.destroy());
+      answer(received, fake.behave(received), res, fake.batchApi).catch(() => res.destroy());
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -226,4 +243,44 @@ async function answerCompletions(req: Received, behavior: Extract<Behavior, { ki
 async function answerOther(req: Received, res: ServerResponse): Promise<void> {
   res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_fake_passthrough" });
   res.end(JSON.stringify({ id: "file-fake", object: req.path.includes("/files") ? "file" : "passthrough", method: req.method, path: req.path, bytes: req.bytes, bytes_received: req.bytes, filename: "upload.bin", purpose: "batch", status: "processed", created_at: 1_700_000_000 }));
+}
+
+/** POST /v1/files: keeps the multipart upload's file part. */
+async function answerUpload(req: Received, res: ServerResponse, world: BatchWorld): Promise<void> {
+  const boundary = /boundary=(.+)$/.exec(String(req.headers["content-type"]))?.[1] ?? "";
+  const part = req.text.split(`--${boundary}`).find((p) => p.includes('name="file"')) ?? "";
+  const content = part.slice(part.indexOf("\r\n\r\n") + 4).replace(/\r\n$/, "");
+  const id = `file-${world.files.size + 1}`;
+  world.files.set(id, content);
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify({ id, object: "file", bytes: content.length, purpose: "batch", filename: "input.jsonl", created_at: 1_700_000_000 }));
+}
+
+/** POST /v1/batches creates a batch that is complete at once; GET /v1/batches/{id} reads it. */
+async function answerBatchApi(req: Received, res: ServerResponse, world: BatchWorld): Promise<void> {
+  res.writeHead(200, { "content-type": "application/json" });
+  if (req.method === "GET") {
+    res.end(JSON.stringify(world.batches.get(req.path.split("/").at(-1)!) ?? {}));
+    return;
+  }
+  const input = world.files.get(String(req.body.input_file_id)) ?? "";
+  const out: string[] = [];
+  const errors: string[] = [];
+  for (const line of input.split("\n").filter((l) => l.trim())) {
+    const request = JSON.parse(line) as { custom_id: string; body: { model: string } };
+    if (world.failing.has(request.custom_id)) {
+      errors.push(JSON.stringify({ custom_id: request.custom_id, response: { status_code: 400, body: { error: { message: "bad" } } } }));
+      continue;
+    }
+    const body = { id: `chatcmpl-${request.custom_id}`, object: "chat.completion", model: request.body.model, choices: [{ index: 0, message: { role: "assistant", content: `batched ${request.custom_id}` }, finish_reason: "stop" }], usage: { prompt_tokens: 30, completion_tokens: 10, total_tokens: 40 } };
+    out.push(JSON.stringify({ id: `batch_req_${request.custom_id}`, custom_id: request.custom_id, response: { status_code: 200, request_id: "r", body }, error: null }));
+  }
+  const id = `batch_${world.batches.size + 1}`;
+  const outputId = `file-out-${id}`;
+  world.files.set(outputId, out.join("\n"));
+  const errorId = errors.length > 0 ? `file-err-${id}` : null;
+  if (errorId) world.files.set(errorId, errors.join("\n"));
+  const batch = { id, object: "batch", endpoint: req.body.endpoint, input_file_id: req.body.input_file_id, completion_window: "24h", status: "completed", output_file_id: outputId, error_file_id: errorId, request_counts: { total: out.length + errors.length, completed: out.length, failed: errors.length } };
+  world.batches.set(id, batch);
+  res.end(JSON.stringify(batch));
 }
