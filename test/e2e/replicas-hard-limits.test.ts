@@ -55,7 +55,7 @@ describe("hard limits across three replicas", () => {
       }),
     );
     replicas = await Promise.all([0, 1, 2].map(() => spawnProxy(file)));
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop()));

@@ -33,7 +33,7 @@ beforeAll(async () => {
     }),
   );
   replicas = await Promise.all([0, 1, 2].map(() => spawnProxy(file)));
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.stop()));

@@ -75,7 +75,7 @@ export async function spawnProxy(configFile: string, env: Record<string, string>
   const output: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = "";
-    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${output.join("")}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${output.join("")}`)), 60_000);
     child.stdout!.on("data", (data: Buffer) => {
       const text = data.toString();
       output.push(text);
