@@ -153,36 +153,10 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
-    const controller = new UpstreamAbort();
-    const onAbort = () => controller.abort(req.signal.reason);
-    req.signal.addEventListener("abort", onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error("upstream timeout"));
-    }, upstream.config.timeout_ms);
-    let released = false;
-    const done = () => {
-      if (released) return;
-      released = true;
-      clearTimeout(timer);
-      req.signal.removeEventListener("abort", onAbort);
-      upstream.slots.release();
-    };
-    try {
-      const res = await upstream.pool.request({
-        path: upstream.basePath + req.path,
-        method: "POST",
-        headers: upstream.headers,
-        body: req.body,
-        signal: controller,
-      });
-      if (req.finishAfterHeaders) req.signal.removeEventListener("abort", onAbort);
-      return { status: res.statusCode, headers: res.headers, body: res.body, done };
-    } catch (err) {
-      done();
-      throw describeFailure(err, req.upstream, timedOut, req.signal.aborted);
-    }
+    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers: upstream.headers, body: req.body }, req.signal, {
+      finishAfterHeaders: req.finishAfterHeaders === true,
+      release: () => upstream.slots.release(),
+    });
   }
 
   /**
@@ -191,9 +165,22 @@ export class UpstreamClient {
    */
   async forward(req: ForwardRequest): Promise<UpstreamReply> {
     const upstream = this.upstreams.get(req.upstream)!;
+    const headers: Record<string, string> = { ...req.headers };
+    if (upstream.headers.authorization) headers.authorization = upstream.headers.authorization;
+    return this.call(upstream, req.upstream, { path: req.path, method: req.method, headers, body: req.body }, req.signal, { finishAfterHeaders: false, release: () => {} });
+  }
+
+  /** One call with the total timeout and the caller's signal; `done` (once) frees its timer, listener and slot. */
+  private async call(
+    upstream: Upstream,
+    name: string,
+    request: { path: string; method: string; headers: Record<string, string>; body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined },
+    signal: AbortSignal,
+    options: { finishAfterHeaders: boolean; release: () => void },
+  ): Promise<UpstreamReply> {
     const controller = new UpstreamAbort();
-    const onAbort = () => controller.abort(req.signal.reason);
-    req.signal.addEventListener("abort", onAbort, { once: true });
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -204,23 +191,23 @@ export class UpstreamClient {
       if (released) return;
       released = true;
       clearTimeout(timer);
-      req.signal.removeEventListener("abort", onAbort);
+      signal.removeEventListener("abort", onAbort);
+      options.release();
     };
-    const headers: Record<string, string> = { ...req.headers };
-    if (upstream.headers.authorization) headers.authorization = upstream.headers.authorization;
     try {
       const res = await upstream.pool.request({
-        path: upstream.basePath + req.path,
-        method: req.method as "GET",
-        headers,
-        body: req.body as never,
+        path: upstream.basePath + request.path,
+        method: request.method as "POST",
+        headers: request.headers,
+        body: request.body as never,
         signal: controller,
       });
+      if (options.finishAfterHeaders) signal.removeEventListener("abort", onAbort);
       return { status: res.statusCode, headers: res.headers, body: res.body, done };
     } catch (err) {
       done();
       if (err instanceof ProxyError) throw err;
-      throw describeFailure(err, req.upstream, timedOut, req.signal.aborted);
+      throw describeFailure(err, name, timedOut, signal.aborted);
     }
   }
 
