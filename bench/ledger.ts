@@ -23,7 +23,8 @@ import { ROOT } from "./processes.js";
  *     resident memory (VmHWM) against its resident memory before the export.
  * Environment: REDIS_URL (default redis://127.0.0.1:6379), POSTGRES_URL (default
  * postgres://postgres@127.0.0.1:5432/test), LEDGER_BENCH_RECORDS (default 200000),
- * LEDGER_BENCH_ROWS (default 1000000). Uses a key prefix and a schema of its own, dropped at the end.
+ * LEDGER_BENCH_ROWS (default 1000000), LEDGER_BENCH_NODE_FLAGS (flags for the proxy process, e.g.
+ * --max-old-space-size=64 to show the export runs in a small heap). Uses a key prefix and a schema of its own, dropped at the end.
  */
 
 const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -145,7 +146,8 @@ async function exportMemory(): Promise<{ rows: number; bytes: number; seconds: n
         ledger: { postgres_url: POSTGRES_URL, schema },
       }),
     );
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--config", file], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const flags = (process.env.LEDGER_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...flags, "--import", "tsx", "src/main.ts", "--config", file], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
       child.stdout!.on("data", (d: Buffer) => {
@@ -164,11 +166,17 @@ async function exportMemory(): Promise<{ rows: number; bytes: number; seconds: n
       let bytes = 0;
       let newlines = 0;
       let peak = 0;
+      const trace: string[] = [];
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         bytes += chunk.length;
+        const before = newlines;
         for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) newlines++;
-        peak = Math.max(peak, vm(child.pid!, "VmRSS"));
+        const rss = vm(child.pid!, "VmRSS");
+        peak = Math.max(peak, rss);
+        // Resident memory every 100,000 rows: flat means bounded, a slope means buffering.
+        if (Math.floor(newlines / 100_000) > Math.floor(before / 100_000)) trace.push(`${Math.floor(newlines / 100_000) * 100}k: ${rss.toFixed(0)} MB`);
       }
+      console.log(`proxy RSS while exporting: ${trace.join(", ")}`);
       const seconds = (performance.now() - started) / 1000;
       return { rows: newlines - 1, bytes, seconds, rssBefore, rssPeak: Math.max(peak, rssBefore) };
     } finally {

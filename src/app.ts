@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -24,7 +25,9 @@ import { createAuthenticator } from "./server/auth.js";
 import { completionsShape } from "./endpoints/completions.js";
 import { embeddingsShape } from "./endpoints/embeddings.js";
 import { responsesShape } from "./endpoints/responses.js";
+import { createBatcher } from "./batch/step.js";
 import { registerPassthrough } from "./server/routes/passthrough.js";
+import { registerSeedChat } from "./server/routes/seed-chat.js";
 import { chatCompletions, proxiedEndpoint } from "./server/routes/proxied.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
@@ -63,14 +66,18 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
   const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
-  return {
+  const services: Services = {
     config,
     clock,
     store,
     logger,
     metrics,
     ledger: createLedger(config, store, logger, metrics.registry),
-    router: createRouter(config, compileRules(config.routing.rules), tierModels),
+    router: createRouter(config, compileRules(config.routing.rules), tierModels, {
+      store,
+      clock,
+      onError: (err) => logger.log("warn", "routing_share_sync_failed", { error: (err as Error).message }),
+    }),
     tierModels,
     auth: createAuthenticator(config),
     upstream: new UpstreamClient(config.upstreams),
@@ -80,7 +87,12 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
     cache: config.cache.enabled ? new ResponseCache(store, config.cache.ttl_seconds * 1000, CACHE_LOCK_MS) : undefined,
     lifecycle: new Lifecycle(),
+    dispatch: () => Promise.reject(new Error("dispatch before buildApp")),
+    internalToken: randomUUID(),
+    batcher: undefined,
   };
+  services.batcher = createBatcher(services);
+  return services;
 }
 
 interface NodeBindings {
@@ -109,6 +121,7 @@ function lingerOn(env: NodeBindings | undefined, limitBytes: number): void {
 /** The HTTP surface of SPEC 10 over the given services. */
 export function buildApp(services: Services): Hono {
   const app = new Hono();
+  services.dispatch = async (request) => app.fetch(request);
   const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
   // The priced endpoints read their bodies whole: those are limited; a pass-through streams and has its own limit.
   const limited = bodyLimit({
@@ -123,6 +136,8 @@ export function buildApp(services: Services): Hono {
   app.post("/v1/completions", limited, proxiedEndpoint(services, completionsShape));
   app.post("/v1/embeddings", limited, proxiedEndpoint(services, embeddingsShape));
   app.post("/v1/estimate", limited);
+  app.post("/v1/chat", limited);
+  registerSeedChat(app, services);
   registerInfoRoutes(app, services);
   registerCostRoutes(app, services);
   registerLedgerRoutes(app, services);
@@ -142,6 +157,7 @@ export function buildApp(services: Services): Hono {
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  services.router.close();
   services.leases.stop();
   services.settler.stop();
   // The writer confirms to the store, so it stops before the store closes (a no-op after a shutdown's stop).

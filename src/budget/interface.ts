@@ -104,7 +104,18 @@ export interface KeyValueStore {
   setValue(key: string, value: string, ttlMs: number, onlyIfAbsent?: boolean): Promise<boolean>;
 }
 
-export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore {
+/**
+ * Histograms every replica adds to (the routing score's rolling quantile, routing/share.ts):
+ * counts by bucket, merged atomically.
+ */
+export interface HistogramStore {
+  /** Adds `counts` (bucket to count) to histogram `key`, which expires `ttlMs` after this addition. */
+  addToHistogram(key: string, counts: ReadonlyMap<number, number>, ttlMs: number): Promise<void>;
+  /** The histograms of `keys`, in order (empty for a missing or expired one). */
+  histograms(keys: string[]): Promise<Array<Map<number, number>>>;
+}
+
+export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, HistogramStore {
   readonly kind: "memory" | "redis";
   /** Resolves when the store answers; rejects with the reason otherwise. */
   ping(): Promise<void>;

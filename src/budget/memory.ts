@@ -13,6 +13,11 @@ import {
   type SettleResult,
 } from "./interface.js";
 
+/** Where the memory store also hands every record it appends (the in-process ledger queue). */
+export interface RecordSink {
+  push(record: UsageRecord): void;
+}
+
 interface Hold {
   amount: Nano;
   expiresAt: number;
@@ -32,10 +37,13 @@ export class MemoryBudgetStore implements BudgetStore {
   private readonly days = new Map<string, Map<string, number>>();
   private readonly records: UsageRecord[] = [];
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
+  private readonly histogramsByKey = new Map<string, { counts: Map<number, number>; expiresAt: number }>();
 
   constructor(
     private readonly clock: Clock,
     private readonly maxRecords = 100_000,
+    /** The ledger's queue, when a ledger is configured. */
+    readonly ledger?: RecordSink,
   ) {}
 
   private counter(id: string): Nano {
@@ -119,6 +127,7 @@ export class MemoryBudgetStore implements BudgetStore {
     this.settled.set(req.requestId, req.now + SETTLED_MEMORY_MS);
     if (req.record) {
       this.records.push(req.record);
+      this.ledger?.push(req.record);
       if (this.records.length > this.maxRecords) this.records.splice(0, this.records.length - this.maxRecords);
     }
     let day = this.days.get(req.day);
@@ -165,6 +174,22 @@ export class MemoryBudgetStore implements BudgetStore {
       }
     }
     return true;
+  }
+
+  async addToHistogram(key: string, counts: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    let h = this.histogramsByKey.get(key);
+    if (!h || h.expiresAt <= this.clock.now()) this.histogramsByKey.set(key, (h = { counts: new Map(), expiresAt: 0 }));
+    for (const [bucket, n] of counts) h.counts.set(bucket, (h.counts.get(bucket) ?? 0) + n);
+    h.expiresAt = this.clock.now() + ttlMs;
+    for (const [k, v] of this.histogramsByKey) if (v.expiresAt <= this.clock.now()) this.histogramsByKey.delete(k);
+  }
+
+  async histograms(keys: string[]): Promise<Array<Map<number, number>>> {
+    const now = this.clock.now();
+    return keys.map((key) => {
+      const h = this.histogramsByKey.get(key);
+      return h && h.expiresAt > now ? new Map(h.counts) : new Map();
+    });
   }
 
   async close(): Promise<void> {}

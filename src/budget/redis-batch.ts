@@ -155,6 +155,8 @@ export interface SettleSettings {
   maxRecords: number;
   aggregateTtlMs: number;
   settledTtlMs: number;
+  /** Also add every record to the ledger queue (a stream only the ledger writer trims). */
+  ledger?: boolean;
 }
 
 export function settleCall(requests: SettleRequest[], key: (id: string) => string, settings: SettleSettings): ScriptCall {
@@ -173,7 +175,14 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
     for (const [field, delta] of fields) dayArgs.push(field, String(delta));
   }
   return {
-    keys: [key("holds"), key("hold-data"), key("usage"), ...counters.keys, ...[...days.keys()].map((d) => key(`agg:${d}`))],
+    keys: [
+      key("holds"),
+      key("hold-data"),
+      key("usage"),
+      ...counters.keys,
+      ...[...days.keys()].map((d) => key(`agg:${d}`)),
+      ...(settings.ledger ? [key("ledger")] : []),
+    ],
     args: [
       requests[0]!.thresholds.join(","),
       String(settings.maxRecords),

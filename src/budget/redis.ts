@@ -28,6 +28,8 @@ export interface RedisStoreOptions {
   maxRecords?: number;
   /** How long one command may take before the store counts as unavailable. */
   commandTimeoutMs?: number;
+  /** Queue every record for the PostgreSQL ledger too (the stream at `ledgerStream`). */
+  ledger?: boolean;
 }
 
 /**
@@ -41,10 +43,12 @@ export class RedisBudgetStore implements BudgetStore {
   readonly redis: ScriptedRedis;
   private readonly tag: string;
   private readonly maxRecords: number;
+  private readonly ledger: boolean;
 
   constructor(options: RedisStoreOptions) {
     this.tag = `${options.keyPrefix}{tg}:`;
     this.maxRecords = options.maxRecords ?? 100_000;
+    this.ledger = options.ledger ?? false;
     const redis = new Redis(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -62,6 +66,11 @@ export class RedisBudgetStore implements BudgetStore {
 
   private key(id: string): string {
     return this.tag + id;
+  }
+
+  /** The stream of records waiting for the PostgreSQL ledger (filled only with `ledger: true`). */
+  get ledgerStream(): string {
+    return this.key("ledger");
   }
 
   private async call<T>(run: () => Promise<T>): Promise<T> {
@@ -122,7 +131,7 @@ export class RedisBudgetStore implements BudgetStore {
       const { keys, args } = settleCall(
         pending.map((p) => p.request),
         (id) => this.key(id),
-        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settledTtlMs: SETTLED_MEMORY_MS },
+        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settledTtlMs: SETTLED_MEMORY_MS, ledger: this.ledger },
       );
       const reply = settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
       if ("results" in reply) {
@@ -194,6 +203,22 @@ export class RedisBudgetStore implements BudgetStore {
       onlyIfAbsent ? this.redis.set(k, value, "PX", ttlMs, "NX") : this.redis.set(k, value, "PX", ttlMs),
     );
     return reply === "OK";
+  }
+
+  async addToHistogram(key: string, counts: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    const k = this.key(`h:${key}`);
+    const multi = this.redis.multi();
+    for (const [bucket, n] of counts) multi.hincrby(k, String(bucket), n);
+    multi.pexpire(k, ttlMs);
+    const replies = await this.call(() => multi.exec());
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("histogram update aborted"));
+  }
+
+  async histograms(keys: string[]): Promise<Array<Map<number, number>>> {
+    if (keys.length === 0) return [];
+    const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.key(`h:${key}`)))));
+    return replies.map((fields) => new Map(Object.entries(fields).map(([bucket, n]) => [Number(bucket), Number(n)])));
   }
 
   async close(): Promise<void> {

@@ -86,7 +86,9 @@ return results
 
 /**
  * KEYS: [1] holds zset, [2] holds hash, [3] usage stream, [4..C+3] the batch's counters,
- *       [C+4..C+D+3] the aggregate hash of each of the batch's days
+ *       [C+4..C+D+3] the aggregate hash of each of the batch's days, [C+D+4] (optional) the ledger
+ *       queue: a stream every record is also added to, never trimmed, whose entries the ledger
+ *       writer deletes once PostgreSQL has them (src/ledger)
  * ARGV: [1] alert thresholds (comma separated), [2] records kept, [3] aggregate ttl ms, [4] settled marker ttl ms,
  *       [5] key prefix of settled markers, [6] C, [7] D, [8] L counter lists, [9] N requests,
  *       then per counter: limit (-1 = none), counter ttl ms;
@@ -109,6 +111,7 @@ local N = tonumber(ARGV[9])
 local a = 9 + 2 * C + L
 for d = 1, D do a = a + 1 + 2 * tonumber(ARGV[a + 1]) end
 local base = a
+local ledger = KEYS[C + D + 4]
 local requests, marked, settled = {}, {}, {0}
 for r = 1, N do
   local actual, l, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (.*)$')
@@ -154,6 +157,7 @@ for r = 1, N do
   local record = ARGV[base + 2 * r]
   if record ~= '' then
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'r', record)
+    if ledger then redis.call('XADD', ledger, '*', 'r', record) end
   end
   results[r] = {1}
 end

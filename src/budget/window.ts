@@ -64,7 +64,7 @@ function zoneOffset(ms: number, timeZone: string): number {
 }
 
 /** The instant local midnight starts on the given local date (month may overflow; Date.UTC normalises). */
-function localMidnight(year: number, month: number, day: number, timeZone: string): number {
+export function localMidnight(year: number, month: number, day: number, timeZone: string): number {
   const guess = Date.UTC(year, month - 1, day);
   let instant = guess - zoneOffset(guess, timeZone);
   // A second pass settles offsets that change between the guess and the answer (DST).

@@ -68,7 +68,8 @@ describe("parseConfig", () => {
   it("fills defaults for omitted sections", () => {
     const { config } = parseConfig(configText(), "test.yaml", {});
     expect(config.server).toMatchObject({ host: "127.0.0.1", port: 8787, body_limit_mb: 10, allow_open: false });
-    expect(config.routing).toMatchObject({ auto_models: ["auto"], client_model: "ceiling", default_tier: "economy", heuristics: true });
+    // Since issue 14 the routing score decides after the rules; the keyword heuristics are opt-in.
+    expect(config.routing).toMatchObject({ auto_models: ["auto"], client_model: "ceiling", default_tier: "economy", heuristics: false, scored: true, model_file: "" });
     expect(config.budgets).toMatchObject({ timezone: "UTC", output_estimate: "half_input", downgrade: true, alert_thresholds: [0.8, 1.0] });
     expect(config.models["gpt-4o"]).toMatchObject({ context_window: 128000, reasoning: false, drop_params: [] });
   });

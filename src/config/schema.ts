@@ -97,15 +97,46 @@ const ruleSchema = z.strictObject({
   tier: tierSchema,
 });
 
-const routingSchema = z.strictObject({
-  auto_models: z.array(z.string()).default(["auto"]),
-  client_model: z.enum(["ceiling", "pin", "ignore"]).default("ceiling"),
-  default_tier: tierSchema.default("economy"),
-  heuristics: z.boolean().default(true),
-  rules: z.array(ruleSchema).default([]),
-  /** Try the tier's next model when an upstream fails before any byte reached the client. */
-  fallback: z.union([z.boolean(), z.partialRecord(tierSchema, z.boolean())]).default(true),
-});
+const scoreSchema = z.number().min(0).max(1);
+
+const routingSchema = z
+  .strictObject({
+    auto_models: z.array(z.string()).default(["auto"]),
+    client_model: z.enum(["ceiling", "pin", "ignore"]).default("ceiling"),
+    default_tier: tierSchema.default("economy"),
+    /** The seed's keyword lists (whole words), checked after the rules and before the score. */
+    heuristics: z.boolean().default(false),
+    rules: z.array(ruleSchema).default([]),
+    /** Try the tier's next model when an upstream fails before any byte reached the client. */
+    fallback: z.union([z.boolean(), z.partialRecord(tierSchema, z.boolean())]).default(true),
+    /** Tiers from `routing_score` when no rule (or heuristic) decided; false: `default_tier` instead. */
+    scored: z.boolean().default(true),
+    /** A model written by `npm run train:routing`; empty: the one shipped in src/routing/router.json. */
+    model_file: z.string().default(""),
+    /** Fixed score thresholds (the default when target_share is not set). */
+    thresholds: z.strictObject({ premium: scoreSchema, standard: scoreSchema }).optional(),
+    /** Shares of scored traffic per tier; the thresholds follow a rolling quantile shared by the replicas. */
+    target_share: z.strictObject({ premium: scoreSchema, standard: scoreSchema }).optional(),
+    /** The target share's window: its length, how often a replica merges its scores with the others'. */
+    share_window: z
+      .strictObject({
+        seconds: z.number().int().min(10).default(600),
+        sync_ms: z.number().int().min(10).default(5000),
+        min_samples: z.number().int().nonnegative().default(200),
+      })
+      .default({ seconds: 600, sync_ms: 5000, min_samples: 200 }),
+  })
+  .superRefine((routing, ctx) => {
+    if (routing.thresholds && routing.target_share) {
+      ctx.addIssue({ code: "custom", path: ["target_share"], message: "set either thresholds or target_share, not both" });
+    }
+    if (routing.thresholds && routing.thresholds.standard > routing.thresholds.premium) {
+      ctx.addIssue({ code: "custom", path: ["thresholds", "standard"], message: "must not be above the premium threshold" });
+    }
+    if (routing.target_share && routing.target_share.premium + routing.target_share.standard > 1) {
+      ctx.addIssue({ code: "custom", path: ["target_share"], message: "premium and standard shares add up to more than 1" });
+    }
+  });
 
 const limitsSchema = z.strictObject({
   daily: usd.optional(),

@@ -6,6 +6,8 @@ export interface RequestFeatures {
   systemText: string;
   promptTokens: number;
   messageCount: number;
+  /** Characters of the conversation before the last user message, system messages excluded. */
+  historyChars: number;
   hasTools: boolean;
   hasImages: boolean;
   jsonOutput: boolean;
@@ -14,8 +16,16 @@ export interface RequestFeatures {
 
 export interface Classification {
   tier: Tier;
-  /** Why: the rule's name, `heuristic:<keyword>` or `default`. */
+  /** Why: the rule's name, `heuristic:<keyword>`, `score:<routing score>` or `default`. */
   route: string;
+  /** True when the routing score decided the tier (it then counts toward the target share). */
+  scored?: boolean;
+}
+
+/** The routing score of a request and the tier it gives, for classification to use after the rules. */
+export interface ScoredTier {
+  score: number;
+  tier: Tier;
 }
 
 /** The seed's keyword lists, checked in the last user message. */
@@ -28,6 +38,16 @@ export const PREMIUM_KEYWORDS = [
   "evaluate critically",
 ];
 export const STANDARD_KEYWORDS = ["explain", "summarize", "write", "describe", "outline", "draft"];
+
+/** Whole words only: "describe" must not fire inside "describes", nor "write" inside "rewrite". */
+const wholeWord = (k: string) => [k, new RegExp(`(?<![a-z0-9])${k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![a-z0-9])`)] as const;
+const PREMIUM_PATTERNS = PREMIUM_KEYWORDS.map(wholeWord);
+const STANDARD_PATTERNS = STANDARD_KEYWORDS.map(wholeWord);
+
+/** The first keyword of `patterns` found as a whole word in `lowerText`. */
+function keywordIn(lowerText: string, patterns: ReadonlyArray<readonly [string, RegExp]>): string | undefined {
+  return patterns.find(([, re]) => re.test(lowerText))?.[0];
+}
 
 /** A rule with its text compiled once, when the configuration loads. */
 export interface CompiledRule {
@@ -68,16 +88,21 @@ function ruleMatches(compiled: CompiledRule, f: RequestFeatures, lowerText: stri
 }
 
 /** YAML rules first (first match wins), then the keyword heuristics, then the default tier. */
-export function classifyTier(features: RequestFeatures, rules: CompiledRule[], routing: Config["routing"]): Classification {
+/**
+ * YAML rules first (first match wins), then the keyword heuristics when switched on, then the
+ * routing score's tier when there is one (`scored`), then the default tier.
+ */
+export function classifyTier(features: RequestFeatures, rules: CompiledRule[], routing: Config["routing"], scored?: ScoredTier): Classification {
   const lowerText = features.lastUserText.toLowerCase();
   for (const compiled of rules) {
     if (ruleMatches(compiled, features, lowerText)) return { tier: compiled.rule.tier, route: compiled.rule.name };
   }
   if (routing.heuristics) {
-    const premium = PREMIUM_KEYWORDS.find((k) => lowerText.includes(k));
+    const premium = keywordIn(lowerText, PREMIUM_PATTERNS);
     if (premium) return { tier: "premium", route: `heuristic:${premium}` };
-    const standard = STANDARD_KEYWORDS.find((k) => lowerText.includes(k));
+    const standard = keywordIn(lowerText, STANDARD_PATTERNS);
     if (standard) return { tier: "standard", route: `heuristic:${standard}` };
   }
+  if (scored) return { tier: scored.tier, route: `score:${scored.score.toFixed(3)}`, scored: true };
   return { tier: routing.default_tier, route: "default" };
 }

@@ -1,5 +1,6 @@
 import type { ChatBody, ChatMessage } from "../request/parse.js";
 import type { RequestFeatures } from "./classify.js";
+import type { ScoringInput } from "./score-features.js";
 
 /** The text of a message's content, text parts joined. */
 export function messageText(message: ChatMessage): string {
@@ -19,17 +20,26 @@ function hasImage(message: ChatMessage): boolean {
   return Array.isArray(message.content) && message.content.some((p) => p && typeof p === "object" && (p as { type?: unknown }).type === "image_url");
 }
 
+const isSystem = (m: ChatMessage) => m.role === "system" || m.role === "developer";
+
 export function extractFeatures(body: ChatBody, promptTokens: number, requestType: string): RequestFeatures {
   let lastUserText = "";
+  let lastUser = -1;
   for (let i = body.messages.length - 1; i >= 0; i--) {
     const message = body.messages[i]!;
     if (message.role === "user") {
       lastUserText = messageText(message);
+      lastUser = i;
       break;
     }
   }
+  let historyChars = 0;
+  for (let i = 0; i < lastUser; i++) {
+    const message = body.messages[i]!;
+    if (!isSystem(message)) historyChars += messageText(message).length;
+  }
   const systemText = body.messages
-    .filter((m) => m.role === "system" || m.role === "developer")
+    .filter(isSystem)
     .map(messageText)
     .join("\n");
   const formatType = body.response_format?.type;
@@ -38,9 +48,23 @@ export function extractFeatures(body: ChatBody, promptTokens: number, requestTyp
     systemText,
     promptTokens,
     messageCount: body.messages.length,
+    historyChars,
     hasTools: (Array.isArray(body.tools) && body.tools.length > 0) || Array.isArray(body.functions),
     hasImages: body.messages.some(hasImage),
     jsonOutput: formatType === "json_object" || formatType === "json_schema",
     requestType,
+  };
+}
+
+/** What the scored router reads of the request's features. */
+export function scoringInput(features: RequestFeatures): ScoringInput {
+  return {
+    text: features.lastUserText,
+    systemChars: features.systemText.length,
+    historyChars: features.historyChars,
+    messageCount: features.messageCount,
+    hasTools: features.hasTools,
+    hasImages: features.hasImages,
+    jsonOutput: features.jsonOutput,
   };
 }

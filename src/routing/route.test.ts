@@ -13,14 +13,25 @@ function routerFor(config: Config): Router {
 }
 
 function features(lastUserText: string): RequestFeatures {
-  return { lastUserText, systemText: "", promptTokens: 10, messageCount: 1, hasTools: false, hasImages: false, jsonOutput: false, requestType: "chat" };
+  return { lastUserText, systemText: "", promptTokens: 10, messageCount: 1, historyChars: 0, hasTools: false, hasImages: false, jsonOutput: false, requestType: "chat" };
 }
 
-function route(text: string, input: Partial<RouteInput> = {}, config = testConfig(UPSTREAM)) {
-  return routerFor(config).route({ clientModel: "auto", features: features(text), ...input });
+/**
+ * Modes, caps and tiers are tested with the keyword classes, which a reader can check by eye: the
+ * scored router is the default since issue 14, so these tests switch the heuristics on and the
+ * score's tiers off, and leave the score itself out of the decisions they compare (it has its own
+ * tests in scored-route.test.ts).
+ */
+const KEYWORDS = { heuristics: true, scored: false };
+const keywordConfig = (routing: Record<string, unknown> = {}) => testConfig(UPSTREAM, { routing: { ...KEYWORDS, ...routing } });
+
+function route(text: string, input: Partial<RouteInput> = {}, config = keywordConfig()) {
+  const { score, ...decision } = routerFor(config).route({ clientModel: "auto", features: features(text), ...input });
+  expect(score).toBeGreaterThan(0);
+  return decision;
 }
 
-function routeError(text: string, input: Partial<RouteInput>, config = testConfig(UPSTREAM)): ProxyError {
+function routeError(text: string, input: Partial<RouteInput>, config = keywordConfig()): ProxyError {
   try {
     route(text, input, config);
   } catch (err) {
@@ -31,7 +42,7 @@ function routeError(text: string, input: Partial<RouteInput>, config = testConfi
 }
 
 const COMPLEX = "analyze complex interactions between these systems";
-const withClientModel = (mode: "ceiling" | "pin" | "ignore") => testConfig(UPSTREAM, { routing: { client_model: mode } });
+const withClientModel = (mode: "ceiling" | "pin" | "ignore") => keywordConfig({ client_model: mode });
 
 describe("auto routing", () => {
   it("routes a greeting to the economy default model", () => {
@@ -52,12 +63,12 @@ describe("auto routing", () => {
   });
 
   it("treats every configured auto alias as auto", () => {
-    const config = testConfig(UPSTREAM, { routing: { auto_models: ["auto", "tollgate/auto"] } });
+    const config = keywordConfig({ auto_models: ["auto", "tollgate/auto"] });
     expect(route("explain", { clientModel: "tollgate/auto" }, config)).toMatchObject({ tier: "standard", model: "gpt-4o" });
   });
 
   it("applies YAML rules before the heuristics", () => {
-    const config = testConfig(UPSTREAM, { routing: { rules: [{ name: "quick", when: { keywords: ["quick"] }, tier: "economy" }] } });
+    const config = keywordConfig({ rules: [{ name: "quick", when: { keywords: ["quick"] }, tier: "economy" }] });
     expect(route("quick: explain closures", {}, config)).toMatchObject({ tier: "economy", model: "gpt-4o-mini", route: "quick" });
   });
 });
@@ -160,7 +171,7 @@ describe("tiers without models", () => {
   const only = (tiers: Record<string, string[]>) => {
     const input = testConfigInput(UPSTREAM);
     const models = Object.fromEntries(Object.entries(input.models as Record<string, { tier: string }>).filter(([, m]) => Object.keys(tiers).includes(m.tier)));
-    return configSchema.parse({ ...input, models, tiers });
+    return configSchema.parse({ ...input, models, tiers, routing: KEYWORDS });
   };
 
   it("serves the nearest lower tier when the class has no models", () => {

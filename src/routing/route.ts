@@ -1,6 +1,10 @@
 import type { Config, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { classifyTier, type CompiledRule, type RequestFeatures } from "./classify.js";
+import { scoringInput } from "./features.js";
+import { createScorer, loadRouterModel, type Scorer } from "./model.js";
+import { createScoreTiers, type ScoreTiers, type ScoringOptions } from "./scored.js";
+import { tierForScore, type TargetShare, type Thresholds } from "./share.js";
 import { isTier, lowerTier, TIER_RANK, tiersAtOrBelow } from "./tiers.js";
 
 export interface RouteInput {
@@ -24,10 +28,31 @@ export interface RouteDecision {
    * then lower tiers, most capable first. The first entry is `model`.
    */
   candidates: string[];
+  /** How likely the stronger tier is needed (0..1), for every routed request; none for a named-model endpoint. */
+  score?: number;
+}
+
+export interface ScoreTierState {
+  thresholds: Thresholds;
+  /** The target shares, when the thresholds follow traffic. */
+  target?: TargetShare;
+  /** Scores in the shared window at the last sync. */
+  windowCount?: number;
 }
 
 export interface Router {
   route(input: RouteInput): RouteDecision;
+  /** The same decision, not counted toward the target share: what /v1/estimate answers. */
+  preview(input: RouteInput): RouteDecision;
+  /** The routing score's thresholds in force. */
+  scoreTiers(): ScoreTierState;
+  /** Stops the target share's background sync. */
+  close(): void;
+}
+
+export interface RouterOptions extends ScoringOptions {
+  /** A scorer to use instead of `routing.model_file`'s (tests). */
+  scorer?: Scorer;
 }
 
 function parseTierHeader(value: string | undefined, header: string): Tier | undefined {
@@ -37,10 +62,15 @@ function parseTierHeader(value: string | undefined, header: string): Tier | unde
   return tier;
 }
 
-/** Routing decisions are pure: configuration in, decision out. */
-export function createRouter(config: Config, rules: CompiledRule[], tierModels: Record<Tier, string[]>): Router {
+/**
+ * Routing decisions are pure (configuration and request in, decision out), except that a target
+ * share counts the scores it routes and reads its thresholds from the replicas' shared window.
+ */
+export function createRouter(config: Config, rules: CompiledRule[], tierModels: Record<Tier, string[]>, options: RouterOptions = {}): Router {
   const autoModels = new Set(config.routing.auto_models);
-  const configured = Object.keys(config.models);
+  const scorer = options.scorer ?? createScorer(loadRouterModel(config.routing.model_file));
+  const scoreTiers: ScoreTiers = createScoreTiers(config.routing, scorer.quantiles, options);
+  const configured = Object.keys(config.models).filter((m) => config.models[m]!.kind === "chat");
 
   /** The tier actually served: `tier` if it has models, else the nearest lower, else the nearest higher. */
   function servedTier(tier: Tier): Tier {
@@ -55,63 +85,80 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
     return list;
   }
 
+  function decide(input: RouteInput, count: boolean): RouteDecision {
+    const { clientModel, features } = input;
+    const isAuto = autoModels.has(clientModel);
+    // Own keys only: a client's "constructor" or "__proto__" is not a configured model.
+    // Own keys only (a client's "constructor" is not a model), and chat models only.
+    const requested = Object.hasOwn(config.models, clientModel) && config.models[clientModel]!.kind === "chat" ? config.models[clientModel] : undefined;
+    if (!isAuto && !requested) {
+      throw new ProxyError(
+        "model_not_found",
+        `The model '${clientModel}' is not configured. Use one of: ${[...autoModels, ...configured].join(", ")}`,
+        "model",
+      );
+    }
+    const mode = isAuto ? "auto" : config.routing.client_model === "ignore" ? "auto" : config.routing.client_model;
+    // Every routed request gets its score (a few microseconds), whatever then decides the tier.
+    const score = scorer.score(scoringInput(features));
+
+    const headerMax = parseTierHeader(input.headerMaxTier, "x-tollgate-max-tier");
+    const forced = parseTierHeader(input.headerTier, "x-tollgate-tier");
+    let cap: Tier = "premium";
+    if (input.keyMaxTier) cap = lowerTier(cap, input.keyMaxTier);
+    if (headerMax) cap = lowerTier(cap, headerMax);
+
+    let tier: Tier;
+    let route: string;
+    let exactModel: string | undefined;
+    if (forced) {
+      tier = input.keyMaxTier ? lowerTier(forced, input.keyMaxTier) : forced;
+      route = "header";
+      // A forced tier that is the requested model's own keeps the very model asked for.
+      if (requested && requested.tier === tier) exactModel = clientModel;
+    } else if (mode === "pin" && requested) {
+      tier = requested.tier;
+      route = "client-model";
+      exactModel = clientModel;
+    } else {
+      const scored = config.routing.scored ? { score, tier: tierForScore(score, scoreTiers.thresholds()) } : undefined;
+      const classified = classifyTier(features, rules, config.routing, scored);
+      if (classified.scored && count) scoreTiers.observe(score);
+      tier = classified.tier;
+      route = classified.route;
+      if (mode === "ceiling" && requested) {
+        if (TIER_RANK[classified.tier] >= TIER_RANK[requested.tier]) {
+          tier = requested.tier;
+          route = "client-model";
+          exactModel = clientModel;
+        }
+      }
+    }
+    if (!forced || headerMax) {
+      const capped = lowerTier(tier, cap);
+      if (capped !== tier) {
+        tier = capped;
+        route = "tier-cap";
+        exactModel = undefined;
+      }
+    }
+    const served = servedTier(tier);
+    if (served !== tier) exactModel = undefined;
+    const model = exactModel ?? tierModels[served][0]!;
+    return { tier: served, model, route, candidates: candidatesFrom(model, served), score };
+  }
+
   return {
-    route(input) {
-      const { clientModel, features } = input;
-      const isAuto = autoModels.has(clientModel);
-      // Own keys only: a client's "constructor" or "__proto__" is not a configured model.
-      const requested = Object.hasOwn(config.models, clientModel) ? config.models[clientModel] : undefined;
-      if (!isAuto && !requested) {
-        throw new ProxyError(
-          "model_not_found",
-          `The model '${clientModel}' is not configured. Use one of: ${[...autoModels, ...configured].join(", ")}`,
-          "model",
-        );
-      }
-      const mode = isAuto ? "auto" : config.routing.client_model === "ignore" ? "auto" : config.routing.client_model;
-
-      const headerMax = parseTierHeader(input.headerMaxTier, "x-tollgate-max-tier");
-      const forced = parseTierHeader(input.headerTier, "x-tollgate-tier");
-      let cap: Tier = "premium";
-      if (input.keyMaxTier) cap = lowerTier(cap, input.keyMaxTier);
-      if (headerMax) cap = lowerTier(cap, headerMax);
-
-      let tier: Tier;
-      let route: string;
-      let exactModel: string | undefined;
-      if (forced) {
-        tier = input.keyMaxTier ? lowerTier(forced, input.keyMaxTier) : forced;
-        route = "header";
-        // A forced tier that is the requested model's own keeps the very model asked for.
-        if (requested && requested.tier === tier) exactModel = clientModel;
-      } else if (mode === "pin" && requested) {
-        tier = requested.tier;
-        route = "client-model";
-        exactModel = clientModel;
-      } else {
-        const classified = classifyTier(features, rules, config.routing);
-        tier = classified.tier;
-        route = classified.route;
-        if (mode === "ceiling" && requested) {
-          if (TIER_RANK[classified.tier] >= TIER_RANK[requested.tier]) {
-            tier = requested.tier;
-            route = "client-model";
-            exactModel = clientModel;
-          }
-        }
-      }
-      if (!forced || headerMax) {
-        const capped = lowerTier(tier, cap);
-        if (capped !== tier) {
-          tier = capped;
-          route = "tier-cap";
-          exactModel = undefined;
-        }
-      }
-      const served = servedTier(tier);
-      if (served !== tier) exactModel = undefined;
-      const model = exactModel ?? tierModels[served][0]!;
-      return { tier: served, model, route, candidates: candidatesFrom(model, served) };
+    route: (input) => decide(input, true),
+    preview: (input) => decide(input, false),
+    scoreTiers: () => {
+      const windowCount = scoreTiers.windowCount();
+      return {
+        thresholds: scoreTiers.thresholds(),
+        ...(scoreTiers.target ? { target: scoreTiers.target } : {}),
+        ...(windowCount === undefined ? {} : { windowCount }),
+      };
     },
+    close: () => scoreTiers.close(),
   };
 }

@@ -88,7 +88,8 @@ describe("plain answers", () => {
     expect(data.model).toBe("gpt-4o-mini");
     expect(response.headers.get("x-tollgate-tier")).toBe("economy");
     expect(response.headers.get("x-tollgate-model")).toBe("gpt-4o-mini");
-    expect(response.headers.get("x-tollgate-route")).toBe("default");
+    // The routing score decided (issue 14): a greeting scores far below the standard threshold.
+    expect(response.headers.get("x-tollgate-route")).toMatch(/^score:0\.0\d\d$/);
     // 12 × $0.15/M + 4 × $0.60/M
     expect(Number(response.headers.get("x-tollgate-cost"))).toBeCloseTo(0.0000042, 12);
     expect(Number(response.headers.get("x-tollgate-estimated-cost"))).toBeGreaterThan(0);
@@ -227,21 +228,27 @@ describe("upstream errors reach the SDK as the matching error class", () => {
   }
 });
 
+/**
+ * A question in several labelled parts: the shipped routing score puts it far above the premium
+ * threshold. (Since issue 14 the score decides after the rules; the keyword heuristics, which sent
+ * "analyze complex ..." to premium here before, are off by default.)
+ */
+const MULTI_PART =
+  "Part 1: prove that the square root of 2 is irrational. Part 2: explain whether the proof still holds for the square root of 4, and if not, why not. Part 3: compare both arguments.";
+
 describe("routing", () => {
-  it("sends 'hi' to economy and 'analyze complex ...' to premium", async () => {
+  it("sends 'hi' to economy and a question in several parts to premium, by routing score", async () => {
     const hi = await client.chat.completions.create({ model: "auto", messages: user("hi") }).withResponse();
     expect(hi.response.headers.get("x-tollgate-tier")).toBe("economy");
-    const complex = await client.chat.completions
-      .create({ model: "auto", messages: user("Please analyze complex trade-offs between these two designs") })
-      .withResponse();
+    const complex = await client.chat.completions.create({ model: "auto", messages: user(MULTI_PART) }).withResponse();
     expect(complex.response.headers.get("x-tollgate-tier")).toBe("premium");
-    expect(complex.response.headers.get("x-tollgate-route")).toBe("heuristic:analyze complex");
+    expect(complex.response.headers.get("x-tollgate-route")).toMatch(/^score:0\.[2-9]\d\d$/);
     expect(lastRequest().body.model).toBe("gpt-4-turbo");
   });
 
   it("never goes above the client's own model in ceiling mode", async () => {
     const res = await client.chat.completions
-      .create({ model: "gpt-4o", messages: user("analyze complex systems with multi-step reasoning") })
+      .create({ model: "gpt-4o", messages: user(MULTI_PART) })
       .withResponse();
     expect(res.response.headers.get("x-tollgate-tier")).toBe("standard");
     expect(res.response.headers.get("x-tollgate-route")).toBe("client-model");
@@ -254,7 +261,7 @@ describe("routing", () => {
   it("gives a reasoning model max_completion_tokens and no sampling parameters", async () => {
     await client.chat.completions.create({
       model: "o3-mini",
-      messages: user("compare and contrast these proofs"),
+      messages: user(MULTI_PART),
       max_tokens: 300,
       temperature: 0.2,
       top_p: 0.9,
@@ -288,10 +295,12 @@ describe("other endpoints", () => {
 
   it("estimates without calling the upstream", async () => {
     const before = upstream.requests.length;
-    const res = await fetch(`${proxy.url}/v1/estimate`, { method: "POST", body: JSON.stringify({ prompt: "Summarize this report" }) });
+    const res = await fetch(`${proxy.url}/v1/estimate`, { method: "POST", body: JSON.stringify({ prompt: MULTI_PART }) });
     const body = await res.json();
     expect(res.status).toBe(200);
-    expect(body).toMatchObject({ model: "gpt-4o", tier: "standard" });
+    expect(body).toMatchObject({ model: "gpt-4-turbo", tier: "premium", routing_thresholds: { premium: 0.19, standard: 0.155 } });
+    expect(body.routing_score).toBeGreaterThan(0.19);
+    expect(body.route).toBe(`score:${body.routing_score.toFixed(3)}`);
     expect(body.input_tokens).toBeGreaterThan(0);
     expect(body.estimated_cost).toBeGreaterThan(0);
     expect(upstream.requests.length).toBe(before);

@@ -3,6 +3,7 @@ import { countersFor, knownScopes, scopeLabel } from "../../budget/scopes.js";
 import { formatUsd, nanoToUsd } from "../../money.js";
 import { costReport } from "../../ledger/report.js";
 import { dayRange } from "../../ledger/range.js";
+import { TIERS, type Tier } from "../../config/schema.js";
 import type { Services } from "../../services.js";
 
 interface Group {
@@ -23,6 +24,25 @@ function groups(fields: Record<string, number>, prefix: string): Record<string, 
     group[metric] = metric === "cost" ? nanoToUsd(value) : value;
   }
   return out;
+}
+
+/**
+ * Each tier's share of the period's requests, beside `routing.target_share` when it is set. The
+ * share counts every request served at the tier (rules, forced tiers and downgrades included), so
+ * it departs from the target by what those decided.
+ */
+function tierShare(period: Record<string, number>, services: Services) {
+  const target = services.config.routing.target_share;
+  const targets: Record<Tier, number | null> = target
+    ? { economy: Number(Math.max(0, 1 - target.premium - target.standard).toFixed(4)), standard: target.standard, premium: target.premium }
+    : { economy: null, standard: null, premium: null };
+  const total = TIERS.reduce((sum, t) => sum + (period[`tier:${t}:requests`] ?? 0), 0);
+  return Object.fromEntries(
+    TIERS.map((t) => {
+      const requests = period[`tier:${t}:requests`] ?? 0;
+      return [t, { requests, share: total > 0 ? Number((requests / total).toFixed(4)) : 0, target: targets[t] }];
+    }),
+  );
 }
 
 /** GET /v1/costs (the seed's summary, savings) and GET /v1/costs/alerts. */
@@ -50,6 +70,7 @@ export function registerCostRoutes(app: Hono, services: Services): void {
       by_model: groups(period, "model"),
       by_type: groups(period, "type"),
       by_tier: groups(period, "tier"),
+      tier_share: tierShare(period, services),
       by_key: groups(period, "key"),
       by_team: groups(period, "team"),
       by_endpoint: groups(period, "endpoint"),

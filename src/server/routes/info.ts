@@ -15,6 +15,17 @@ function expectedTokens(prepared: Prepared<ChatBody>, setting: Services["config"
   return expectedOutput(prepared.worstOutput, prepared.inputTokens, clientOutputLimit(prepared.body), setting);
 }
 
+/** The routing score's thresholds in force, and the target shares they follow (if any). */
+function routingThresholds(services: Services) {
+  const { thresholds, target, windowCount } = services.router.scoreTiers();
+  const round = (v: number) => (Number.isFinite(v) ? Number(v.toFixed(4)) : null);
+  return {
+    premium: round(thresholds.premium),
+    standard: round(thresholds.standard),
+    ...(target ? { target_share: target, window_scores: windowCount ?? 0 } : {}),
+  };
+}
+
 /** GET /v1/models, POST /v1/estimate, GET /health, GET /ready. */
 export function registerInfoRoutes(app: Hono, services: Services): void {
   // "created" of the listed models: when this proxy started, by its clock.
@@ -50,7 +61,8 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
     const { prompt: _prompt, ...rest } = raw;
     const body = validateChatBody({ ...rest, model: raw.model ?? services.config.routing.auto_models[0] ?? "auto", messages });
     // The same plan a chat request gets: routing, token reduction, context fit, the same prices.
-    const plan = await planRequest(services, {
+    // Its routing is a preview: an estimate is not traffic, so it does not move a target share.
+    const plan = await planRequest({ ...services, router: { ...services.router, route: services.router.preview } }, {
       id: "estimate",
       startedAt: services.clock.now(),
       startedMono: performance.now(),
@@ -66,6 +78,8 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
       model: plan.decision.model,
       tier: plan.decision.tier,
       route: plan.decision.route,
+      routing_score: plan.decision.score === undefined ? null : Number(plan.decision.score.toFixed(4)),
+      routing_thresholds: routingThresholds(services),
       input_tokens: prepared.inputTokens,
       expected_output_tokens: expectedTokens(prepared, services.config.budgets.output_estimate),
       estimated_cost: Number(headerUsd(prepared.expectedCost)),
