@@ -2,7 +2,7 @@ import type { Config, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { classifyTier, type CompiledRule, type RequestFeatures } from "./classify.js";
 import { scoringInput } from "./features.js";
-import { createScorer, loadRouterModel, type Scorer } from "./model.js";
+import { createScorer, loadRouterModel } from "./model.js";
 import { createScoreTiers, type ScoreTiers, type ScoringOptions } from "./scored.js";
 import { tierForScore, type TargetShare, type Thresholds } from "./share.js";
 import { isTier, lowerTier, TIER_RANK, tiersAtOrBelow } from "./tiers.js";
@@ -50,10 +50,7 @@ export interface Router {
   close(): void;
 }
 
-export interface RouterOptions extends ScoringOptions {
-  /** A scorer to use instead of `routing.model_file`'s (tests). */
-  scorer?: Scorer;
-}
+export type RouterOptions = ScoringOptions;
 
 function parseTierHeader(value: string | undefined, header: string): Tier | undefined {
   if (value === undefined) return undefined;
@@ -68,7 +65,7 @@ function parseTierHeader(value: string | undefined, header: string): Tier | unde
  */
 export function createRouter(config: Config, rules: CompiledRule[], tierModels: Record<Tier, string[]>, options: RouterOptions = {}): Router {
   const autoModels = new Set(config.routing.auto_models);
-  const scorer = options.scorer ?? createScorer(loadRouterModel(config.routing.model_file));
+  const scorer = createScorer(loadRouterModel(config.routing.model_file));
   const scoreTiers: ScoreTiers = createScoreTiers(config.routing, scorer.quantiles, options);
   const configured = Object.keys(config.models).filter((m) => config.models[m]!.kind === "chat");
 

@@ -21,9 +21,9 @@ export interface ScoreTiers {
 /**
  * Used when the configuration sets neither thresholds nor a target share. The shipped model's
  * score is the probability that the strong model is needed; on its MMLU training prompts about
- * a fifth score at or above 0.19 and half at or above 0.155 (see the README's Routing section).
+ * a fifth score at or above 0.23 and half at or above 0.155 (see the README's Routing section).
  */
-export const DEFAULT_THRESHOLDS: Thresholds = { premium: 0.19, standard: 0.155 };
+export const DEFAULT_THRESHOLDS: Thresholds = { premium: 0.23, standard: 0.155 };
 
 export interface ScoringOptions {
   /** Shares the target share's window with the other replicas; without one it stays in this process. */

@@ -104,6 +104,8 @@ export class ShareTracker {
   private current: Thresholds;
   private timer: ReturnType<typeof setInterval> | undefined;
   private syncing: Promise<void> | undefined;
+  /** Whether the last sync failed: an outage is reported once, not every sync. */
+  private failing = false;
   /** Scores the last sync saw in the shared window. */
   windowCount = 0;
 
@@ -113,6 +115,7 @@ export class ShareTracker {
     readonly target: TargetShare,
     private readonly quantiles: readonly number[],
     readonly window: ShareWindow,
+    /** Called when syncs start failing (once per outage); the thresholds stay as they were meanwhile. */
     private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.current = thresholdsFor(priorHistogram(quantiles, 1), target);
@@ -151,7 +154,7 @@ export class ShareTracker {
     } catch (err) {
       // Kept for the next sync: a store outage delays the counts, it does not lose them.
       for (const [b, n] of counts) this.pending.set(b, (this.pending.get(b) ?? 0) + n);
-      this.onError(err);
+      this.failed(err);
       return;
     }
     try {
@@ -173,9 +176,15 @@ export class ShareTracker {
       }
       // An empty window (no traffic, no prior) says nothing: the thresholds stay where they were.
       if (total > 0 || missing > 0) this.current = thresholdsFor(histogram, this.target);
+      this.failing = false;
     } catch (err) {
-      this.onError(err);
+      this.failed(err);
     }
+  }
+
+  private failed(err: unknown): void {
+    if (!this.failing) this.onError(err);
+    this.failing = true;
   }
 
   /** Syncs now, then every `syncMs`; the timer never keeps the process alive. */

@@ -12,8 +12,10 @@ import { FEATURE_COUNT, FEATURE_NAMES, scoreFeatures, type ScoringInput } from "
  * correctness). The fitted score is then a monotone map of the expected gain, which is exactly the
  * order PGR rewards: a prompt the weak model fails and the strong one solves pulls its score up, one
  * the weak model solves and the strong one fails pulls it down, and one both solve (or both fail)
- * pulls it to the middle. A one-variable fit then turns that order into the probability that the
- * strong model is needed (`fitCalibration`), which is what `routing_score` reports.
+ * pulls it to the middle. The prompt's length is then added beside the fit (`blendLength`), and a
+ * one-variable fit turns the order into the probability that the strong model is needed
+ * (`fitCalibration`), which is what `routing_score` reports. Every step is linear in the features,
+ * so the file keeps one weight per feature.
  */
 
 export interface TrainingRow extends Outcome {

@@ -298,8 +298,8 @@ describe("other endpoints", () => {
     const res = await fetch(`${proxy.url}/v1/estimate`, { method: "POST", body: JSON.stringify({ prompt: MULTI_PART }) });
     const body = await res.json();
     expect(res.status).toBe(200);
-    expect(body).toMatchObject({ model: "gpt-4-turbo", tier: "premium", routing_thresholds: { premium: 0.19, standard: 0.155 } });
-    expect(body.routing_score).toBeGreaterThan(0.19);
+    expect(body).toMatchObject({ model: "gpt-4-turbo", tier: "premium", routing_thresholds: { premium: 0.23, standard: 0.155 } });
+    expect(body.routing_score).toBeGreaterThan(0.23);
     expect(body.route).toBe(`score:${body.routing_score.toFixed(3)}`);
     expect(body.input_tokens).toBeGreaterThan(0);
     expect(body.estimated_cost).toBeGreaterThan(0);
