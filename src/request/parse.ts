@@ -64,6 +64,8 @@ const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** The characters nesting depends on: quotes, escapes, brackets. */
+const STRUCTURE = /["\\[\]{}]/g;
 
 /**
  * True when JSON text nests objects or arrays more than `max` levels deep, read from the text
@@ -71,12 +73,15 @@ const BACKSLASH = 0x5c;
  * reading it, never parsed or walked.
  */
 export function textNestedDeeperThan(text: string, max: number): boolean {
+  // The regular expression skips the runs of plain text between the characters that matter, far
+  // faster than a loop over every character of a long prompt.
+  STRUCTURE.lastIndex = 0;
   let depth = 0;
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let m = STRUCTURE.exec(text); m !== null; m = STRUCTURE.exec(text)) {
+    const c = text.charCodeAt(m.index);
     if (inString) {
-      if (c === BACKSLASH) i++;
+      if (c === BACKSLASH) STRUCTURE.lastIndex = m.index + 2;
       else if (c === QUOTE) inString = false;
     } else if (c === QUOTE) inString = true;
     else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
