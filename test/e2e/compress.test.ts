@@ -64,6 +64,7 @@ describe("context compression", () => {
     expect(response.headers.get("x-tollgate-compressed")).toMatch(/^\d+->\d+$/);
     const [before, after] = response.headers.get("x-tollgate-compressed")!.split("->").map(Number);
     expect(after!).toBeLessThan(before! / 4);
+    console.info(`compression: a 41-message conversation of ${before} prompt tokens sent as ${after}`);
     const calls = upstream.requests.slice(asked);
     expect(calls.map(isSummaryCall)).toEqual([true, false]);
     expect(calls[0]!.body.model).toBe("gpt-4o-mini");
