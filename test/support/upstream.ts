@@ -239,8 +239,16 @@ async function answerCompletions(req: Received, behavior: Extract<Behavior, { ki
   res.end();
 }
 
+/** The API's resources; any other path is a 404, as the real API answers it. */
+const KNOWN = /^\/v1\/(files|uploads|batches|chat|responses|models|audio|images|moderations|vector_stores|fine_tuning|assistants|threads|embeddings|completions|conversations|containers|evals)(\/|\?|$)/;
+
 /** Any other path (files, batches, stored completions): says what it received. */
 async function answerOther(req: Received, res: ServerResponse): Promise<void> {
+  if (!KNOWN.test(req.path)) {
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: `Invalid URL (${req.method} ${req.path})`, type: "invalid_request_error", param: null, code: null } }));
+    return;
+  }
   res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_fake_passthrough" });
   res.end(JSON.stringify({ id: "file-fake", object: req.path.includes("/files") ? "file" : "passthrough", method: req.method, path: req.path, bytes: req.bytes, bytes_received: req.bytes, filename: "upload.bin", purpose: "batch", status: "processed", created_at: 1_700_000_000 }));
 }
