@@ -18,21 +18,25 @@ let openaiUp: FakeUpstream;
 let anthropicUp: FakeUpstream;
 let proxy: TestProxy;
 let client: OpenAI;
+let input: () => Record<string, any>;
 
 beforeAll(async () => {
   openaiUp = await startUpstream((req) => ({ kind: req.body.stream ? "stream" : "json", usage: { prompt_tokens: 40, completion_tokens: 12 } }));
   anthropicUp = await startUpstream((req) => ({ kind: req.body.stream ? "stream" : "json", usage: { prompt_tokens: 40, completion_tokens: 12 } }));
-  const input = testConfigInput(openaiUp.baseUrl, {
+  input = () => {
+    const i = testConfigInput(openaiUp.baseUrl, {
     store: { redis_url: redisUrl(), key_prefix: prefix },
     keys: [{ id: "app", key: KEY }],
     admin_key: "admin",
-    budgets: { global: { daily: 10 } },
-  });
-  input.upstreams.anthropic.base_url = anthropicUp.baseUrl;
-  input.models["text-embedding-3-small"] = { upstream: "openai", tier: "economy", kind: "embedding", price: { input: 0.02, output: 0 }, context_window: 8191 };
-  input.models["gpt-3.5-turbo-instruct"] = { upstream: "openai", tier: "economy", price: { input: 1.5, output: 2 }, context_window: 4096, max_output_tokens: 4096 };
-  input.tiers.economy.push("gpt-3.5-turbo-instruct");
-  proxy = await startTestProxy(testConfig(openaiUp.baseUrl, input), { clock: new ManualClock(Date.UTC(2026, 5, 15, 12)) });
+      budgets: { global: { daily: 10 } },
+    });
+    i.upstreams.anthropic.base_url = anthropicUp.baseUrl;
+    i.models["text-embedding-3-small"] = { upstream: "openai", tier: "economy", kind: "embedding", price: { input: 0.02, output: 0 }, context_window: 8191 };
+    i.models["gpt-3.5-turbo-instruct"] = { upstream: "openai", tier: "economy", price: { input: 1.5, output: 2 }, context_window: 4096, max_output_tokens: 4096 };
+    i.tiers.economy.push("gpt-3.5-turbo-instruct");
+    return i;
+  };
+  proxy = await startTestProxy(testConfig(openaiUp.baseUrl, input()), { clock: new ManualClock(Date.UTC(2026, 5, 15, 12)) });
   client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: KEY, maxRetries: 0 });
 });
 
@@ -115,6 +119,23 @@ describe("POST /v1/embeddings and /v1/completions", () => {
     expect(data.data).toHaveLength(2);
     expect((await spent()) - before).toBe(Math.round(40 * 0.02 * 1000));
     expect((await records())[0]).toMatchObject({ endpoint: "embeddings", routed_model: "text-embedding-3-small", input_tokens: 40, output_tokens: 0 });
+  });
+
+  it("serves a repeated embedding from the cache when the cache is on, at no cost", async () => {
+    const cached = await startTestProxy(testConfig(openaiUp.baseUrl, { ...input(), cache: { enabled: true } }), { clock: new ManualClock(Date.UTC(2026, 5, 15, 12)) });
+    try {
+      const c = new OpenAI({ baseURL: `${cached.url}/v1`, apiKey: KEY, maxRetries: 0 });
+      const asked = openaiUp.requests.length;
+      const first = await c.embeddings.create({ model: "text-embedding-3-small", input: "the same text" }).withResponse();
+      const second = await c.embeddings.create({ model: "text-embedding-3-small", input: "the same text" }).withResponse();
+      expect(first.response.headers.get("x-tollgate-cache")).toBe("miss");
+      expect(second.response.headers.get("x-tollgate-cache")).toBe("hit");
+      expect(second.response.headers.get("x-tollgate-cost")).toBe("0");
+      expect(second.data.data).toEqual(first.data.data);
+      expect(openaiUp.requests.length).toBe(asked + 1);
+    } finally {
+      await cached.shutdown();
+    }
   });
 
   it("refuses a chat model for embeddings, moving no budget", async () => {

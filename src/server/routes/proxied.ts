@@ -120,10 +120,15 @@ async function compressIfLong(services: Services, c: Context, request: ChatReque
   return { ...request, body: result.body, bodyChars: Math.ceil((request.bodyChars * result.after) / result.before), compressed: { before: result.before, after: result.after } };
 }
 
-/** The response cache serves chat completions only. */
+/**
+ * The response cache serves chat completions (deterministic ones, or when asked) and embeddings
+ * (always deterministic, so cached unless the client says `x-tollgate-cache: off`).
+ */
 async function lookUp<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, request: ProxiedRequest<B>, routed: Prepared<B>, header: string | undefined): Promise<CacheLookup> {
-  if (shape.name !== chatShape.name) return { kind: "off" };
-  return lookInCache(services, ex, request as unknown as ChatRequest, routed as unknown as Prepared<ChatBody>, header);
+  const embeddings = shape.name === "embeddings";
+  if (shape.name !== chatShape.name && !embeddings) return { kind: "off" };
+  const mode = embeddings && header?.trim().toLowerCase() !== "off" ? "on" : header;
+  return lookInCache(services, ex, request as unknown as ChatRequest, routed as unknown as Prepared<ChatBody>, mode);
 }
 
 function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, prepared: Prepared<B>, route: string): Served {
@@ -208,7 +213,7 @@ async function relayAnswer<B extends RequestBody>(
       // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
       return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
     }
-    if (storeInCache && outcome.usage && replayable) await storeInCache(text);
+    if (storeInCache && outcome.usage && (replayable || shape.name === "embeddings")) await storeInCache(text);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
     return { response: new Response(text, { status: reply.status, headers }) };
