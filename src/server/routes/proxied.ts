@@ -248,5 +248,3 @@ function upstreamError(services: Services, status: number, text: string, content
   const body = { error: { message: `${message}: ${masked.slice(0, 2000)}`, type: "server_error", param: null, code: "upstream_stream_broken" } };
   return new Response(JSON.stringify(body), { status, headers: { ...headers, "content-type": "application/json" } });
 }
-
-export type { Context };
