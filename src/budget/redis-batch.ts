@@ -32,11 +32,23 @@ export class Batcher<Req, Res> {
     private readonly compatible: (a: Req, b: Req) => boolean = () => true,
   ) {}
 
+  /** Calls not answered yet. */
+  private readonly unanswered = new Set<Promise<unknown>>();
+
   add(request: Req): Promise<Res> {
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
       this.schedule();
     });
+    this.unanswered.add(answer);
+    const forget = () => this.unanswered.delete(answer);
+    answer.then(forget, forget);
+    return answer;
+  }
+
+  /** Resolves once every call made so far has had its answer (calls made later are not waited for). */
+  async idle(): Promise<void> {
+    if (this.unanswered.size > 0) await Promise.allSettled([...this.unanswered]);
   }
 
   private schedule(): void {

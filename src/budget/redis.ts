@@ -167,13 +167,23 @@ export class RedisBudgetStore implements BudgetStore {
     return holds;
   }
 
+  /**
+   * Reads see this replica's own settles: an answer leaves before its settle lands, so a report
+   * asked for right after it waits for the settles already made.
+   */
+  private readYourWrites(): Promise<void> {
+    return this.settles.idle();
+  }
+
   async spent(counterIds: string[]): Promise<Nano[]> {
     if (counterIds.length === 0) return [];
+    await this.readYourWrites();
     const values = await this.call(() => this.redis.mget(counterIds.map((id) => this.key(id))));
     return values.map((v) => (v === null ? 0 : Number(v)));
   }
 
   async aggregates(days: string[]): Promise<Record<string, Record<string, number>>> {
+    await this.readYourWrites();
     const replies = await this.call(() => Promise.all(days.map((d) => this.redis.hgetall(this.key(`agg:${d}`)))));
     const out: Record<string, Record<string, number>> = {};
     days.forEach((d, i) => {
@@ -185,6 +195,7 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async usageRecords(limit: number): Promise<UsageRecord[]> {
+    await this.readYourWrites();
     const entries = await this.call(() => this.redis.xrevrange(this.key("usage"), "+", "-", "COUNT", limit));
     return entries.map(([, fields]) => JSON.parse(fields[1] ?? "null") as UsageRecord);
   }

@@ -65,7 +65,12 @@ export function exchange(services: Services, run: (ex: Exchange, c: Context) => 
       // Whatever an abort threw (not always an Error), the outcome is the client's leaving.
       throw ex.clientGone || !(err instanceof Error) ? toProxyError(err, ex.clientGone) : err;
     } finally {
-      if (answer?.finished) void answer.finished.finally(() => ex.close());
+      if (answer?.finished) {
+        const finished = answer.finished;
+        void finished
+          .catch((err: unknown) => services.logger.log("error", "answer_not_settled", { error: (err as Error)?.stack ?? String(err) }))
+          .finally(() => ex.close());
+      }
       else await ex.close();
     }
   };

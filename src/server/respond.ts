@@ -37,9 +37,10 @@ export async function respondFromCache(services: Services, served: Served, cache
   const completion = JSON.parse(cached) as CachedCompletion;
   const usage = readUsage(completion.usage) ?? { promptTokens: served.prepared.promptTokens, cachedTokens: 0, completionTokens: 0 };
   const day = services.windows.at(services.clock.now()).day;
-  await accountRequest(services, served, { status: 200, usage, cacheHit: true }, (actual, record) =>
+  const accounted = await accountRequest(services, served, { status: 200, usage, cacheHit: true }, (actual, record) =>
     services.settler.settle({ requestId: served.request.id, counters: [], actual, record, day }).then(() => undefined),
   );
+  await accounted.settled;
   const out = { ...tollgateHeaders(served, false), "x-tollgate-cache": "hit", "x-tollgate-cost": "0" };
   if (served.request.body.stream === true) {
     const sse = { ...out, "content-type": SSE_HEADERS["content-type"], "cache-control": "no-cache" };

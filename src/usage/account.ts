@@ -38,6 +38,8 @@ export interface Accounted {
   cost: Nano;
   usage: TokenUsage;
   source: UsageRecord["usage_source"];
+  /** Resolves once the settle is in the store (or queued for when it is back). */
+  settled: Promise<void>;
 }
 
 /** The part of the usage record known before the answer; budget holds carry it. */
@@ -75,6 +77,8 @@ async function finalUsage(services: Services, served: Served, outcome: Outcome):
 /**
  * Step 7 of the pipeline: the real cost from the usage, the usage record, and `settle` called
  * with both (the hold's settle, or a plain record for a cache hit); then metrics and the log line.
+ * The settle is started, not awaited: the cost is known before the store has it, so an answer need
+ * not wait for the store. `settled` says when it is in; the exchange closes only then.
  */
 export async function accountRequest(
   services: Services,
@@ -113,7 +117,7 @@ export async function accountRequest(
     compress_saved_nano: tokensCost(compressedTokens, model.price.input),
     priced: true,
   };
-  await settle(cost, record);
+  const settled = settle(cost, record);
 
   const m = services.metrics;
   const tier = model.tier;
@@ -137,5 +141,5 @@ export async function accountRequest(
     usage_source: source,
     latency_ms: latencyMs,
   });
-  return { cost, usage, source };
+  return { cost, usage, source, settled };
 }

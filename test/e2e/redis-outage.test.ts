@@ -59,7 +59,7 @@ describe("Redis outage with store.on_error: closed", () => {
     expect(slowResult.status).toBe(200);
     answered.push(slowResult as { cost: number; id: string });
     // The slow request's settle, and the release by id of the refused request's reserve (it may have run before its reply was lost).
-    expect(proxy.services.settler.backlog).toBe(2);
+    await expect.poll(() => proxy.services.settler.backlog).toBe(2);
 
     await redis.start();
     await expect.poll(async () => (await fetch(`${proxy.url}/ready`)).status, { timeout: 10_000, interval: 100 }).toBe(200);
@@ -88,7 +88,7 @@ describe("Redis outage with store.on_error: open", () => {
       const cost = Math.round(Number(response.headers.get("x-tollgate-cost")) * 1e9);
       expect(open.logger.lines.some((l) => l.event === "budget_store_unavailable_open" && l.level === "error")).toBe(true);
       // The release by id of the reserve whose reply was lost, and the request's own settle.
-      expect(open.services.settler.backlog).toBe(2);
+      await expect.poll(() => open.services.settler.backlog).toBe(2);
 
       await own.start();
       await expect.poll(() => open.services.settler.backlog, { timeout: 10_000 }).toBe(0);

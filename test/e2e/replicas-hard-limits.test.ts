@@ -83,6 +83,8 @@ describe("hard limits across three replicas", () => {
 
     const redis = new Redis(redisUrl());
     try {
+      // An answer leaves before its settle lands: wait until no hold is left, then read.
+      await expect.poll(() => redis.zcard(`${prefix}{tg}:holds`), { timeout: 10_000 }).toBe(0);
       const recs = records(await redis.xrange(`${prefix}{tg}:usage`, "-", "+"));
       expect(recs.length).toBe(answered);
       const recorded = await dailySpend(redis, prefix, recs, (day) => `c:global::d:${day}`);

@@ -75,6 +75,8 @@ describe("budgets across replicas", () => {
 
     const redis = new Redis(redisUrl());
     try {
+      // An answer leaves before its settle lands: wait until no hold is left, then read.
+      await expect.poll(() => redis.zcard(`${prefix}{tg}:holds`), { timeout: 10_000 }).toBe(0);
       const entries = await redis.xrange(`${prefix}{tg}:usage`, "-", "+");
       const records = entries.map(([, fields]) => JSON.parse(fields[1]!) as UsageRecord);
       const byId = new Map(records.map((r) => [r.request_id, r]));
@@ -90,7 +92,7 @@ describe("budgets across replicas", () => {
       for (const spend of perDay) expect(spend).toBeLessThanOrEqual(limit);
       const recordedSpend = perDay.reduce((a, b) => a + b, 0);
       // Nothing is left reserved: every request settled.
-      expect(await redis.zcard(`${prefix}{tg}:reservations`)).toBe(0);
+      expect(await redis.zcard(`${prefix}{tg}:holds`)).toBe(0);
 
       const sumOfResponses = ok.reduce((s, r) => s + r.cost, 0);
       expect(sumOfResponses).toBe(recordedSpend);

@@ -64,7 +64,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       if (batched) {
         const accounted = await accountRequest(services, servedNow(), { status: 200, usage: batched.answer.usage }, settle);
         const headers = { ...tollgateHeaders(servedNow(), hold.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
-        return { response: new Response(batched.completion, { status: 200, headers }) };
+        return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
       }
     }
     const forwarded = await forwardWithFallback(hold.priced, {
@@ -179,7 +179,7 @@ async function accountUnfinished(services: Services, ex: Exchange, served: Serve
     : upstreamFailed
       ? { status: failure.status ?? 502, nothingBilled: true }
       : { status: 500, outputText: [] };
-  await accountRequest(services, served, outcome, settle);
+  await (await accountRequest(services, served, outcome, settle)).settled;
 }
 
 async function relayAnswer<B extends RequestBody>(
@@ -200,8 +200,8 @@ async function relayAnswer<B extends RequestBody>(
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
     const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
-    await accountRequest(services, served, { status: reply.status, nothingBilled: true }, settle);
-    return { response: upstreamError(services, reply.status, text, String(reply.headers["content-type"] ?? "application/json"), { ...headers, ...passedErrorHeaders(reply) }) };
+    const accounted = await accountRequest(services, served, { status: reply.status, nothingBilled: true }, settle);
+    return { finished: accounted.settled, response: upstreamError(services, reply.status, text, String(reply.headers["content-type"] ?? "application/json"), { ...headers, ...passedErrorHeaders(reply) }) };
   }
 
   const contentType = String(reply.headers["content-type"] ?? "");
@@ -216,7 +216,7 @@ async function relayAnswer<B extends RequestBody>(
     if (storeInCache && outcome.usage && (replayable || shape.name === "embeddings")) await storeInCache(text);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
-    return { response: new Response(text, { status: reply.status, headers }) };
+    return { response: new Response(text, { status: reply.status, headers }), finished: accounted.settled };
   }
 
   const assembler = storeInCache ? new CompletionAssembler() : undefined;
@@ -230,6 +230,7 @@ async function relayAnswer<B extends RequestBody>(
     onEnd: async (outcome) => {
       try {
         const accounted = await accountRequest(services, served, outcome, settle);
+        await accounted.settled;
         await remember(outcome, accounted.cost);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
         if (storeInCache && answer) await storeInCache(answer);
