@@ -34,6 +34,13 @@ export interface HoldRequest<P extends Priced> {
 
 type State = "held" | "unheld" | "settled";
 
+/** A reserve whose reply was lost may have run all the same: it is given back by id once the store answers. */
+function releaseLostReserve(services: HoldServices, requestId: string, counters: ScopeCounter[], day: string): void {
+  services.settler.settle({ requestId, counters, actual: 0, record: null, day }).catch((err: unknown) => {
+    services.logger.log("error", "release_failed", { request_id: requestId, error: (err as Error).message });
+  });
+}
+
 /**
  * A request's budget hold: reserved once, then settled exactly once with the real cost, or
  * released. Whoever takes one closes it in a `finally` (`close`), so no path can leave a hold to
@@ -90,8 +97,7 @@ export class BudgetHold<P extends Priced> {
       return new BudgetHold(services, request, scopes, counters, windows.day, reserved.priced, reserved.capped, reserved.cooling, true);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      // The reserve may have run even though its reply was lost: give it back by id once the store answers.
-      void services.settler.settle({ requestId: request.requestId, counters, actual: 0, record: null, day: windows.day });
+      releaseLostReserve(services, request.requestId, counters, windows.day);
       if (services.config.store.on_error === "closed") {
         throw new ProxyError("budget_store_unavailable", "The budget store is unreachable, so no budget can be checked; retry shortly.", null, {
           "retry-after": "1",
@@ -146,7 +152,11 @@ export class BudgetHold<P extends Priced> {
       this.services.leases.add(this.holdId);
       return true;
     } catch (err) {
-      if (!(err instanceof ProxyError) && !(err instanceof StoreUnavailableError)) throw err;
+      if (err instanceof StoreUnavailableError) {
+        releaseLostReserve(this.services, this.holdId, this.counters, this.day);
+        // That release takes this id: the request's own record settles under a fresh one.
+        this.holdId = `${this.holdId}#lost`;
+      } else if (!(err instanceof ProxyError)) throw err;
       return false;
     }
   }
