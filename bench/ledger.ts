@@ -12,6 +12,7 @@ import { MemoryLogger } from "../src/log.js";
 import { LedgerMetrics } from "../src/ledger/metrics.js";
 import { LedgerDb } from "../src/ledger/postgres.js";
 import { RedisLedgerQueue } from "../src/ledger/redis-queue.js";
+import { usageRecordOf } from "../src/usage/record.js";
 import { LedgerWriter } from "../src/ledger/writer.js";
 import { ROOT } from "./processes.js";
 
@@ -34,38 +35,28 @@ const ROWS = Number(process.env.LEDGER_BENCH_ROWS || 1_000_000);
 const ADMIN = "sk-ledger-bench-admin";
 
 function record(i: number, run: string) {
-  return {
+  const header = {
     time: new Date(Date.UTC(2026, 5, 1) + i * 1000).toISOString(),
     request_id: `${run}-${i}`,
     endpoint: "/v1/chat/completions",
     key_id: `key-${i % 50}`,
     team: `team-${i % 7}`,
     request_type: "chat",
-    tier: "economy",
+    tier: "economy" as const,
     requested_model: "auto",
     routed_model: "gpt-4o-mini",
     route: "heuristic",
     stream: i % 2 === 0,
-    fallback_from: [],
+  };
+  return usageRecordOf(header, {
     status: 200,
     input_tokens: 1000 + (i % 500),
-    cached_tokens: 0,
     output_tokens: 100,
-    usage_source: "upstream",
     estimated_cost_nano: 200_000,
     cost_nano: 210_000 + (i % 1000),
     requested_model_cost_nano: 3_500_000,
-    cache_hit: false,
-    optimizer_saved_tokens: 0,
-    optimizer_saved_nano: 0,
-    context_dropped_messages: 0,
-    context_dropped_tokens: 0,
-    context_saved_nano: 0,
-    output_limit: null,
-    output_capped: null,
     latency_ms: 120,
-    priced: true,
-  };
+  });
 }
 
 async function withSchema<T>(run: (schema: string) => Promise<T>): Promise<T> {

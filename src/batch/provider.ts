@@ -10,7 +10,7 @@ import { readUsage, type TokenUsage } from "../pricing/cost.js";
 import { validateChatBody } from "../request/parse.js";
 import type { Caller } from "../server/auth.js";
 import type { Services } from "../services.js";
-import { unreconciledRecord, type RecordHeader, type UsageRecord } from "../usage/record.js";
+import { usageRecordOf, type RecordHeader } from "../usage/record.js";
 
 /**
  * The provider's Batch API (half price, results within 24 h) driven by `tollgate batch`: each chat
@@ -235,7 +235,15 @@ export async function fetchBatchResults(services: Services, state: BatchState, p
       const base = header(caller, state.submitted_at, r.hold_id, b.model, services, b.model);
       if (usage) {
         const cost = batchCost(model, usage);
-        const record: UsageRecord = { ...unreconciledRecord(base, cost), usage_source: "upstream", status: 200, input_tokens: usage.promptTokens, cached_tokens: usage.cachedTokens, output_tokens: usage.completionTokens, estimated_cost_nano: r.amount };
+        const record = usageRecordOf(base, {
+          status: 200,
+          input_tokens: usage.promptTokens,
+          cached_tokens: usage.cachedTokens,
+          output_tokens: usage.completionTokens,
+          estimated_cost_nano: r.amount,
+          cost_nano: cost,
+          requested_model_cost_nano: cost,
+        });
         await services.settler.settle({ requestId: r.hold_id, counters, actual: cost, record, day: windows.day });
         settled++;
       } else {

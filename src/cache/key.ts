@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { ChatBody } from "../request/parse.js";
 
 /** Fields that do not change what the model answers, left out of the cache key. */
 const NOT_IN_KEY = new Set(["model", "stream", "stream_options", "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier"]);
@@ -18,7 +17,7 @@ function canonical(value: unknown): string {
  * Another tenant's answers are never served, and a hit or a miss says nothing about what another
  * tenant asked.
  */
-export function cacheKey(scope: string, routedModel: string, body: ChatBody): string {
+export function cacheKey(scope: string, routedModel: string, body: Record<string, unknown>): string {
   const material: Record<string, unknown> = { scope, model: routedModel };
   for (const [field, value] of Object.entries(body)) if (!NOT_IN_KEY.has(field)) material[field] = value;
   return createHash("sha256").update(canonical(material)).digest("base64url");

@@ -1,5 +1,4 @@
-import type { ChatRequest, Prepared } from "../plan/index.js";
-import type { ChatBody } from "../request/parse.js";
+import type { Prepared, ProxiedRequest } from "../plan/index.js";
 import type { Services } from "../services.js";
 import type { Exchange } from "../server/exchange.js";
 import { cacheKey, cacheScope } from "./key.js";
@@ -16,10 +15,10 @@ export type CacheLookup =
  * output-affecting parameters). A miss that leads (single flight) holds a ticket the exchange
  * releases when the request ends, so followers wait for its answer instead of asking upstream too.
  */
-export async function lookInCache(services: Services, ex: Exchange, request: ChatRequest, prepared: Prepared<ChatBody>, header: string | undefined): Promise<CacheLookup> {
+export async function lookInCache(services: Services, ex: Exchange, request: ProxiedRequest, prepared: Prepared, header: string | undefined, alwaysDeterministic: boolean): Promise<CacheLookup> {
   const mode = readCacheHeader(header);
   const cache = services.cache;
-  if (!cache || !cacheApplies(mode, prepared.body)) return { kind: "off" };
+  if (!cache || !cacheApplies(mode, prepared.body, alwaysDeterministic)) return { kind: "off" };
   const key = cacheKey(cacheScope(services.config.cache.scope, request.caller), prepared.model, prepared.body);
   let text = await cache.get(key);
   if (text === null) {

@@ -1,6 +1,5 @@
 import type { KeyValueStore } from "../budget/interface.js";
 import { ProxyError } from "../errors.js";
-import type { ChatBody } from "../request/parse.js";
 
 export type CacheHeader = "on" | "off" | undefined;
 
@@ -12,10 +11,13 @@ export function readCacheHeader(value: string | undefined): CacheHeader {
   throw new ProxyError("invalid_request", "header x-tollgate-cache must be 'on' or 'off'", "x-tollgate-cache");
 }
 
-/** Only deterministic requests (`temperature: 0`) are cached, unless the client says `on`. */
-export function cacheApplies(header: CacheHeader, body: ChatBody): boolean {
+/**
+ * Only deterministic requests are cached (`temperature: 0`, or an endpoint whose answers always are,
+ * like embeddings), unless the client says `on`; `off` bypasses the cache.
+ */
+export function cacheApplies(header: CacheHeader, body: Record<string, unknown>, alwaysDeterministic = false): boolean {
   if (header === "off") return false;
-  return header === "on" || body.temperature === 0;
+  return header === "on" || alwaysDeterministic || body.temperature === 0;
 }
 
 const POLL_MS = 25;

@@ -25,4 +25,5 @@ export const chatShape: EndpointShape<ChatBody> = {
   },
   streamDialect: "chat",
   modelKind: "chat",
+  cache: "deterministic",
 };

@@ -52,4 +52,5 @@ export const completionsShape: EndpointShape<CompletionBody> = {
   },
   streamDialect: "chat",
   modelKind: "chat",
+  cache: "never",
 };

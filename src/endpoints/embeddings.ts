@@ -38,4 +38,5 @@ export const embeddingsShape: EndpointShape<EmbeddingBody> = {
   },
   streamDialect: "chat",
   modelKind: "embedding",
+  cache: "always",
 };

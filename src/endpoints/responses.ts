@@ -63,4 +63,5 @@ export const responsesShape: EndpointShape<ResponsesBody> = {
   },
   streamDialect: "responses",
   modelKind: "chat",
+  cache: "never",
 };

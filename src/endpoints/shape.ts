@@ -35,6 +35,11 @@ export interface EndpointShape<B extends RequestBody = RequestBody> {
   streamDialect: "chat" | "responses";
   /** The kind of model it is served by. */
   modelKind: "chat" | "embedding";
+  /**
+   * Whether the response cache serves it: `deterministic` requests only (`temperature: 0`, or
+   * `x-tollgate-cache: on`), `always` (its answers are deterministic), or never.
+   */
+  cache: "deterministic" | "always" | "never";
 }
 
 /** The output limit the client set, whichever field it used. */

@@ -6,9 +6,26 @@ import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody } from "../request/parse.js";
 import type { Services } from "../services.js";
+import type { Caller } from "./auth.js";
 import { readRequestType } from "./request-headers.js";
 
 const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-" };
+
+/** A parsed body with tollgate's request headers read (each a 400 when malformed). */
+export function requestOf<B extends RequestBody>(c: Context, id: string, startedAt: number, startedMono: number, caller: Caller, body: B, bodyChars: number): ProxiedRequest<B> {
+  return {
+    id,
+    startedAt,
+    startedMono,
+    caller,
+    body,
+    bodyChars,
+    requestType: readRequestType(c.req.header("x-tollgate-request-type")),
+    tierHeader: c.req.header("x-tollgate-tier"),
+    maxTierHeader: c.req.header("x-tollgate-max-tier"),
+    batchWaitMs: readBatchHeader(c.req.header("x-tollgate-batch")),
+  };
+}
 
 /**
  * Steps 1-2 of SPEC 3: authenticate first (no CPU spent on bodies from unknown callers), then
@@ -21,18 +38,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   const caller = services.auth.authenticate(c.req.header("authorization"));
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
-  const request: ProxiedRequest<B> = {
-    id: `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`,
-    startedAt,
-    startedMono,
-    caller,
-    body,
-    bodyChars: text.length,
-    requestType: readRequestType(c.req.header("x-tollgate-request-type")),
-    tierHeader: c.req.header("x-tollgate-tier"),
-    maxTierHeader: c.req.header("x-tollgate-max-tier"),
-    batchWaitMs: readBatchHeader(c.req.header("x-tollgate-batch")),
-  };
+  const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
   if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   const previousId = body.previous_response_id;
   if (typeof previousId === "string") {

@@ -57,8 +57,11 @@ export interface UsageRecord extends RecordHeader {
   priced: boolean;
 }
 
-/** The record of a hold whose replica died: charged at what it reserved, tokens unknown. */
-export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRecord {
+/** The part of a record after its header; fields not given are zero or empty. */
+export type RecordOutcome = Partial<Omit<UsageRecord, keyof RecordHeader>>;
+
+/** A complete record from its header and what is known of its outcome (every other field zero). */
+export function usageRecordOf(header: RecordHeader, outcome: RecordOutcome): UsageRecord {
   return {
     ...header,
     fallback_from: [],
@@ -66,10 +69,10 @@ export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRec
     input_tokens: 0,
     cached_tokens: 0,
     output_tokens: 0,
-    usage_source: "unreconciled",
-    estimated_cost_nano: amount,
-    cost_nano: amount,
-    requested_model_cost_nano: amount,
+    usage_source: "upstream",
+    estimated_cost_nano: 0,
+    cost_nano: 0,
+    requested_model_cost_nano: 0,
     cache_hit: false,
     optimizer_saved_tokens: 0,
     optimizer_saved_nano: 0,
@@ -82,12 +85,18 @@ export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRec
     compressed_tokens: 0,
     compress_saved_nano: 0,
     priced: true,
+    ...outcome,
   };
+}
+
+/** The record of a hold whose replica died: charged at what it reserved, tokens unknown. */
+export function unreconciledRecord(header: RecordHeader, amount: Nano): UsageRecord {
+  return usageRecordOf(header, { usage_source: "unreconciled", estimated_cost_nano: amount, cost_nano: amount, requested_model_cost_nano: amount });
 }
 
 /** The record of a pass-through call: who made it and how it ended, at no known cost. */
 export function unpricedRecord(header: RecordHeader, status: number, latencyMs: number): UsageRecord {
-  return { ...unreconciledRecord(header, 0), usage_source: "upstream", status, latency_ms: latencyMs, priced: false };
+  return usageRecordOf(header, { status, latency_ms: latencyMs, priced: false });
 }
 
 /** Per-day aggregate fields a record adds to; `/v1/costs` reads every one of them back. */

@@ -8,7 +8,7 @@ import { expectedOutput } from "../../plan/price.js";
 import { isChatObject, parseJsonBody, validateChatBody } from "../../request/parse.js";
 import { clientOutputLimit } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";
-import { readRequestType } from "../request-headers.js";
+import { requestOf } from "../admit.js";
 
 /** The expected output of a prepared request, as its estimate counts it. */
 function expectedTokens(prepared: Prepared<ChatBody>, setting: Services["config"]["budgets"]["output_estimate"]): number {
@@ -62,17 +62,8 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
     const body = validateChatBody({ ...rest, model: raw.model ?? services.config.routing.auto_models[0] ?? "auto", messages });
     // The same plan a chat request gets: routing, token reduction, context fit, the same prices.
     // Its routing is a preview: an estimate is not traffic, so it does not move a target share.
-    const plan = await planRequest({ ...services, router: { ...services.router, route: services.router.preview } }, {
-      id: "estimate",
-      startedAt: services.clock.now(),
-      startedMono: performance.now(),
-      caller,
-      body,
-      bodyChars: text.length,
-      requestType: readRequestType(c.req.header("x-tollgate-request-type")),
-      tierHeader: c.req.header("x-tollgate-tier"),
-      maxTierHeader: c.req.header("x-tollgate-max-tier"),
-    }, chatShape);
+    const request = requestOf(c, "estimate", services.clock.now(), performance.now(), caller, body, text.length);
+    const plan = await planRequest({ ...services, router: { ...services.router, route: services.router.preview } }, request, chatShape);
     const prepared = await plan.prepare(plan.decision.model);
     return c.json({
       model: plan.decision.model,

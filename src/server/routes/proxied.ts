@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { BudgetHold } from "../../budget/hold.js";
 import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
-import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
+import { lookInCache } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
 import { rememberResponse } from "../../endpoints/previous-response.js";
 import type { EndpointShape, RequestBody } from "../../endpoints/shape.js";
@@ -42,7 +42,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const routed = await plan.prepare(plan.decision.model);
 
-    const cached = await lookUp(services, ex, shape, request, routed, c.req.header("x-tollgate-cache"));
+    const cached = shape.cache === "never" ? ({ kind: "off" } as const) : await lookInCache(services, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache === "always");
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, routed, plan.decision.route), cached.text) };
 
     const hold = await BudgetHold.take(services, {
@@ -120,16 +120,6 @@ async function compressIfLong(services: Services, c: Context, request: ChatReque
   return { ...request, body: result.body, bodyChars: Math.ceil((request.bodyChars * result.after) / result.before), compressed: { before: result.before, after: result.after } };
 }
 
-/**
- * The response cache serves chat completions (deterministic ones, or when asked) and embeddings
- * (always deterministic, so cached unless the client says `x-tollgate-cache: off`).
- */
-async function lookUp<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, request: ProxiedRequest<B>, routed: Prepared<B>, header: string | undefined): Promise<CacheLookup> {
-  const embeddings = shape.name === "embeddings";
-  if (shape.name !== chatShape.name && !embeddings) return { kind: "off" };
-  const mode = embeddings && header?.trim().toLowerCase() !== "off" ? "on" : header;
-  return lookInCache(services, ex, request as unknown as ChatRequest, routed as unknown as Prepared<ChatBody>, mode);
-}
 
 function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, prepared: Prepared<B>, route: string): Served {
   route = plan.routeLabel ?? route;
@@ -213,7 +203,7 @@ async function relayAnswer<B extends RequestBody>(
       // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
       return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
     }
-    if (storeInCache && outcome.usage && (replayable || shape.name === "embeddings")) await storeInCache(text);
+    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(text);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
     return { response: new Response(text, { status: reply.status, headers }), finished: accounted.settled };
