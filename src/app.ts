@@ -13,6 +13,8 @@ import { Settler } from "./budget/settle.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError } from "./errors.js";
+import { ObjectDirectory } from "./gate/objects.js";
+import { canonicalPath, pathProblem } from "./gate/path.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { createLedger, MemoryLedgerQueue } from "./ledger/index.js";
 import { registerLedgerRoutes } from "./ledger/routes.js";
@@ -87,6 +89,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
     cache: config.cache.enabled ? new ResponseCache(store, config.cache.ttl_seconds * 1000, CACHE_LOCK_MS) : undefined,
     lifecycle: new Lifecycle(),
+    objects: new ObjectDirectory(store, config.passthrough === false ? "key" : config.passthrough.owner),
     dispatch: () => Promise.reject(new Error("dispatch before buildApp")),
     internalToken: randomUUID(),
     batcher: undefined,
@@ -120,7 +123,15 @@ function lingerOn(env: NodeBindings | undefined, limitBytes: number): void {
 
 /** The HTTP surface of SPEC 10 over the given services. */
 export function buildApp(services: Services): Hono {
-  const app = new Hono();
+  // Repeated and trailing slashes name the same route (src/gate/path.ts).
+  const app = new Hono({ getPath: canonicalPath });
+  // Any other spelling that decodes to another path reaches no route and no upstream.
+  app.use(async (c, next) => {
+    const target = (c.env as NodeBindings | undefined)?.incoming?.url;
+    const problem = target === undefined ? undefined : pathProblem(target);
+    if (problem !== undefined) throw new ProxyError("invalid_path", `The request path has ${problem}; send the endpoint's path as the API spells it.`);
+    await next();
+  });
   services.dispatch = async (request) => app.fetch(request);
   const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
   // The priced endpoints read their bodies whole: those are limited; a pass-through streams and has its own limit.

@@ -7,6 +7,7 @@ import type { Leases } from "./budget/leases.js";
 import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
 import type { WindowCache } from "./budget/window.js";
+import type { ObjectDirectory } from "./gate/objects.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import type { Router } from "./routing/route.js";
@@ -34,6 +35,8 @@ export interface Services {
   /** The PostgreSQL ledger, when `ledger.postgres_url` is set. */
   ledger: Ledger | undefined;
   lifecycle: Lifecycle;
+  /** Who owns each object created through tollgate, and where it lives. */
+  objects: ObjectDirectory;
   /**
    * Sends a request through this proxy's own HTTP surface (set by buildApp): the proxy's requests on
    * a caller's behalf (compression summaries) then go through the same pipeline, budget and record.

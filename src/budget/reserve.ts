@@ -88,10 +88,10 @@ export async function reserveWorstCase<P extends Priced>(ledger: BudgetLedger, c
   };
 
   const first = input.candidates[0]!;
-  const firstTier = config.models[first]!.tier;
+  const firstTier = config.models[first]?.tier;
   for (const model of input.candidates) {
     // Without downgrade only the routed model is tried, or its tier's others while it cools down.
-    const coolingAlternative = cooling.length > 0 && config.models[model]!.tier === firstTier;
+    const coolingAlternative = cooling.length > 0 && config.models[model]?.tier === firstTier;
     if (!input.downgrade && model !== first && !coolingAlternative) break;
     // A cheaper model whose window cannot take the prompt is passed over, not an error.
     const priced = await input.price(model).catch((err: unknown) => {

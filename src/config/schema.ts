@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CLASS_NAMES, ENDPOINT_CLASSES, ENDPOINT_GRANTS } from "../gate/classes.js";
 import { resolveModels } from "./resolve.js";
 
 /**
@@ -58,6 +59,11 @@ const priceSchema = z.strictObject({
   batch_input: usd.optional(),
   batch_output: usd.optional(),
   long_context: z.array(longContextSchema).optional(),
+  /** Unit prices of metered calls (src/gate/metered.ts), used when an answer carries no token usage. */
+  per_image: usd.optional(),
+  per_audio_second: usd.optional(),
+  per_1k_characters: usd.optional(),
+  per_video_second: usd.optional(),
 });
 
 const modelSchema = z.strictObject({
@@ -160,6 +166,10 @@ const keySchema = z.strictObject({
   key: z.string(),
   team: z.string().optional(),
   max_tier: tierSchema.optional(),
+  /** Endpoint classes this key may call (names from src/gate/classes.ts, or `priced`, `metered`, `free`); unset: all. */
+  endpoints: z.array(z.string()).optional(),
+  /** Models this key may name or be routed to; unset: all. */
+  models: z.array(z.string()).optional(),
 });
 
 const optimizeSchema = z.strictObject({
@@ -196,9 +206,12 @@ const batchSchema = z.strictObject({
   max_size: positiveInt.default(20),
 });
 
+/** What an endpoint class may do: refused, passed without a budget, or held at `hold` USD and settled. */
+const endpointPolicySchema = z.union([z.literal("off"), z.literal("free"), z.strictObject({ hold: usd })]);
+
 /**
- * Every other /v1/ path (files, batches, stored completions, audio, images...) goes to an upstream
- * unpriced: `false` answers 404 instead.
+ * Every /v1/ path besides the priced endpoints, by class (src/gate/classes.ts): `false` answers 404
+ * for all of them.
  */
 const passthroughSchema = z.union([
   z.literal(false),
@@ -207,6 +220,12 @@ const passthroughSchema = z.union([
     upstream: z.string().optional(),
     /** The largest body passed through (uploads). */
     body_limit_mb: z.number().positive().default(512),
+    /** Policies by class; a class not named keeps its default (DEFAULT_POLICIES). */
+    endpoints: z.record(z.string(), endpointPolicySchema).default({}),
+    /** Paths tollgate does not know: refused with 404, or passed on free (unbudgeted, unowned). */
+    unknown: z.enum(["refuse", "allow"]).default("refuse"),
+    /** Who owns an object created through tollgate: the key that created it, or the key's team. */
+    owner: z.enum(["key", "team"]).default("key"),
   }),
 ]);
 
@@ -240,7 +259,7 @@ export const configInputSchema = z
     admin_key: z.string().default(""),
     optimize: optimizeSchema.default(optimizeSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
-    passthrough: passthroughSchema.default({ body_limit_mb: 512 }),
+    passthrough: passthroughSchema.default({ body_limit_mb: 512, endpoints: {}, unknown: "refuse", owner: "key" }),
     batch: batchSchema.default({ max_size: 20 }),
     ledger: ledgerSchema.default(ledgerSchema.parse({})),
   })
@@ -288,7 +307,22 @@ export const configInputSchema = z
     config.keys.forEach((key, i) => {
       if (keyIds.has(key.id)) ctx.addIssue({ code: "custom", path: ["keys", i, "id"], message: `duplicate key id "${key.id}"` });
       keyIds.add(key.id);
+      key.endpoints?.forEach((name, j) => {
+        if (!ENDPOINT_GRANTS.includes(name)) ctx.addIssue({ code: "custom", path: ["keys", i, "endpoints", j], message: `unknown endpoint class "${name}" (known: ${ENDPOINT_GRANTS.join(", ")})` });
+      });
+      key.models?.forEach((name, j) => {
+        if (!Object.hasOwn(config.models, name)) ctx.addIssue({ code: "custom", path: ["keys", i, "models", j], message: `unknown model "${name}"` });
+      });
     });
+    if (config.passthrough !== false) {
+      for (const name of Object.keys(config.passthrough.endpoints)) {
+        const known = (CLASS_NAMES as string[]).includes(name) ? ENDPOINT_CLASSES[name as keyof typeof ENDPOINT_CLASSES] : undefined;
+        if (!known || known.kind === "priced") {
+          const classes = CLASS_NAMES.filter((n) => ENDPOINT_CLASSES[n].kind !== "priced");
+          ctx.addIssue({ code: "custom", path: ["passthrough", "endpoints", name], message: `not a pass-through endpoint class (known: ${classes.join(", ")})` });
+        }
+      }
+    }
   });
 
 /**
@@ -313,4 +347,6 @@ export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 export type RoutingRule = z.infer<typeof ruleSchema>;
 export type BudgetLimits = z.infer<typeof limitsSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
+export type EndpointPolicy = z.infer<typeof endpointPolicySchema>;
+export type PassthroughConfig = Exclude<z.infer<typeof passthroughSchema>, false>;
 export type LedgerConfig = z.infer<typeof ledgerSchema>;

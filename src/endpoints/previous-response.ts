@@ -1,33 +1,20 @@
+import type { ObjectDirectory } from "../gate/objects.js";
+import type { Caller } from "../gate/objects.js";
 import type { Prepared } from "../plan/index.js";
-import type { Services } from "../services.js";
 import type { Outcome } from "../usage/account.js";
+import type { RequestBody } from "./shape.js";
 
-/** How long tollgate remembers where a response lives (the upstream keeps stored responses 30 days). */
-const REMEMBER_MS = 30 * 24 * 3600 * 1000;
-
-export interface StoredResponse {
-  upstream: string;
-  model: string;
-  /** The context a follow-up carries: that response's input and output tokens. */
-  tokens: number;
+/**
+ * Answers the upstream keeps (a response, unless `store: false`; a chat completion with
+ * `store: true`) become their caller's objects. A response's record also says which upstream
+ * holds it and how much context a follow-up (`previous_response_id`) carries.
+ */
+export function isStoredAnswer(endpoint: string, body: RequestBody): boolean {
+  if (endpoint === "responses") return body.store !== false;
+  return endpoint === "chat.completions" && body.store === true;
 }
 
-const key = (id: string) => `resp:${id}`;
-
-/** Remembers, for every replica, which upstream served a response and how much context it holds. */
-export async function rememberResponse(services: Services, id: string, prepared: Prepared, outcome: Outcome, _cost: number): Promise<void> {
+export async function rememberAnswer(objects: ObjectDirectory, caller: Caller, id: string, prepared: Prepared, outcome: Outcome): Promise<void> {
   const tokens = outcome.usage ? outcome.usage.promptTokens + outcome.usage.completionTokens : prepared.inputTokens;
-  const stored: StoredResponse = { upstream: prepared.config.upstream, model: prepared.model, tokens };
-  await services.store.setValue(key(id), JSON.stringify(stored), REMEMBER_MS).catch(() => false);
-}
-
-/** Where a stored response lives, if this proxy served it. */
-export async function previousResponse(services: Services, id: string): Promise<StoredResponse | undefined> {
-  const value = await services.store.getValue(key(id)).catch(() => null);
-  if (value === null) return undefined;
-  try {
-    return JSON.parse(value) as StoredResponse;
-  } catch {
-    return undefined;
-  }
+  await objects.remember(id, { owner: objects.owner(caller), upstream: prepared.config.upstream, model: prepared.model, tokens });
 }

@@ -1,4 +1,4 @@
-import type { Config } from "../config/schema.js";
+import type { Config, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { chatShape } from "../endpoints/chat.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
@@ -7,6 +7,7 @@ import { optimizePrompt } from "../optimize/prompt.js";
 import type { ChatBody } from "../request/parse.js";
 import { extractFeatures } from "../routing/features.js";
 import type { RouteDecision, Router } from "../routing/route.js";
+import { TIER_RANK } from "../routing/tiers.js";
 import type { Caller } from "../server/auth.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
@@ -30,8 +31,10 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   maxTierHeader?: string;
   /** Input the upstream holds for this request already (a previous response's context), in tokens. */
   priorTokens?: number;
-  /** Only these models may serve it (a previous response's upstream); undefined: any. */
+  /** Only these models may serve it (the key's models, a previous response's upstream); undefined: any. */
   allowedModels?: ReadonlySet<string>;
+  /** Why (the route label when it changes the model): `key-models` or `previous-response`. */
+  restrictedBy?: string;
   /** The proxy's own request on the caller's behalf (a compression summary): its `route` in records. */
   routeLabel?: string;
   /** `x-tollgate-batch`: how long the request may wait to share a call. */
@@ -109,7 +112,7 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
           headerMaxTier: request.maxTierHeader,
           headerTier: request.tierHeader,
         });
-  if (request.allowedModels) decision = restrictTo(decision, request.allowedModels);
+  if (request.allowedModels) decision = restrictTo(config, decision, request.allowedModels, shape.modelKind, request.caller.maxTier, request.restrictedBy ?? "key-models");
 
   // Token reduction that does not depend on the model, for a chat body: the output limit per
   // request type and the prompt optimizer.
@@ -158,12 +161,19 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
   };
 }
 
-/** Keeps only the candidates allowed to serve the request (the upstream that holds its context). */
-function restrictTo(decision: RouteDecision, allowed: ReadonlySet<string>): RouteDecision {
+/**
+ * Keeps only the candidates allowed to serve the request (the key's models, the upstream that holds
+ * its context). When none of the routed ones is, the first allowed model of the endpoint's kind
+ * within the key's tier cap serves it; when there is none, the key may not make this request.
+ */
+function restrictTo(config: Config, decision: RouteDecision, allowed: ReadonlySet<string>, kind: "chat" | "embedding", keyMaxTier: Tier | undefined, label: string): RouteDecision {
   const candidates = decision.candidates.filter((m) => allowed.has(m));
-  const fallback = [...allowed];
-  const list = candidates.length > 0 ? candidates : fallback;
-  return { ...decision, model: list[0]!, candidates: list, route: list[0] === decision.model ? decision.route : "previous-response" };
+  const list =
+    candidates.length > 0
+      ? candidates
+      : [...allowed].filter((m) => config.models[m]?.kind === kind && (keyMaxTier === undefined || TIER_RANK[config.models[m]!.tier] <= TIER_RANK[keyMaxTier]));
+  if (list.length === 0) throw new ProxyError("model_not_allowed", "No model this key may use can serve this request.", "model");
+  return { ...decision, model: list[0]!, candidates: list, route: list[0] === decision.model ? decision.route : label };
 }
 
 export { chatShape };

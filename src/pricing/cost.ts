@@ -34,7 +34,7 @@ export function estimateCost(model: ModelConfig, inputTokens: number, outputToke
  * Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6), at the
  * long-context rates when the prompt is above their threshold.
  */
-export function usageCost(model: ModelConfig, usage: TokenUsage): Nano {
+export function usageCost(model: Pick<ModelConfig, "price">, usage: TokenUsage): Nano {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
   const rates = ratesFor(model.price, usage.promptTokens);
   return (

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { readBatchHeader } from "../batch/step.js";
-import { previousResponse } from "../endpoints/previous-response.js";
+import { ProxyError } from "../errors.js";
+import { grantAllows, type EndpointClassName } from "../gate/classes.js";
+import { objectNotFound } from "../gate/objects.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody } from "../request/parse.js";
@@ -29,24 +31,46 @@ export function requestOf<B extends RequestBody>(c: Context, id: string, started
 
 /**
  * Steps 1-2 of SPEC 3: authenticate first (no CPU spent on bodies from unknown callers), then
- * parse and validate the body and read tollgate's request headers. A Responses request that
- * continues a stored response learns where that response lives and how much context it holds.
+ * parse and validate the body and read tollgate's request headers. The key's limits apply: the
+ * endpoints and models it may use. A Responses request that continues a stored response or a
+ * conversation must own it, and learns where that response lives and how much context it holds.
  */
 export async function admit<B extends RequestBody>(services: Services, c: Context, shape: EndpointShape<B>): Promise<ProxiedRequest<B>> {
   const startedMono = performance.now();
   const startedAt = services.clock.now();
   const caller = services.auth.authenticate(c.req.header("authorization"));
+  if (!grantAllows(caller.endpoints, shape.name as EndpointClassName)) throw endpointNotAllowed(shape.name);
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
   if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
+  if (caller.models) {
+    if (Object.hasOwn(services.config.models, body.model) && !caller.models.has(body.model)) throw modelNotAllowed(body.model);
+    request.allowedModels = caller.models;
+    request.restrictedBy = "key-models";
+  }
   const previousId = body.previous_response_id;
   if (typeof previousId === "string") {
-    const previous = await previousResponse(services, previousId);
-    if (previous) {
+    const previous = await services.objects.reachable(caller, previousId);
+    if (!previous) throw objectNotFound(previousId, "previous_response_id");
+    if (previous !== "unrecorded") {
       request.priorTokens = previous.tokens;
-      request.allowedModels = new Set(Object.entries(services.config.models).filter(([, m]) => m.upstream === previous.upstream && m.kind === "chat").map(([n]) => n));
+      const upstream = previous.upstream;
+      const allowed = Object.entries(services.config.models).filter(([n, m]) => m.upstream === upstream && m.kind === "chat" && (!caller.models || caller.models.has(n)));
+      request.allowedModels = new Set(allowed.map(([n]) => n));
+      request.restrictedBy = "previous-response";
     }
   }
+  const conversation = body.conversation;
+  const conversationId = typeof conversation === "string" ? conversation : (conversation as { id?: unknown } | null | undefined)?.id;
+  if (typeof conversationId === "string" && !(await services.objects.reachable(caller, conversationId))) throw objectNotFound(conversationId, "conversation");
   return request;
+}
+
+export function endpointNotAllowed(name: string): ProxyError {
+  return new ProxyError("endpoint_not_allowed", `This key may not call the ${name} endpoints.`);
+}
+
+export function modelNotAllowed(model: string): ProxyError {
+  return new ProxyError("model_not_allowed", `This key may not use the model '${model}'.`, "model");
 }

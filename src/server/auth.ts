@@ -7,11 +7,19 @@ export interface Caller {
   keyId: string | null;
   team: string | null;
   maxTier?: Tier;
+  /** The endpoint classes the key may call (`keys[].endpoints`); undefined: all. */
+  endpoints?: readonly string[];
+  /** The models the key may name or be routed to (`keys[].models`); undefined: all. */
+  models?: ReadonlySet<string>;
+  /** The admin key, on the pass-through: sees every stored object, spends nothing. */
+  admin?: true;
 }
 
 export interface Authenticator {
   readonly open: boolean;
   authenticate(authorization: string | undefined): Caller;
+  /** As `authenticate`, and the admin key as an admin caller (the pass-through's reads of stored objects). */
+  authenticateWithAdmin(authorization: string | undefined): Caller;
   isAdmin(authorization: string | undefined): boolean;
   /** Throws 401 `admin_key_required` unless `isAdmin`. */
   requireAdmin(authorization: string | undefined): void;
@@ -32,9 +40,16 @@ function bearer(header: string | undefined): string | undefined {
  * configured key, so neither the match nor its position leaks through timing.
  */
 export function createAuthenticator(config: Config): Authenticator {
-  const keys = config.keys.map((k) => ({ digest: digest(k.key), caller: { keyId: k.id, team: k.team ?? null, maxTier: k.max_tier } }));
+  const keys = config.keys.map((k) => {
+    const caller: Caller = { keyId: k.id, team: k.team ?? null, maxTier: k.max_tier };
+    if (k.endpoints) caller.endpoints = k.endpoints;
+    if (k.models) caller.models = new Set(k.models);
+    return { digest: digest(k.key), caller };
+  });
   const adminDigest = config.admin_key ? digest(config.admin_key) : undefined;
-  const anonymous: Caller = { keyId: null, team: null };
+  // An open proxy without an admin key has one tenant, who sees everything.
+  const anonymous: Caller = keys.length === 0 && !adminDigest ? { keyId: null, team: null, admin: true } : { keyId: null, team: null };
+  const admin: Caller = { keyId: null, team: null, admin: true };
 
   return {
     open: keys.length === 0,
@@ -50,6 +65,9 @@ export function createAuthenticator(config: Config): Authenticator {
       for (const k of keys) if (timingSafeEqual(given, k.digest)) found = k.caller;
       if (!found) throw new ProxyError("invalid_api_key", "Incorrect API key provided.");
       return found;
+    },
+    authenticateWithAdmin(authorization) {
+      return this.isAdmin(authorization) ? (anonymous.admin ? anonymous : admin) : this.authenticate(authorization);
     },
     isAdmin(authorization) {
       // Without an admin key, reports are open only on an open proxy (no client keys, loopback).

@@ -2,6 +2,7 @@ import { readUsage } from "../pricing/cost.js";
 import type { Outcome } from "../usage/account.js";
 import type { StreamReader } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
+import type { SecretMasker } from "./secrets.js";
 
 /** Headers of an upstream error worth passing on to the client, with the name they get. */
 const PASSED_ERROR_HEADERS: Array<[from: string, to: string]> = [
@@ -78,6 +79,8 @@ export interface StreamRelayOptions {
   onEnd: (outcome: Outcome) => Promise<void>;
   /** A failure of the relay itself (a bug), for the log. */
   onFailure?: (err: unknown) => void;
+  /** Masks secrets in what reaches the client. */
+  masker: SecretMasker;
 }
 
 /**
@@ -95,6 +98,7 @@ export const RELAY_BUFFER_BYTES = 1024 * 1024;
  */
 export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
   const accountant = options.reader;
+  const masker = options.masker;
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let ended = false;
@@ -119,19 +123,20 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     };
     try {
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
-        const out = accountant.transform(decoder.decode(chunk, { stream: true }));
+        const out = masker.push(accountant.transform(decoder.decode(chunk, { stream: true })));
         if (cancelled) return;
         if (out) push(encoder.encode(out));
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
         if (cancelled) return;
       }
-      const tail = accountant.flush() + decoder.decode();
+      const tail = masker.push(accountant.flush() + decoder.decode()) + masker.end();
       if (accountant.sawEnd) {
         if (tail.trim()) push(encoder.encode(tail));
         await end(200);
       } else {
         // An event cut in the middle is dropped, never glued to the error event: every SDK then
         // parses the error and raises it, instead of failing on broken JSON.
+        // What the masker still held was part of the cut event, dropped with it.
         push(brokenEvent("the upstream stream ended before it was complete"));
         await end(502);
       }

@@ -30,9 +30,10 @@ export interface UsageRecord extends RecordHeader {
   output_tokens: number;
   /**
    * `upstream`: the upstream's usage; `estimated`: counted locally; `cache`: served from the response
-   * cache; `unreconciled`: the hold of a replica that died, charged at its reserved amount.
+   * cache; `unreconciled`: the hold of a replica that died, charged at its reserved amount; `held`:
+   * a metered call whose answer said nothing of its cost, charged at its hold.
    */
-  usage_source: "upstream" | "estimated" | "cache" | "unreconciled";
+  usage_source: "upstream" | "estimated" | "cache" | "unreconciled" | "held";
   estimated_cost_nano: Nano;
   cost_nano: Nano;
   /** What the same tokens would have cost on the model the client asked for (auto: the premium default). */

@@ -29,6 +29,8 @@ export class StreamAccountant implements StreamReader {
   sawDone = false;
   /** The upstream's model name, from the first chunk. */
   model: string | undefined;
+  /** The completion's id, from the first chunk (a stored completion is found by it). */
+  responseId: string | undefined;
   /** Streamed text (content, tool-call arguments, refusals) for counting when usage is missing. */
   readonly outputText: string[] = [];
 
@@ -77,6 +79,7 @@ export class StreamAccountant implements StreamReader {
     }
     if (parsed === null || typeof parsed !== "object") return event;
     if (this.model === undefined && typeof parsed.model === "string") this.model = parsed.model;
+    if (this.responseId === undefined && typeof parsed.id === "string") this.responseId = parsed.id;
     this.onChunk?.(parsed);
     this.collectText(parsed.choices);
     if (!("usage" in parsed)) return event;

@@ -158,21 +158,31 @@ describe("POST /v1/embeddings and /v1/completions", () => {
 });
 
 describe("everything else under /v1/ passes through", () => {
-  it("serves stored chat completions and batches from the default upstream, unpriced and counted", async () => {
+  it("serves the key's own stored chat completions unpriced and counted, and keeps batches off unless configured", async () => {
+    const stored = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Keep this." }], store: true, max_tokens: 5 });
     const before = await spent();
-    await client.chat.completions.retrieve("chatcmpl-abc");
-    expect(openaiUp.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/chat/completions/chatcmpl-abc" });
+    const storedCalls = async () => (await records()).filter((r) => !r.priced && r.endpoint === "stored").length;
+    const storedBefore = await storedCalls();
+    await client.chat.completions.retrieve(stored.id);
+    expect(openaiUp.requests.at(-1)).toMatchObject({ method: "GET", path: `/v1/chat/completions/${stored.id}` });
     await client.chat.completions.list({ limit: 2 });
     expect(openaiUp.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/chat/completions?limit=2" });
-    await client.chat.completions.delete("chatcmpl-abc");
+    await client.chat.completions.delete(stored.id);
     expect(openaiUp.requests.at(-1)).toMatchObject({ method: "DELETE" });
-    await client.batches.create({ input_file_id: "file-1", endpoint: "/v1/chat/completions", completion_window: "24h" });
-    expect(openaiUp.requests.at(-1)).toMatchObject({ method: "POST", path: "/v1/batches" });
     expect(openaiUp.requests.at(-1)!.headers.authorization).toBe("Bearer sk-upstream-openai");
+
+    const asked = openaiUp.requests.length;
+    // Made elsewhere, so nobody's but the admin's; and batches are off by default.
+    await expect(client.chat.completions.retrieve("chatcmpl-made-elsewhere")).rejects.toMatchObject({ status: 404, code: "not_found" });
+    await expect(client.batches.create({ input_file_id: "file-1", endpoint: "/v1/chat/completions", completion_window: "24h" })).rejects.toMatchObject({
+      status: 403,
+      code: "endpoint_not_allowed",
+    });
+    expect(openaiUp.requests.length).toBe(asked);
     expect(await spent()).toBe(before);
-    await expect.poll(async () => (await records()).filter((r) => !r.priced).length).toBeGreaterThanOrEqual(4);
+    await expect.poll(storedCalls).toBe(storedBefore + 3);
     const costs = await (await fetch(`${proxy.url}/v1/costs`, { headers: { authorization: "Bearer admin" } })).json();
-    expect(costs.unpriced_requests).toBeGreaterThanOrEqual(4);
+    expect(costs.unpriced_requests).toBeGreaterThanOrEqual(3);
   });
 
   it("streams a multi-megabyte upload through, past the chat body limit", async () => {

@@ -59,6 +59,8 @@ export interface FakeUpstream {
   close(): Promise<void>;
   /** The Batch API's files and batches; a batch completes as soon as it is created. */
   batchApi: BatchWorld;
+  /** Answers a request before any built-in behaviour does, when it returns true (a test's own API world). */
+  route?: (req: Received, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 export const DEFAULT_USAGE: Usage = { prompt_tokens: 10, completion_tokens: 5 };
@@ -167,7 +169,11 @@ export async function startUpstream(behave: (req: Received) => Behavior = () => 
       res.on("finish", () => {
         received.finished = true;
       });
-      answer(received, fake.behave(received), res, fake.batchApi).catch(() => res.destroy());
+      const answered = async () => {
+        if (fake.route && (await fake.route(received, res))) return;
+        await answer(received, fake.behave(received), res, fake.batchApi);
+      };
+      answered().catch(() => res.destroy());
     });
   });
   server.keepAliveTimeout = 60_000;

@@ -1,116 +1,358 @@
 import { randomUUID } from "node:crypto";
-import { Readable } from "node:stream";
-import type { Hono } from "hono";
-import { previousResponse } from "../../endpoints/previous-response.js";
+import type { Context } from "hono";
+import { BudgetHold } from "../../budget/hold.js";
+import type { PassthroughConfig } from "../../config/schema.js";
 import { ProxyError } from "../../errors.js";
+import type { Classified } from "../../gate/classes.js";
+import { meteredCost, meteredHold, meteredPrice, readMeteredRequest, readMeteredUsage, type MeteredAnswer } from "../../gate/metered.js";
+import { objectNotFound, type StoredObject } from "../../gate/objects.js";
+import { gateCall, type GateDecision } from "../../gate/policy.js";
+import { filterList, listedIds, producedIds, referencedIds } from "../../gate/stored.js";
+import { UsageTail } from "../../gate/usage-tail.js";
+import type { Nano } from "../../money.js";
 import type { Services } from "../../services.js";
-import { unpricedRecord } from "../../usage/record.js";
-import { exchange } from "../exchange.js";
+import type { UpstreamReply } from "../../upstream/client.js";
+import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
+import { unpricedRecord, usageRecordOf, type RecordHeader } from "../../usage/record.js";
+import { TIER_RANK } from "../../routing/tiers.js";
+import type { Caller } from "../auth.js";
+import { exchange, type Exchange } from "../exchange.js";
+import { modelNotAllowed } from "../admit.js";
 
 /** Request headers a pass-through call carries upstream (the client's Authorization never does). */
 const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "openai-organization", "openai-project", "idempotency-key"];
-/** Response headers not passed back: hop-by-hop, or rewritten by the server. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer", "content-length"]);
-
-/** The endpoint's name for records and reports: the path's first segment under /v1/ (`files`, `batches`...). */
-function endpointOf(path: string): string {
-  const [first, second] = path.replace(/^\/v1\//, "").split("/");
-  return first === "chat" && second === "completions" ? "chat.completions.stored" : (first ?? "");
-}
-
-/** The largest JSON body read to find the model it names; larger and non-JSON bodies stream through untouched. */
-const MODEL_PEEK_BYTES = 64 * 1024;
+/** Upstream answer headers passed back; any other (organization, project, cookies) stays behind. */
+const PASSED_ANSWER = new Set([
+  "content-type",
+  "content-disposition",
+  "cache-control",
+  "etag",
+  "last-modified",
+  "retry-after",
+  "retry-after-ms",
+  "openai-processing-ms",
+  "openai-version",
+  ...["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"].map((h) => `x-ratelimit-${h}`),
+]);
+/** Answers that are text: masked as they pass (binary ones, audio and file contents, pass as they are). */
+const TEXTUAL = /json|text\/|xml|^$/;
+const WHOLE_JSON = /^application\/json\s*(;|$)/;
 
 /**
- * Every other /v1/ path (stored chat completions, files, uploads, batches, audio, images,
- * moderations, models/{id}, vector stores, fine-tuning, stored responses): authenticated and
- * passed to an upstream with its own key, bodies streamed both ways and never buffered whole. The
- * upstream is the named model's, a stored response's, or `passthrough.upstream`. Each call gets a
- * usage record with `priced: false`, so what a budget cannot see is counted.
+ * Every /v1/ path besides the priced endpoints, through the gate (src/gate): each call belongs to
+ * an endpoint class with a policy. A `metered` call holds its class's amount against every budget
+ * and settles at what its answer says it cost; a `free` one spends nothing. Every object a call
+ * creates is its caller's, and no caller reaches another's; every text answer is masked for
+ * secrets as it streams; upstream headers pass through an allow-list. Bodies stream both ways,
+ * except JSON, which is read to find the model and the objects it names.
  */
-export function registerPassthrough(app: Hono, services: Services): void {
+export function registerPassthrough(app: import("hono").Hono, services: Services): void {
   const settings = services.config.passthrough;
   if (settings === false) return;
-  const defaultUpstream = settings.upstream ?? Object.keys(services.config.upstreams)[0]!;
-  const limitBytes = Math.floor(settings.body_limit_mb * 1024 * 1024);
-
   app.all(
     "/v1/*",
     exchange(services, async (ex, c) => {
       const startedMono = performance.now();
       const startedAt = services.clock.now();
-      const caller = services.auth.authenticate(c.req.header("authorization"));
-      const url = new URL(c.req.url);
-      const declared = Number(c.req.header("content-length") ?? 0);
-      if (declared > limitBytes) throw new ProxyError("request_too_large", `The request body is larger than the pass-through limit of ${settings.body_limit_mb} MB.`);
-
-      let body: Uint8Array | AsyncIterable<Uint8Array> | undefined = c.req.raw.body ? limitStream(c.req.raw.body, limitBytes) : undefined;
-      let upstream = defaultUpstream;
-      let model: string | null = null;
-      const responseId = /^\/v1\/responses\/([^/]+)/.exec(url.pathname)?.[1];
-      if (responseId) upstream = (await previousResponse(services, responseId))?.upstream ?? upstream;
-      else if (c.req.header("content-type")?.includes("application/json") && declared > 0 && declared <= MODEL_PEEK_BYTES) {
-        const bytes = new Uint8Array(await c.req.arrayBuffer());
-        body = bytes;
-        try {
-          const named = (JSON.parse(new TextDecoder().decode(bytes)) as { model?: unknown }).model;
-          if (typeof named === "string" && Object.hasOwn(services.config.models, named)) {
-            model = named;
-            upstream = services.config.models[named]!.upstream;
-          }
-        } catch {
-          // Not JSON after all: passed on as it came; the upstream says what is wrong with it.
-        }
-      }
-
-      const headers: Record<string, string> = {};
-      for (const name of FORWARDED_REQUEST) {
-        const value = c.req.header(name);
-        if (value !== undefined) headers[name] = value;
-      }
-      const reply = await services.upstream.forward({
-        upstream,
-        method: c.req.method,
-        path: url.pathname.replace(/^\/v1/, "") + url.search,
-        headers,
-        body: c.req.method === "GET" || c.req.method === "HEAD" ? undefined : body,
-        signal: ex.signal,
-      });
+      const caller = services.auth.authenticateWithAdmin(c.req.header("authorization"));
+      const path = c.req.path.slice(3);
+      const decision = gateCall(settings, caller, c.req.method, path);
+      const call = await readCall(services, settings, c, decision, caller);
       const requestId = `pt-tg-${randomUUID()}`;
-      const header = {
+      const header: RecordHeader = {
         time: new Date(startedAt).toISOString(),
         request_id: requestId,
-        endpoint: endpointOf(url.pathname),
+        endpoint: decision.label,
         key_id: caller.keyId,
         team: caller.team,
         request_type: "passthrough",
-        tier: null,
-        requested_model: model ?? "",
-        routed_model: model ?? "",
-        route: "passthrough",
+        tier: (call.model !== undefined && services.config.models[call.model]?.tier) || null,
+        requested_model: call.model ?? "",
+        routed_model: call.model ?? "",
+        route: decision.holdUsd === undefined ? "passthrough" : "metered",
         stream: false,
       };
-      const out = new Headers({ "x-request-id": requestId });
-      for (const [name, value] of Object.entries(reply.headers)) {
-        if (HOP_BY_HOP.has(name) || value === undefined) continue;
-        if (name === "x-request-id") out.set("x-upstream-request-id", String(value));
-        else for (const v of [value].flat()) out.append(name, v);
-      }
-      let finish!: () => void;
-      const finished = new Promise<void>((resolve) => (finish = resolve));
-      reply.body.once("close", () => {
-        reply.done();
-        const record = unpricedRecord(header, ex.clientGone ? 499 : reply.status, Math.round(performance.now() - startedMono));
-        void services.settler
-          .settle({ requestId, counters: [], actual: 0, record, day: services.windows.at(startedAt).day })
-          .catch((err: unknown) => services.logger.log("error", "passthrough_record_failed", { request_id: requestId, error: (err as Error).message }))
-          .finally(finish);
+      const metered = decision.holdUsd === undefined ? undefined : await holdFor(services, ex, decision, call, caller, header, path);
+
+      const reply = await services.upstream.forward({
+        upstream: call.upstream,
+        method: c.req.method,
+        path: `${path}${new URL(c.req.url).search}`,
+        headers: forwardedHeaders(c),
+        body: c.req.method === "GET" || c.req.method === "HEAD" ? undefined : call.body,
+        signal: ex.signal,
       });
-      const stream = reply.status === 204 || c.req.method === "HEAD" ? null : (Readable.toWeb(reply.body) as ReadableStream<Uint8Array>);
-      if (!stream) reply.body.resume();
+      if (metered) metered.forwarded = true;
+      const out = answerHeaders(reply, requestId);
+      // `billed`: the upstream took the call (an answer, whole or cut short), rather than refusing it.
+      const settle = async (status: number, billed: boolean, answer: MeteredAnswer) => {
+        const latency = Math.round(performance.now() - startedMono);
+        if (metered) return metered.settle(status, billed, answer, latency);
+        await services.settler.settle({ requestId, counters: [], actual: 0, record: unpricedRecord(header, status, latency), day: services.windows.at(startedAt).day });
+      };
+
+      const contentType = String(reply.headers["content-type"] ?? "");
+      const noBody = reply.status === 204 || reply.status === 304 || c.req.method === "HEAD";
+      if (!noBody && reply.status < 400 && WHOLE_JSON.test(contentType) && decision.endpoint && answersWithObjects(decision.endpoint)) {
+        const text = await readWhole(reply);
+        const body = await ownAnswer(services, decision.endpoint, caller, call, text);
+        await settle(ex.clientGone ? 499 : reply.status, true, readMeteredUsage(body.usage));
+        return { response: new Response(maskSecrets(body.text, services.upstream.secrets), { status: reply.status, headers: out }) };
+      }
+      if (noBody) {
+        reply.body.resume();
+        reply.done();
+        await settle(reply.status, reply.status < 400, readMeteredUsage(undefined));
+        return { response: new Response(null, { status: reply.status, headers: out }) };
+      }
+      const textual = TEXTUAL.test(contentType);
+      const tail = textual && metered ? new UsageTail() : undefined;
+      const { stream, ended } = passBody(reply, textual ? new SecretMasker(services.upstream.secrets) : undefined, tail);
+      const finished = ended.then((complete) =>
+        settle(complete ? reply.status : ex.clientGone ? 499 : 502, reply.status < 400, readMeteredUsage(tail?.usage())).catch((err: unknown) =>
+          services.logger.log("error", "passthrough_record_failed", { request_id: requestId, error: (err as Error).message }),
+        ),
+      );
       return { response: new Response(stream, { status: reply.status, headers: out }), finished };
     }),
   );
+}
+
+/** What a pass-through call is about, read from its path, body and the objects it names. */
+interface Call {
+  body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
+  upstream: string;
+  model: string | undefined;
+  field: (name: string) => string | undefined;
+  /** The object the path names, when it has a record. */
+  object: StoredObject | undefined;
+}
+
+/**
+ * Reads what the gate needs before the call goes anywhere: a JSON body whole (its model and the
+ * objects it names), a metered multipart body whole (its model and units); any other body streams.
+ * The key's model limits and the ownership of every object named apply here, so a refused call
+ * reaches nobody.
+ */
+async function readCall(services: Services, settings: PassthroughConfig, c: Context, decision: GateDecision, caller: Caller): Promise<Call> {
+  const passLimit = Math.floor(settings.body_limit_mb * 1024 * 1024);
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > passLimit) throw new ProxyError("request_too_large", `The request body is larger than the pass-through limit of ${settings.body_limit_mb} MB.`);
+  const contentType = c.req.header("content-type") ?? "";
+  const raw = c.req.raw.body;
+  const json = contentType.includes("application/json");
+  const multipart = /^multipart\/form-data;.*boundary=("?)([^";]+)\1/i.exec(contentType);
+  let body: Uint8Array | AsyncIterable<Uint8Array> | undefined = raw ? limitStream(raw, passLimit) : undefined;
+  let field: (name: string) => string | undefined = () => undefined;
+  let parsed: unknown;
+  if (raw && (json || (multipart && decision.holdUsd !== undefined))) {
+    const jsonLimit = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
+    const bytes = await collect(raw, json ? jsonLimit : passLimit);
+    body = bytes;
+    if (json) {
+      try {
+        parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
+      } catch {
+        // Not JSON after all: passed on as it came; the upstream says what is wrong with it.
+      }
+      field = (name) => {
+        const value = (parsed as Record<string, unknown> | null)?.[name];
+        return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
+      };
+    } else field = multipartField(Buffer.from(bytes), multipart![2]!);
+  }
+
+  const model = field("model");
+  const configured = model !== undefined && Object.hasOwn(services.config.models, model) ? services.config.models[model]! : undefined;
+  if (model !== undefined && caller.models && !caller.models.has(model)) throw modelNotAllowed(model);
+  if (configured && caller.maxTier && TIER_RANK[configured.tier] > TIER_RANK[caller.maxTier]) {
+    throw new ProxyError("tier_not_allowed", `This key may not use ${configured.tier} models such as '${model}'.`, "model");
+  }
+  for (const id of referencedIds(parsed)) {
+    if (!(await services.objects.reachable(caller, id))) throw objectNotFound(id);
+  }
+  let object: StoredObject | undefined;
+  const objectId = decision.endpoint?.objectId;
+  if (objectId !== undefined) {
+    const found = await services.objects.reachable(caller, objectId);
+    if (!found) throw objectNotFound(objectId);
+    if (found !== "unrecorded") object = found;
+  }
+  const upstream = object?.upstream ?? configured?.upstream ?? settings.upstream ?? Object.keys(services.config.upstreams)[0]!;
+  return { body, upstream, model, field, object };
+}
+
+interface MeteredHold {
+  forwarded: boolean;
+  settle(status: number, billed: boolean, answer: MeteredAnswer, latencyMs: number): Promise<void>;
+}
+
+/**
+ * Holds a metered call's worst case against every budget (429 when it does not fit), and settles
+ * it once: at what the answer says it cost, at the hold when the call went upstream and its answer
+ * was lost, at nothing when it never reached the upstream or the upstream refused it.
+ */
+async function holdFor(services: Services, ex: Exchange, decision: GateDecision, call: Call, caller: Caller, header: RecordHeader, path: string): Promise<MeteredHold> {
+  const price = meteredPrice(services.config, call.model, call.upstream, services.clock.now());
+  const request = readMeteredRequest(decision.label, path, call.field);
+  const amount = meteredHold(decision.holdUsd!, price, request);
+  const priced = { model: call.model ?? "", holdAmount: amount, capped: () => undefined };
+  const hold = await BudgetHold.take(services, { requestId: header.request_id, caller, candidates: [priced.model], price: async () => priced, header: () => header });
+  const held = hold.amount;
+  const state: MeteredHold = {
+    forwarded: false,
+    async settle(status, billed, answer, latencyMs) {
+      const cost = billed ? meteredCost(price, request, answer, held) : { cost: 0 as Nano, source: "upstream" as const, usage: undefined };
+      const record = usageRecordOf(header, {
+        status,
+        latency_ms: latencyMs,
+        usage_source: cost.source,
+        input_tokens: cost.usage?.promptTokens ?? 0,
+        cached_tokens: cost.usage?.cachedTokens ?? 0,
+        output_tokens: cost.usage?.completionTokens ?? 0,
+        estimated_cost_nano: held,
+        cost_nano: cost.cost,
+        requested_model_cost_nano: cost.cost,
+      });
+      await hold.settle(cost.cost, record);
+    },
+  };
+  // Sent and then lost (the client left, the proxy failed): the upstream may have done the work.
+  ex.defer(() => hold.close(async () => (state.forwarded ? state.settle(ex.clientGone ? 499 : 500, true, readMeteredUsage(undefined), 0) : undefined)));
+  return state;
+}
+
+/** Whether the answer is worth reading whole: it lists objects, creates one, or is one (what it produced). */
+function answersWithObjects(endpoint: Classified): boolean {
+  return endpoint.lists || endpoint.creates || endpoint.objectId !== undefined;
+}
+
+/**
+ * An answer about objects: a list shows only the caller's items; a new object, and whatever an
+ * object produced (a batch's output files), become the owner's.
+ */
+async function ownAnswer(services: Services, endpoint: Classified, caller: Caller, call: Call, text: string): Promise<{ text: string; usage: unknown }> {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return { text, usage: undefined };
+  }
+  if (parsed === null || typeof parsed !== "object") return { text, usage: undefined };
+  const listed = endpoint.lists ? listedIds(parsed) : undefined;
+  if (listed && !caller.admin) {
+    const visible = await services.objects.visible(caller, listed);
+    if (visible.size < listed.length) text = JSON.stringify(filterList(parsed, visible));
+  }
+  const owner = call.object?.owner ?? (caller.admin ? undefined : services.objects.owner(caller));
+  if (owner !== undefined) {
+    const ids = producedIds(parsed, endpoint.creates);
+    await Promise.all(ids.map((id) => services.objects.remember(id, { owner, upstream: call.upstream })));
+  }
+  return { text, usage: parsed.usage };
+}
+
+function forwardedHeaders(c: Context): Record<string, string> {
+  // Identity encoding: every byte of the answer is read for secrets before it leaves.
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  for (const name of FORWARDED_REQUEST) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return headers;
+}
+
+function answerHeaders(reply: UpstreamReply, requestId: string): Headers {
+  const out = new Headers({ "x-request-id": requestId });
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (value === undefined) continue;
+    if (name === "x-request-id") out.set("x-upstream-request-id", String(value));
+    else if (PASSED_ANSWER.has(name)) for (const v of [value].flat()) out.append(name, v);
+  }
+  return out;
+}
+
+async function readWhole(reply: UpstreamReply): Promise<string> {
+  try {
+    return await reply.body.text();
+  } finally {
+    reply.done();
+  }
+}
+
+/**
+ * The upstream's body on its way to the client, masked when it is text and watched for usage;
+ * `ended` says whether it arrived whole (false: the client left, or the upstream broke off).
+ */
+function passBody(reply: UpstreamReply, masker: SecretMasker | undefined, tail: UsageTail | undefined): { stream: ReadableStream<Uint8Array>; ended: Promise<boolean> } {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const chunks = (reply.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let settle!: (complete: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => (settle = resolve));
+  let over = false;
+  const finish = (complete: boolean) => {
+    if (over) return;
+    over = true;
+    reply.done();
+    settle(complete);
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        // Until something can be handed on: a chunk the masker holds back entirely asks for the next.
+        for (;;) {
+          const { value, done } = await chunks.next();
+          if (done) {
+            const rest = masker ? decoder.decode() : "";
+            tail?.push(rest);
+            const last = masker ? masker.push(rest) + masker.end() : "";
+            if (last) controller.enqueue(encoder.encode(last));
+            controller.close();
+            finish(true);
+            return;
+          }
+          if (!masker) {
+            controller.enqueue(value);
+            return;
+          }
+          const text = decoder.decode(value, { stream: true });
+          tail?.push(text);
+          const out = masker.push(text);
+          if (out) {
+            controller.enqueue(encoder.encode(out));
+            return;
+          }
+        }
+      } catch (err) {
+        finish(false);
+        controller.error(err);
+      }
+    },
+    cancel() {
+      reply.body.destroy();
+      finish(false);
+    },
+  });
+  return { stream, ended };
+}
+
+/** A multipart body's text field, read from its bytes (the part named `name`, up to 4 KiB). */
+function multipartField(bytes: Buffer, boundary: string): (name: string) => string | undefined {
+  return (name) => {
+    const at = bytes.indexOf(`name="${name}"`);
+    if (at < 0) return undefined;
+    const start = bytes.indexOf("\r\n\r\n", at);
+    const end = start < 0 ? -1 : bytes.indexOf(`\r\n--${boundary}`, start + 4);
+    if (end < 0 || end - start > 4096) return undefined;
+    return bytes.subarray(start + 4, end).toString("utf8");
+  };
+}
+
+async function collect(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of limitStream(body, limit)) parts.push(chunk);
+  return Buffer.concat(parts);
 }
 
 /** The body as it streams in, failing once it passes `limit` bytes. */
@@ -118,7 +360,7 @@ async function* limitStream(body: ReadableStream<Uint8Array>, limit: number): As
   let seen = 0;
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
     seen += chunk.byteLength;
-    if (seen > limit) throw new ProxyError("request_too_large", `The request body is larger than the pass-through limit of ${limit} bytes.`);
+    if (seen > limit) throw new ProxyError("request_too_large", `The request body is larger than the limit of ${Math.round(limit / 1024 / 1024)} MB for this endpoint.`);
     yield chunk;
   }
 }

@@ -4,7 +4,7 @@ import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
-import { rememberResponse } from "../../endpoints/previous-response.js";
+import { isStoredAnswer, rememberAnswer } from "../../endpoints/previous-response.js";
 import type { EndpointShape, RequestBody } from "../../endpoints/shape.js";
 import { headerUsd, type Nano } from "../../money.js";
 import { planRequest, type ChatRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
@@ -17,7 +17,7 @@ import { ResponsesStreamReader } from "../../usage/responses-stream.js";
 import { StreamAccountant } from "../../usage/stream.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
 import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
-import { maskSecrets } from "../../upstream/secrets.js";
+import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
 import { compressConversation, readCompressHeader } from "../../optimize/compress.js";
 import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
@@ -185,8 +185,11 @@ async function relayAnswer<B extends RequestBody>(
   const { reply } = forwarded;
   const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
-  const remember = (outcome: Outcome, cost: number) =>
-    shape.name === "responses" && outcome.responseId ? rememberResponse(services, outcome.responseId, served.prepared, outcome, cost) : Promise.resolve();
+  // An answer the upstream stores becomes the caller's object (src/gate/objects.ts).
+  const remember = (outcome: Outcome) =>
+    outcome.responseId && outcome.status < 400 && isStoredAnswer(shape.name, served.request.body)
+      ? rememberAnswer(services.objects, served.request.caller, outcome.responseId, served.prepared, outcome)
+      : Promise.resolve();
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
     const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
@@ -198,15 +201,16 @@ async function relayAnswer<B extends RequestBody>(
   if (served.request.body.stream !== true || !contentType.includes("text/event-stream")) {
     const { text, outcome, replayable } = await readJsonAnswer(reply);
     const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
-    await remember(outcome, accounted.cost);
+    await remember(outcome);
     if (served.request.body.stream === true) {
       // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
       return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
     }
-    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(text);
+    const masked = maskSecrets(text, services.upstream.secrets);
+    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(masked);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
-    return { response: new Response(text, { status: reply.status, headers }), finished: accounted.settled };
+    return { response: new Response(masked, { status: reply.status, headers }), finished: accounted.settled };
   }
 
   const assembler = storeInCache ? new CompletionAssembler() : undefined;
@@ -216,12 +220,13 @@ async function relayAnswer<B extends RequestBody>(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const stream = relayStream(reply, {
     reader,
+    masker: new SecretMasker(services.upstream.secrets),
     onFailure: (err) => services.logger.log("error", "relay_failed", { request_id: served.request.id, error: (err as Error)?.stack ?? String(err) }),
     onEnd: async (outcome) => {
       try {
         const accounted = await accountRequest(services, served, outcome, settle);
         await accounted.settled;
-        await remember(outcome, accounted.cost);
+        await remember(outcome);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
         if (storeInCache && answer) await storeInCache(answer);
       } finally {
