@@ -84,6 +84,21 @@ describe("parseConfig", () => {
     expect(problemsOf(`${configText()}\nadmin_key: a\nadmin_key: b\n`)[0]).toMatch(/^not valid YAML/);
   });
 
+  it("names endpoint classes and models it does not know, by path", () => {
+    const problems = problemsOf(
+      configText({
+        passthrough: { endpoints: { imagez: "off", embeddings: "free", images: { hold: 1 } } },
+        keys: [{ id: "a", key: "k", endpoints: ["files", "chat"], models: ["gpt-4o", "gpt-5"] }],
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^keys\.0\.endpoints\.1: unknown endpoint class "chat" \(known: chat\.completions, /),
+      'keys.0.models.1: unknown model "gpt-5"',
+      expect.stringMatching(/^passthrough\.endpoints\.imagez: not a pass-through endpoint class \(known: images, /),
+      expect.stringMatching(/^passthrough\.endpoints\.embeddings: not a pass-through endpoint class/),
+    ]);
+  });
+
   it("rejects an unknown key and names its full path", () => {
     const problems = problemsOf(configText({ server: { port: 8787, bogus: true } }));
     expect(problems).toHaveLength(1);

@@ -72,6 +72,10 @@ const ROUTES: RouteSpec[] = [
   { method: "POST", path: "audio/translations", class: "audio", spends: true },
   { method: "POST", path: "videos", class: "videos", spends: true, creates: true },
   { method: "GET", path: "videos", class: "videos", lists: true },
+  { method: "POST", path: "videos/edits", class: "videos", spends: true, creates: true },
+  { method: "POST", path: "videos/extensions", class: "videos", spends: true, creates: true },
+  { method: "POST", path: "videos/characters", class: "videos", spends: true, creates: true },
+  { method: "ANY", path: "videos/characters/{id}", class: "videos" },
   { method: "POST", path: "videos/{id}/remix", class: "videos", spends: true, creates: true },
   { method: "ANY", path: "videos/{id}/{*}", class: "videos" },
   { method: "POST", path: "threads/runs", class: "assistants", spends: true, creates: true },
@@ -91,6 +95,7 @@ const ROUTES: RouteSpec[] = [
   { method: "POST", path: "realtime/sessions", class: "realtime", spends: true },
   { method: "POST", path: "realtime/transcription_sessions", class: "realtime", spends: true },
   { method: "POST", path: "realtime/calls", class: "realtime", spends: true },
+  { method: "POST", path: "realtime/calls/{x}/{*}", class: "realtime", spends: true },
 
   { method: "POST", path: "files", class: "files", creates: true },
   { method: "GET", path: "files", class: "files", lists: true },
