@@ -26,10 +26,29 @@ function rejection(auth: Authenticator, header: string | undefined): ProxyError 
 describe("open mode (no keys)", () => {
   const auth = createAuthenticator(config());
 
-  it("lets anyone in as an anonymous caller", () => {
+  it("lets anyone in as an anonymous caller, who as the one tenant reaches every stored object", () => {
     expect(auth.open).toBe(true);
-    expect(auth.authenticate(undefined)).toEqual({ keyId: null, team: null });
-    expect(auth.authenticate("Bearer anything")).toEqual({ keyId: null, team: null });
+    expect(auth.authenticate(undefined)).toEqual({ keyId: null, team: null, admin: true });
+    expect(auth.authenticate("Bearer anything")).toEqual({ keyId: null, team: null, admin: true });
+    expect(auth.authenticateWithAdmin(undefined)).toEqual({ keyId: null, team: null, admin: true });
+  });
+
+  it("keeps anonymous callers apart from the admin when an admin key is set", () => {
+    const withAdmin = createAuthenticator(config({ admin_key: "the-admin" }));
+    expect(withAdmin.authenticateWithAdmin(undefined)).toEqual({ keyId: null, team: null });
+    expect(withAdmin.authenticateWithAdmin("Bearer the-admin")).toEqual({ keyId: null, team: null, admin: true });
+  });
+});
+
+describe("the pass-through's callers", () => {
+  const auth = createAuthenticator(config({ keys: [...KEYS, { id: "narrow", key: "tg-narrow", endpoints: ["files"], models: ["gpt-4o-mini"] }], admin_key: "the-admin" }));
+
+  it("takes the admin key as an admin caller, and client keys with their limits", () => {
+    expect(auth.authenticateWithAdmin("Bearer the-admin")).toEqual({ keyId: null, team: null, admin: true });
+    expect(auth.authenticateWithAdmin("Bearer tg-narrow")).toEqual({ keyId: "narrow", team: null, maxTier: undefined, endpoints: ["files"], models: new Set(["gpt-4o-mini"]) });
+    expect(() => auth.authenticateWithAdmin("Bearer nope")).toThrow(ProxyError);
+    // The priced routes never take the admin key.
+    expect(rejection(auth, "Bearer the-admin").code).toBe("invalid_api_key");
   });
 });
 
