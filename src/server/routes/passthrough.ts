@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import { BudgetHold } from "../../budget/hold.js";
 import type { PassthroughConfig } from "../../config/schema.js";
 import { ProxyError } from "../../errors.js";
@@ -11,29 +11,15 @@ import { filterList, listedIds, producedIds, referencedIds } from "../../gate/st
 import { UsageTail } from "../../gate/usage-tail.js";
 import type { Nano } from "../../money.js";
 import type { Services } from "../../services.js";
-import type { UpstreamReply } from "../../upstream/client.js";
+import { answerHeaders, forwardedHeaders, passBody, readWhole } from "../../upstream/passthrough-wire.js";
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
+import { collect, limitStream, multipartField } from "../../request/body.js";
 import { unpricedRecord, usageRecordOf, type RecordHeader } from "../../usage/record.js";
 import { TIER_RANK } from "../../routing/tiers.js";
 import type { Caller } from "../auth.js";
 import { exchange, type Exchange } from "../exchange.js";
 import { modelNotAllowed } from "../admit.js";
 
-/** Request headers a pass-through call carries upstream (the client's Authorization never does). */
-const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "openai-organization", "openai-project", "idempotency-key"];
-/** Upstream answer headers passed back; any other (organization, project, cookies) stays behind. */
-const PASSED_ANSWER = new Set([
-  "content-type",
-  "content-disposition",
-  "cache-control",
-  "etag",
-  "last-modified",
-  "retry-after",
-  "retry-after-ms",
-  "openai-processing-ms",
-  "openai-version",
-  ...["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"].map((h) => `x-ratelimit-${h}`),
-]);
 /** Answers that are text: masked as they pass (binary ones, audio and file contents, pass as they are). */
 const TEXTUAL = /json|text\/|xml|^$/;
 const WHOLE_JSON = /^application\/json\s*(;|$)/;
@@ -46,7 +32,7 @@ const WHOLE_JSON = /^application\/json\s*(;|$)/;
  * secrets as it streams; upstream headers pass through an allow-list. Bodies stream both ways,
  * except JSON, which is read to find the model and the objects it names.
  */
-export function registerPassthrough(app: import("hono").Hono, services: Services): void {
+export function registerPassthrough(app: Hono, services: Services): void {
   const settings = services.config.passthrough;
   if (settings === false) return;
   app.all(
@@ -78,7 +64,7 @@ export function registerPassthrough(app: import("hono").Hono, services: Services
         upstream: call.upstream,
         method: c.req.method,
         path: `${path}${new URL(c.req.url).search}`,
-        headers: forwardedHeaders(c),
+        headers: forwardedHeaders((name) => c.req.header(name)),
         body: c.req.method === "GET" || c.req.method === "HEAD" ? undefined : call.body,
         signal: ex.signal,
       });
@@ -252,115 +238,3 @@ async function ownAnswer(services: Services, endpoint: Classified, caller: Calle
   return { text, usage: parsed.usage };
 }
 
-function forwardedHeaders(c: Context): Record<string, string> {
-  // Identity encoding: every byte of the answer is read for secrets before it leaves.
-  const headers: Record<string, string> = { "accept-encoding": "identity" };
-  for (const name of FORWARDED_REQUEST) {
-    const value = c.req.header(name);
-    if (value !== undefined) headers[name] = value;
-  }
-  return headers;
-}
-
-function answerHeaders(reply: UpstreamReply, requestId: string): Headers {
-  const out = new Headers({ "x-request-id": requestId });
-  for (const [name, value] of Object.entries(reply.headers)) {
-    if (value === undefined) continue;
-    if (name === "x-request-id") out.set("x-upstream-request-id", String(value));
-    else if (PASSED_ANSWER.has(name)) for (const v of [value].flat()) out.append(name, v);
-  }
-  return out;
-}
-
-async function readWhole(reply: UpstreamReply): Promise<string> {
-  try {
-    return await reply.body.text();
-  } finally {
-    reply.done();
-  }
-}
-
-/**
- * The upstream's body on its way to the client, masked when it is text and watched for usage;
- * `ended` says whether it arrived whole (false: the client left, or the upstream broke off).
- */
-function passBody(reply: UpstreamReply, masker: SecretMasker | undefined, tail: UsageTail | undefined): { stream: ReadableStream<Uint8Array>; ended: Promise<boolean> } {
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  const chunks = (reply.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  let settle!: (complete: boolean) => void;
-  const ended = new Promise<boolean>((resolve) => (settle = resolve));
-  let over = false;
-  const finish = (complete: boolean) => {
-    if (over) return;
-    over = true;
-    reply.done();
-    settle(complete);
-  };
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        // Until something can be handed on: a chunk the masker holds back entirely asks for the next.
-        for (;;) {
-          const { value, done } = await chunks.next();
-          if (done) {
-            const rest = masker ? decoder.decode() : "";
-            tail?.push(rest);
-            const last = masker ? masker.push(rest) + masker.end() : "";
-            if (last) controller.enqueue(encoder.encode(last));
-            controller.close();
-            finish(true);
-            return;
-          }
-          if (!masker) {
-            controller.enqueue(value);
-            return;
-          }
-          const text = decoder.decode(value, { stream: true });
-          tail?.push(text);
-          const out = masker.push(text);
-          if (out) {
-            controller.enqueue(encoder.encode(out));
-            return;
-          }
-        }
-      } catch (err) {
-        finish(false);
-        controller.error(err);
-      }
-    },
-    cancel() {
-      reply.body.destroy();
-      finish(false);
-    },
-  });
-  return { stream, ended };
-}
-
-/** A multipart body's text field, read from its bytes (the part named `name`, up to 4 KiB). */
-function multipartField(bytes: Buffer, boundary: string): (name: string) => string | undefined {
-  return (name) => {
-    const at = bytes.indexOf(`name="${name}"`);
-    if (at < 0) return undefined;
-    const start = bytes.indexOf("\r\n\r\n", at);
-    const end = start < 0 ? -1 : bytes.indexOf(`\r\n--${boundary}`, start + 4);
-    if (end < 0 || end - start > 4096) return undefined;
-    return bytes.subarray(start + 4, end).toString("utf8");
-  };
-}
-
-async function collect(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of limitStream(body, limit)) parts.push(chunk);
-  return Buffer.concat(parts);
-}
-
-/** The body as it streams in, failing once it passes `limit` bytes. */
-async function* limitStream(body: ReadableStream<Uint8Array>, limit: number): AsyncIterable<Uint8Array> {
-  let seen = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    seen += chunk.byteLength;
-    if (seen > limit) throw new ProxyError("request_too_large", `The request body is larger than the limit of ${Math.round(limit / 1024 / 1024)} MB for this endpoint.`);
-    yield chunk;
-  }
-}

@@ -1,0 +1,108 @@
+import type { UpstreamReply } from "./client.js";
+import type { SecretMasker } from "./secrets.js";
+
+/**
+ * The wire of a pass-through call: which request headers go upstream, which answer headers come
+ * back, and the answer's body on its way to the client, masked for secrets when it is text.
+ */
+
+/** Request headers a pass-through call carries upstream (the client's Authorization never does). */
+const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "openai-organization", "openai-project", "idempotency-key"];
+/** Upstream answer headers passed back; any other (organization, project, cookies) stays behind. */
+const PASSED_ANSWER = new Set([
+  "content-type",
+  "content-disposition",
+  "cache-control",
+  "etag",
+  "last-modified",
+  "retry-after",
+  "retry-after-ms",
+  "openai-processing-ms",
+  "openai-version",
+  ...["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"].map((h) => `x-ratelimit-${h}`),
+]);
+export function forwardedHeaders(header: (name: string) => string | undefined): Record<string, string> {
+  // Identity encoding: every byte of the answer is read for secrets before it leaves.
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
+  for (const name of FORWARDED_REQUEST) {
+    const value = header(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return headers;
+}
+
+export function answerHeaders(reply: UpstreamReply, requestId: string): Headers {
+  const out = new Headers({ "x-request-id": requestId });
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (value === undefined) continue;
+    if (name === "x-request-id") out.set("x-upstream-request-id", String(value));
+    else if (PASSED_ANSWER.has(name)) for (const v of [value].flat()) out.append(name, v);
+  }
+  return out;
+}
+
+export async function readWhole(reply: UpstreamReply): Promise<string> {
+  try {
+    return await reply.body.text();
+  } finally {
+    reply.done();
+  }
+}
+
+/**
+ * The upstream's body on its way to the client, masked when it is text and watched for usage;
+ * `ended` says whether it arrived whole (false: the client left, or the upstream broke off).
+ */
+export function passBody(reply: UpstreamReply, masker: SecretMasker | undefined, tail: { push(text: string): void } | undefined): { stream: ReadableStream<Uint8Array>; ended: Promise<boolean> } {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const chunks = (reply.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let settle!: (complete: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => (settle = resolve));
+  let over = false;
+  const finish = (complete: boolean) => {
+    if (over) return;
+    over = true;
+    reply.done();
+    settle(complete);
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        // Until something can be handed on: a chunk the masker holds back entirely asks for the next.
+        for (;;) {
+          const { value, done } = await chunks.next();
+          if (done) {
+            const rest = masker ? decoder.decode() : "";
+            tail?.push(rest);
+            const last = masker ? masker.push(rest) + masker.end() : "";
+            if (last) controller.enqueue(encoder.encode(last));
+            controller.close();
+            finish(true);
+            return;
+          }
+          if (!masker) {
+            controller.enqueue(value);
+            return;
+          }
+          const text = decoder.decode(value, { stream: true });
+          tail?.push(text);
+          const out = masker.push(text);
+          if (out) {
+            controller.enqueue(encoder.encode(out));
+            return;
+          }
+        }
+      } catch (err) {
+        finish(false);
+        controller.error(err);
+      }
+    },
+    cancel() {
+      reply.body.destroy();
+      finish(false);
+    },
+  });
+  return { stream, ended };
+}
+
