@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { closeServices, createServices } from "../app.js";
 import { configPath, loadConfigFile } from "../config/load.js";
 import { RedisBudgetStore } from "../budget/redis.js";
-import type { Caller } from "../server/auth.js";
+import type { Caller } from "../caller.js";
 import { batchStatus, fetchBatchResults, Progress, submitBatch, type BatchState } from "./provider.js";
 
 const USAGE = `usage:

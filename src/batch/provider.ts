@@ -8,8 +8,20 @@ import { tokensCost, type Nano } from "../money.js";
 import { planRequest } from "../plan/index.js";
 import { readUsage, type TokenUsage } from "../pricing/cost.js";
 import { validateChatBody } from "../request/parse.js";
-import type { Caller } from "../server/auth.js";
-import type { Services } from "../services.js";
+import type { Caller } from "../caller.js";
+import type { BudgetLedger } from "../budget/interface.js";
+import type { Settler } from "../budget/settle.js";
+import type { Clock } from "../clock.js";
+import type { PlanServices } from "../plan/index.js";
+import type { UpstreamClient } from "../upstream/client.js";
+
+/** What the batch command uses of the proxy's services. */
+export interface BatchServices extends PlanServices {
+  clock: Clock;
+  store: BudgetLedger;
+  settler: Settler;
+  upstream: Pick<UpstreamClient, "forward">;
+}
 import { usageRecordOf, type RecordHeader } from "../usage/record.js";
 
 /**
@@ -74,7 +86,7 @@ export class Progress {
   }
 }
 
-async function upstreamJson(services: Services, upstream: string, method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array; type: string }): Promise<Record<string, any>> {
+async function upstreamJson(services: BatchServices, upstream: string, method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array; type: string }): Promise<Record<string, any>> {
   const headers: Record<string, string> = {};
   let payload: Uint8Array | undefined;
   if (body && "json" in body) {
@@ -103,7 +115,7 @@ function multipart(fields: Record<string, string>, file: { name: string; content
   return { bytes: new TextEncoder().encode(text), type: `multipart/form-data; boundary=${boundary}` };
 }
 
-function header(caller: Caller, startedAt: number, holdId: string, model: string, services: Services, requested: string): RecordHeader {
+function header(caller: Caller, startedAt: number, holdId: string, model: string, services: BatchServices, requested: string): RecordHeader {
   return {
     time: new Date(startedAt).toISOString(),
     request_id: holdId,
@@ -120,7 +132,7 @@ function header(caller: Caller, startedAt: number, holdId: string, model: string
 }
 
 /** Reads, routes, reserves and submits a JSONL file of chat requests (`{custom_id, body}` or a bare body a line). */
-export async function submitBatch(services: Services, jsonl: string, caller: Caller, progress: Progress): Promise<BatchState> {
+export async function submitBatch(services: BatchServices, jsonl: string, caller: Caller, progress: Progress): Promise<BatchState> {
   const startedAt = services.clock.now();
   const windows = windowsAt(startedAt, services.config.budgets.timezone);
   const scopes = scopesFor(services.config.budgets, caller.keyId, caller.team);
@@ -185,7 +197,7 @@ export interface BatchStatus {
   total: number;
 }
 
-export async function batchStatus(services: Services, state: BatchState, progress: Progress): Promise<BatchStatus[]> {
+export async function batchStatus(services: BatchServices, state: BatchState, progress: Progress): Promise<BatchStatus[]> {
   const out: BatchStatus[] = [];
   for (const b of state.batches) {
     const batch = await upstreamJson(services, b.upstream, "GET", `/batches/${b.batch_id}`);
@@ -202,7 +214,7 @@ export async function batchStatus(services: Services, state: BatchState, progres
  * price) and releases the holds of requests that failed or never ran. Returns the result lines;
  * batches still running are left for a later fetch.
  */
-export async function fetchBatchResults(services: Services, state: BatchState, progress: Progress): Promise<{ lines: string[]; settled: number; released: number; pending: string[] }> {
+export async function fetchBatchResults(services: BatchServices, state: BatchState, progress: Progress): Promise<{ lines: string[]; settled: number; released: number; pending: string[] }> {
   const caller: Caller = { keyId: state.key_id, team: state.team };
   const windows = windowsAt(state.submitted_at, services.config.budgets.timezone);
   const counters = countersFor(scopesFor(services.config.budgets, caller.keyId, caller.team), windows);

@@ -5,7 +5,9 @@ import { ProxyError } from "../errors.js";
 import type { Prepared } from "../plan/index.js";
 import { readUsage } from "../pricing/cost.js";
 import type { ChatBody } from "../request/parse.js";
-import type { Services } from "../services.js";
+import type { Clock } from "../clock.js";
+import type { Config } from "../config/schema.js";
+import type { UpstreamClient } from "../upstream/client.js";
 import { countTextTokens } from "../tokens/count.js";
 import { batchBody, MicroBatcher, type BatchAnswer, type BatchReply } from "./micro.js";
 
@@ -35,7 +37,7 @@ function batchable(body: ChatBody): { system: string; question: string } | undef
 }
 
 /** The batcher of this process, sending each batch as one call to the group's model. */
-export function createBatcher(services: Services): MicroBatcher {
+export function createBatcher(services: { config: Config; upstream: Pick<UpstreamClient, "post">; clock: Clock }): MicroBatcher {
   return new MicroBatcher(
     services.config.batch.max_size,
     async (group, items): Promise<BatchReply> => {
@@ -68,7 +70,7 @@ export function createBatcher(services: Services): MicroBatcher {
  * Holds a request that asked to be batched until its batch is answered. Undefined when it did not
  * ask, cannot share a call, or its answer in the batch was unusable: it then goes upstream alone.
  */
-export async function answerInBatch(services: Services, waitMs: number | undefined, hold: BudgetHold<Prepared<ChatBody>>, requestId: string): Promise<{ answer: BatchAnswer; completion: string } | undefined> {
+export async function answerInBatch(services: { batcher: MicroBatcher | undefined; clock: Clock }, waitMs: number | undefined, hold: BudgetHold<Prepared<ChatBody>>, requestId: string): Promise<{ answer: BatchAnswer; completion: string } | undefined> {
   if (waitMs === undefined || !services.batcher) return undefined;
   const prepared = hold.priced;
   const shape = batchable(prepared.body);

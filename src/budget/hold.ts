@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Nano } from "../money.js";
-import type { Caller } from "../server/auth.js";
+import type { Caller } from "../caller.js";
 import type { RecordHeader, UsageRecord } from "../usage/record.js";
 import { StoreUnavailableError, type BudgetLedger } from "./interface.js";
 import type { Leases } from "./leases.js";

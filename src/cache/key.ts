@@ -24,7 +24,10 @@ export function cacheKey(scope: string, routedModel: string, body: Record<string
 }
 
 /** The sharing scope of a caller's cached answers under `cache.scope`. */
-export function cacheScope(setting: "key" | "team" | "global", caller: { keyId: string | null; team: string | null }): string {
+/** Who shares cached answers (`cache.scope`). */
+export type CacheScope = "key" | "team" | "global";
+
+export function cacheScope(setting: CacheScope, caller: { keyId: string | null; team: string | null }): string {
   if (setting === "global") return "global";
   if (setting === "team") return caller.team === null ? `key:${caller.keyId ?? ""}` : `team:${caller.team}`;
   return `key:${caller.keyId ?? ""}`;

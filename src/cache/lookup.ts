@@ -1,8 +1,14 @@
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
-import type { Services } from "../services.js";
-import type { Exchange } from "../server/exchange.js";
+import type { CacheScope } from "./key.js";
+import type { ResponseCache } from "./response-cache.js";
 import { cacheKey, cacheScope } from "./key.js";
 import { cacheApplies, readCacheHeader } from "./response-cache.js";
+
+/** What a request lends the cache: its abort signal, and a place to release its ticket when it ends. */
+export interface RequestScope {
+  readonly signal: AbortSignal;
+  defer(close: () => Promise<void> | void): void;
+}
 
 /** The cache's part in one request: a hit, or where to store the answer once it is in. */
 export type CacheLookup =
@@ -15,11 +21,18 @@ export type CacheLookup =
  * output-affecting parameters). A miss that leads (single flight) holds a ticket the exchange
  * releases when the request ends, so followers wait for its answer instead of asking upstream too.
  */
-export async function lookInCache(services: Services, ex: Exchange, request: ProxiedRequest, prepared: Prepared, header: string | undefined, alwaysDeterministic: boolean): Promise<CacheLookup> {
+export async function lookInCache(
+  cache: ResponseCache | undefined,
+  scope: CacheScope,
+  ex: RequestScope,
+  request: ProxiedRequest,
+  prepared: Prepared,
+  header: string | undefined,
+  alwaysDeterministic: boolean,
+): Promise<CacheLookup> {
   const mode = readCacheHeader(header);
-  const cache = services.cache;
   if (!cache || !cacheApplies(mode, prepared.body, alwaysDeterministic)) return { kind: "off" };
-  const key = cacheKey(cacheScope(services.config.cache.scope, request.caller), prepared.model, prepared.body);
+  const key = cacheKey(cacheScope(scope, request.caller), prepared.model, prepared.body);
   let text = await cache.get(key);
   if (text === null) {
     const ticket = await cache.acquire(key, ex.signal);

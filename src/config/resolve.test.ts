@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { CatalogueMatch, CatalogueQuery, PriceCatalogue } from "../pricing/catalogue.js";
 import { ConfigError, parseConfig } from "./load.js";
-import { DEFAULT_CONTEXT_WINDOW, resolveModels } from "./resolve.js";
-import { configInputSchema, configSchema } from "./schema.js";
+import { configSchema, DEFAULT_CONTEXT_WINDOW, resolveModels } from "./resolve.js";
+import { configInputSchema } from "./schema.js";
 
 const AT = new Date("2026-06-01T00:00:00Z");
 

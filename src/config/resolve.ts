@@ -1,5 +1,5 @@
 import { genaiPrices, type CatalogueMatch, type PriceCatalogue } from "../pricing/catalogue.js";
-import type { ConfigInput, ModelConfig, Price } from "./schema.js";
+import { configInputSchema, type Config, type ConfigInput, type ModelConfig, type Price } from "./schema.js";
 
 /** The context window assumed for a model that neither the configuration nor the catalogue sizes. */
 export const DEFAULT_CONTEXT_WINDOW = 128_000;
@@ -108,3 +108,15 @@ export function resolveModels(input: Pick<ConfigInput, "models" | "upstreams">, 
   }
   return resolved;
 }
+
+/**
+ * The configuration as the proxy uses it: every model's price, context window and output limit
+ * resolved once, here, from its own fields or the price catalogue (src/config/resolve.ts), so the
+ * request path never consults the catalogue. A model priced by neither is an error naming it.
+ */
+export const configSchema = configInputSchema.transform((input, ctx): Config => {
+  const resolved = resolveModels(input);
+  for (const problem of resolved.problems) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+  return { ...input, models: resolved.models };
+});
+

@@ -1,5 +1,6 @@
 import { createServer } from "node:net";
-import { configSchema, type Config } from "../config/schema.js";
+import { type Config } from "../config/schema.js";
+import { configSchema } from "../config/resolve.js";
 import type { Logger } from "../log.js";
 import { formatUsd, tokensCost } from "../money.js";
 import { describeModels } from "../pricing/table.js";

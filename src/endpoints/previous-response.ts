@@ -1,5 +1,5 @@
 import type { ObjectDirectory } from "../gate/objects.js";
-import type { Caller } from "../gate/objects.js";
+import type { Caller } from "../caller.js";
 import type { Prepared } from "../plan/index.js";
 import type { Outcome } from "../usage/account.js";
 import type { RequestBody } from "./shape.js";

@@ -1,5 +1,3 @@
-import type { EndpointPolicy } from "../config/schema.js";
-
 /**
  * Every path tollgate forwards belongs to a named endpoint class, and each class has a policy:
  * `priced` classes are the pipeline's own routes (SPEC 3); `metered` ones can spend money tollgate
@@ -12,6 +10,9 @@ import type { EndpointPolicy } from "../config/schema.js";
  */
 
 export type ClassKind = "priced" | "metered" | "free";
+
+/** What a class may do (`passthrough.endpoints.<class>`): refused, passed without a budget, or held at `hold` USD. */
+export type EndpointPolicy = "off" | "free" | { hold: number };
 
 /** Each class, what kind it is and its policy when the configuration names none. */
 export const ENDPOINT_CLASSES = {

@@ -1,4 +1,5 @@
 import type { KeyValueStore } from "../budget/interface.js";
+import type { Caller } from "../caller.js";
 import { ProxyError } from "../errors.js";
 
 /**
@@ -25,13 +26,6 @@ const key = (id: string) => `obj:${id}`;
 
 export type OwnerMode = "key" | "team";
 
-/** What ownership needs to know of a caller (the server's `Caller` is one). */
-export interface Caller {
-  keyId: string | null;
-  team: string | null;
-  /** The admin key: reaches every object. */
-  admin?: true;
-}
 
 /** The owner a caller's new objects get: its key, or its key's team (`passthrough.owner: team`). */
 export function ownerOf(caller: Caller, mode: OwnerMode): string {

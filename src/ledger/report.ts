@@ -1,6 +1,7 @@
 import type { Windows } from "../budget/window.js";
 import { ProxyError } from "../errors.js";
-import type { Services } from "../services.js";
+import type { BudgetStore } from "../budget/interface.js";
+import type { Ledger } from "./index.js";
 import type { Fields } from "./queries.js";
 import { daysOf, MAX_DAYS, type DayRange } from "./range.js";
 
@@ -23,7 +24,7 @@ function sumDays(perDay: Record<string, Fields>, days: string[]): Fields {
   return total;
 }
 
-export async function costReport(services: Pick<Services, "ledger" | "store">, range: DayRange, windows: Windows): Promise<CostReport> {
+export async function costReport(services: { ledger: Ledger | undefined; store: Pick<BudgetStore, "aggregates"> }, range: DayRange, windows: Windows): Promise<CostReport> {
   const today: DayRange = { from: windows.day, to: windows.day, dayCount: 1 };
   const monthFirst = `${windows.month}-01`;
   const month: DayRange = { from: monthFirst, to: windows.day, dayCount: Number(windows.day.slice(8, 10)) };

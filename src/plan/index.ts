@@ -8,7 +8,7 @@ import type { ChatBody } from "../request/parse.js";
 import { extractFeatures } from "../routing/features.js";
 import type { RouteDecision, Router } from "../routing/route.js";
 import { TIER_RANK } from "../routing/tiers.js";
-import type { Caller } from "../server/auth.js";
+import type { Caller } from "../caller.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
 import { fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";

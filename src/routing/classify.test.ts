@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configSchema, type Config } from "../config/schema.js";
+import { type Config } from "../config/schema.js";
+import { configSchema } from "../config/resolve.js";
 import type { ChatBody } from "../request/parse.js";
 import { testConfig } from "../../test/support/proxy.js";
 import { classifyTier, compileRules, type RequestFeatures } from "./classify.js";

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.js";
-import { configSchema, type Config } from "../config/schema.js";
+import { type Config } from "../config/schema.js";
+import { configSchema } from "../config/resolve.js";
 import { classifyTier, compileRules, type RequestFeatures } from "./classify.js";
 import { promptChars, promptFeatures, readDataset, type LabelledPrompt } from "./dataset.js";
 import { permutationBand, reportFor, type Outcome, type PermutationBand, type RouterReport } from "./evaluate.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configSchema, type Config } from "../config/schema.js";
+import { type Config } from "../config/schema.js";
+import { configSchema } from "../config/resolve.js";
 import { ProxyError } from "../errors.js";
 import { testConfig, testConfigInput } from "../../test/support/proxy.js";
 import { compileRules, type RequestFeatures } from "./classify.js";

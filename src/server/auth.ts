@@ -1,19 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Config, Tier } from "../config/schema.js";
+import type { Caller } from "../caller.js";
+import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 
-/** Who is calling: a configured key, or nobody in particular when the proxy runs open. */
-export interface Caller {
-  keyId: string | null;
-  team: string | null;
-  maxTier?: Tier;
-  /** The endpoint classes the key may call (`keys[].endpoints`); undefined: all. */
-  endpoints?: readonly string[];
-  /** The models the key may name or be routed to (`keys[].models`); undefined: all. */
-  models?: ReadonlySet<string>;
-  /** The admin key, on the pass-through: sees every stored object, spends nothing. */
-  admin?: true;
-}
+export type { Caller } from "../caller.js";
 
 export interface Authenticator {
   readonly open: boolean;

@@ -1,10 +1,22 @@
 import type { ModelConfig } from "../config/schema.js";
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
 import { usageCost, type TokenUsage } from "../pricing/cost.js";
-import type { Services } from "../services.js";
+import type { Config, Tier } from "../config/schema.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import type { EncodingName } from "../tokens/count.js";
 import { countTextTokens } from "../tokens/count.js";
 import { tokensCost, type Nano } from "../money.js";
 import type { RecordHeader, UsageRecord } from "./record.js";
+
+/** What accounting reads and writes: prices, the premium baseline, metrics and the log. */
+export interface AccountServices {
+  config: Config;
+  tierModels: Record<Tier, string[]>;
+  metrics: Metrics;
+  logger: Logger;
+  encodingOf(model: string): EncodingName;
+}
 
 /** What answered a request: the model it was prepared for, and how it got there. */
 export interface Served {
@@ -43,7 +55,7 @@ export interface Accounted {
 }
 
 /** The part of the usage record known before the answer; budget holds carry it. */
-export function recordHeader(request: ProxiedRequest, endpoint: string, model: string, services: Pick<Services, "config">, route: string): RecordHeader {
+export function recordHeader(request: ProxiedRequest, endpoint: string, model: string, services: Pick<AccountServices, "config">, route: string): RecordHeader {
   return {
     time: new Date(request.startedAt).toISOString(),
     request_id: request.id,
@@ -60,12 +72,12 @@ export function recordHeader(request: ProxiedRequest, endpoint: string, model: s
 }
 
 /** The model whose price the savings are measured against: the one asked for, or the premium default for auto. */
-function baselineModel(services: Services, requested: string): ModelConfig | undefined {
+function baselineModel(services: AccountServices, requested: string): ModelConfig | undefined {
   const { models } = services.config;
   return Object.hasOwn(models, requested) ? models[requested] : models[services.tierModels.premium[0] ?? ""];
 }
 
-async function finalUsage(services: Services, served: Served, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {
+async function finalUsage(services: AccountServices, served: Served, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {
   if (outcome.cacheHit) return { usage: outcome.usage!, source: "cache" };
   if (outcome.usage) return { usage: outcome.usage, source: "upstream" };
   if (outcome.nothingBilled) return { usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 }, source: "estimated" };
@@ -81,7 +93,7 @@ async function finalUsage(services: Services, served: Served, outcome: Outcome):
  * not wait for the store. `settled` says when it is in; the exchange closes only then.
  */
 export async function accountRequest(
-  services: Services,
+  services: AccountServices,
   served: Served,
   outcome: Outcome,
   settle: (cost: Nano, record: UsageRecord) => Promise<void>,

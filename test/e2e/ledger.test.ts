@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstream, type FakeUpstream } from "../support/upstream.js";
 import { LEDGER_KEYS, startLedgerProxy, type LedgerProxy } from "../support/ledger.js";
 import { postgresUrl, sql } from "../support/postgres.js";
-import { EXPORT_PAGE_ROWS } from "../../src/ledger/routes.js";
+import { EXPORT_PAGE_ROWS } from "../../src/server/routes/records.js";
 
 /**
  * The ledger through the proxy: requests land in PostgreSQL once, /v1/costs answers from it with

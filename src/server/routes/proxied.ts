@@ -42,7 +42,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const routed = await plan.prepare(plan.decision.model);
 
-    const cached = shape.cache === "never" ? ({ kind: "off" } as const) : await lookInCache(services, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache === "always");
+    const cached = shape.cache === "never" ? ({ kind: "off" } as const) : await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache === "always");
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, routed, plan.decision.route), cached.text) };
 
     const hold = await BudgetHold.take(services, {

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
-import { ProxyError } from "../errors.js";
-import type { Services } from "../services.js";
+import { ProxyError } from "../../errors.js";
+import type { Services } from "../../services.js";
 
 /**
  * GET /dashboard: one page, its script and style, and uPlot from node_modules, all served by the
@@ -14,7 +14,7 @@ import type { Services } from "../services.js";
 
 const require = createRequire(import.meta.url);
 /** src/dashboard/static, or dist/dashboard/static (`npm run build` copies it). */
-const STATIC = fileURLToPath(new URL("./static/", import.meta.url));
+const STATIC = fileURLToPath(new URL("../../dashboard/static/", import.meta.url));
 
 const ASSETS: Record<string, [path: string, type: string]> = {
   "dashboard.js": [`${STATIC}dashboard.js`, "text/javascript; charset=utf-8"],

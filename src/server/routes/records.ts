@@ -1,9 +1,9 @@
 import type { Hono } from "hono";
-import { ProxyError } from "../errors.js";
-import type { Services } from "../services.js";
-import { CSV_HEADER, csvRows } from "./csv.js";
-import { dayRange } from "./range.js";
-import { decodeCursor, encodeCursor, storeRecordSource, type RecordFilter, type RecordSource } from "./records.js";
+import { ProxyError } from "../../errors.js";
+import type { Services } from "../../services.js";
+import { CSV_HEADER, csvRows } from "../../ledger/csv.js";
+import { dayRange } from "../../ledger/range.js";
+import { decodeCursor, encodeCursor, storeRecordSource, type RecordFilter, type RecordSource } from "../../ledger/records.js";
 
 /** Rows per query while exporting: what the export holds in memory at most, whatever the range. */
 export const EXPORT_PAGE_ROWS = 2000;
