@@ -1,6 +1,6 @@
 import { apgr, gainCurve, pgrAt, REPORT_SHARES, seededRandom, type Outcome } from "./evaluate.js";
-import { createScorer } from "./model.js";
-import { FEATURE_COUNT } from "./score-features.js";
+import { createScorer } from "../../src/routing/model.js";
+import { FEATURE_COUNT } from "../../src/routing/score-features.js";
 import { trainFromMatrix, type TrainOptions } from "./train.js";
 
 /**

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { crossValidate, groupFolds, randomFolds } from "./cross-validate.js";
 import { apgr, gainCurve, seededRandom } from "./evaluate.js";
-import { createScorer, loadRouterModel } from "./model.js";
-import { FEATURE_NAMES, type ScoringInput } from "./score-features.js";
+import { createScorer, loadRouterModel } from "../../src/routing/model.js";
+import { FEATURE_NAMES, type ScoringInput } from "../../src/routing/score-features.js";
 import { featureMatrix, fitCalibration, gainLabels, trainRouter, type TrainingRow } from "./train.js";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -98,7 +98,7 @@ describe("npm run train:routing", () => {
   it("trains on a file, writes a model routing.model_file can load, and cross-validates", () => {
     const out = join(mkdtempSync(join(tmpdir(), "tollgate-train-")), "router.json");
     const data = join(ROOT, "test/fixtures/routing-tiny.jsonl");
-    const run = spawnSync(process.execPath, ["--import", "tsx", "src/routing/train-cli.ts", "--data", data, "--out", out, "--cv", "2", "--cv-groups", "2"], { cwd: ROOT, encoding: "utf8" });
+    const run = spawnSync(process.execPath, ["--import", "tsx", "tools/routing/train-cli.ts", "--data", data, "--out", out, "--cv", "2", "--cv-groups", "2"], { cwd: ROOT, encoding: "utf8" });
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("trained on 10 of 10 prompts");
@@ -108,7 +108,7 @@ describe("npm run train:routing", () => {
     expect(model.trained.data_sha256).toMatch(/^[0-9a-f]{64}$/);
     // Deterministic: a second run writes the same bytes.
     const again = join(mkdtempSync(join(tmpdir(), "tollgate-train-")), "router.json");
-    spawnSync(process.execPath, ["--import", "tsx", "src/routing/train-cli.ts", "--data", data, "--out", again, "--cv", "2", "--cv-groups", "2"], { cwd: ROOT, encoding: "utf8" });
+    spawnSync(process.execPath, ["--import", "tsx", "tools/routing/train-cli.ts", "--data", data, "--out", again, "--cv", "2", "--cv-groups", "2"], { cwd: ROOT, encoding: "utf8" });
     expect(readFileSync(again, "utf8")).toBe(readFileSync(out, "utf8"));
   });
 });

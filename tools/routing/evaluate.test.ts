@@ -106,7 +106,7 @@ describe("the permutation band", () => {
 
 describe("npm run eval:routing", () => {
   it("prints the tiny set's length baseline as worked out by hand, and the other routers", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "src/routing/eval-cli.ts", "--data", TINY, "--rounds", "50", "--json", "--config", join(ROOT, "config.yaml")], {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "tools/routing/eval-cli.ts", "--data", TINY, "--rounds", "50", "--json", "--config", join(ROOT, "config.yaml")], {
       cwd: ROOT,
       encoding: "utf8",
       env: { ...process.env, TOLLGATE_CONFIG: "" },

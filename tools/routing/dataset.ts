@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import type { ChatBody, ChatMessage } from "../request/parse.js";
-import type { RequestFeatures } from "./classify.js";
-import { extractFeatures, messageText } from "./features.js";
+import type { ChatBody, ChatMessage } from "../../src/request/parse.js";
+import type { RequestFeatures } from "../../src/routing/classify.js";
+import { extractFeatures, messageText } from "../../src/routing/features.js";
 
 /**
  * Labelled routing data: one JSON object a line, `{prompt, weak, strong}` where `weak` and `strong`

@@ -4,8 +4,8 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { crossValidate, groupFolds, randomFolds, type CrossValidation } from "./cross-validate.js";
 import { promptFeatures, promptChars, readDataset } from "./dataset.js";
-import { scoringInput } from "./features.js";
-import { FEATURE_NAMES } from "./score-features.js";
+import { scoringInput } from "../../src/routing/features.js";
+import { FEATURE_NAMES } from "../../src/routing/score-features.js";
 import { DEFAULT_L2, DEFAULT_LENGTH_WEIGHT, featureMatrix, trainFromMatrix } from "./train.js";
 
 const USAGE = `usage: npm run train:routing -- --data FILE.jsonl[.gz] [--out router.json]

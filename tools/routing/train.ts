@@ -1,6 +1,6 @@
 import type { Outcome } from "./evaluate.js";
-import { MODEL_FORMAT, type RouterModel } from "./model.js";
-import { FEATURE_COUNT, FEATURE_NAMES, scoreFeatures, type ScoringInput } from "./score-features.js";
+import { MODEL_FORMAT, type RouterModel } from "../../src/routing/model.js";
+import { FEATURE_COUNT, FEATURE_NAMES, scoreFeatures, type ScoringInput } from "../../src/routing/score-features.js";
 
 /**
  * Fits the scored router: L2-regularised logistic regression with non-negative weights, by Newton's

@@ -1,16 +1,16 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadConfigFile } from "../config/load.js";
-import { type Config } from "../config/schema.js";
-import { configSchema } from "../config/resolve.js";
-import { classifyTier, compileRules, type RequestFeatures } from "./classify.js";
+import { loadConfigFile } from "../../src/config/load.js";
+import { type Config } from "../../src/config/schema.js";
+import { configSchema } from "../../src/config/resolve.js";
+import { classifyTier, compileRules, type RequestFeatures } from "../../src/routing/classify.js";
 import { promptChars, promptFeatures, readDataset, type LabelledPrompt } from "./dataset.js";
 import { permutationBand, reportFor, type Outcome, type PermutationBand, type RouterReport } from "./evaluate.js";
-import { scoringInput } from "./features.js";
-import { createScorer, loadRouterModel } from "./model.js";
-import { DEFAULT_THRESHOLDS } from "./scored.js";
-import { BUCKETS, bucketOf, thresholdsFor, tierForScore, type Thresholds } from "./share.js";
-import { TIER_RANK } from "./tiers.js";
+import { scoringInput } from "../../src/routing/features.js";
+import { createScorer, loadRouterModel } from "../../src/routing/model.js";
+import { DEFAULT_THRESHOLDS } from "../../src/routing/scored.js";
+import { BUCKETS, bucketOf, thresholdsFor, tierForScore, type Thresholds } from "../../src/routing/share.js";
+import { TIER_RANK } from "../../src/routing/tiers.js";
 
 const USAGE = `usage: npm run eval:routing -- --data FILE.jsonl[.gz] [--config FILE] [--model router.json]
     [--group NAME]... [--exclude-group NAME]... [--group-field subject] [--rounds 1000] [--seed 1] [--json]
