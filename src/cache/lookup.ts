@@ -14,7 +14,8 @@ export interface RequestScope {
 export type CacheLookup =
   | { kind: "off" }
   | { kind: "hit"; text: string }
-  | { kind: "miss"; store(answer: string): Promise<void> };
+  /** `store` files an answer under the request as it was sent (model and body) to the attempt that produced it. */
+  | { kind: "miss"; store(answered: Prepared, answer: string): Promise<void> };
 
 /**
  * Looks for the answer of an identical request (same scope, routed model, messages and
@@ -40,5 +41,8 @@ export async function lookInCache(
     if (!ticket.leader) text = await cache.get(key);
   }
   if (text !== null) return { kind: "hit", text };
-  return { kind: "miss", store: (answer) => cache.put(key, answer).catch(() => {}) };
+  const scopeId = cacheScope(scope, request.caller);
+  // A downgrade, a fallback or an output cap answers another request than the one looked up: its
+  // answer is that request's, never the routed one's.
+  return { kind: "miss", store: (answered, answer) => cache.put(cacheKey(scopeId, answered.model, answered.body), answer).catch(() => {}) };
 }

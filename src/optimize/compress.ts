@@ -4,7 +4,7 @@ import type { KeyValueStore } from "../budget/interface.js";
 import type { Logger } from "../log.js";
 import { tokensCost } from "../money.js";
 import type { ChatBody, ChatMessage } from "../request/parse.js";
-import { countMessagesTokens } from "../tokens/count.js";
+import { countMessagesTokens } from "../tokens/messages.js";
 import { sum } from "../tokens/request.js";
 
 /**

@@ -1,15 +1,7 @@
 import { getEncoding } from "js-tiktoken";
 import { describe, expect, it } from "vitest";
-import {
-  countPromptTokens,
-  countShortTextTokens,
-  countTextTokens,
-  defaultEncoding,
-  IMAGE_TOKENS,
-  REPLY_PRIMER_TOKENS,
-  TOKENS_PER_MESSAGE,
-  TOKENS_PER_NAME,
-} from "./count.js";
+import { countShortTextTokens, countTextTokens, defaultEncoding } from "./count.js";
+import { countPromptTokens, IMAGE_TOKENS, REPLY_PRIMER_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME } from "./messages.js";
 
 const o200k = getEncoding("o200k_base");
 const cl100k = getEncoding("cl100k_base");

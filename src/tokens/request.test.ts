@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChatBody } from "../request/parse.js";
-import { countMessagesTokens, countTextTokens, IMAGE_TOKENS, LOW_DETAIL_IMAGE_TOKENS } from "./count.js";
+import { countTextTokens } from "./count.js";
+import { countMessagesTokens, IMAGE_TOKENS, LOW_DETAIL_IMAGE_TOKENS } from "./messages.js";
 import { countChatRequest, sizeFloorTokens, sum } from "./request.js";
 
 const ENC = "o200k_base";

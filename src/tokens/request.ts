@@ -1,5 +1,6 @@
 import type { ChatBody } from "../request/parse.js";
-import { countMessagesTokens, countTextTokens, REPLY_PRIMER_TOKENS, type EncodingName } from "./count.js";
+import { countTextTokens, type EncodingName } from "./count.js";
+import { countMessagesTokens, REPLY_PRIMER_TOKENS } from "./messages.js";
 
 /**
  * Fields of a chat request the upstream does not bill as input: sampling settings, limits and

@@ -156,6 +156,40 @@ describe("response cache", () => {
     expect(record.requested_model_cost_nano).toBe(15 * 150 + 2 * 600);
   });
 
+  it("files a downgraded answer under the model that gave it, never replaying it as the routed model's", async () => {
+    const ownPrefix = `${prefix}downgrade:`;
+    // Two replicas share the store (and its cache). On the first, gpt-4o's worst case (50 output
+    // tokens, $0.0005) does not fit $0.0002 and gpt-4o-mini answers; on the second, gpt-4o fits.
+    const replica = (daily: number) =>
+      startTestProxy(testConfig(upstream.baseUrl, { store: { redis_url: redisUrl(), key_prefix: ownPrefix }, cache: { enabled: true, ttl_seconds: 3600 }, budgets: { global: { daily } } }), { clock });
+    const tight = await replica(0.0002);
+    const ample = await replica(1);
+    onTestFinished(async () => {
+      await tight.shutdown();
+      await ample.shutdown();
+      await cleanPrefix(ownPrefix);
+    });
+    upstream.behave = (req) => ({ kind: "json", content: `answered by ${req.body.model}`, usage: { prompt_tokens: 15, completion_tokens: 2 } });
+    const ask = (p: TestProxy) =>
+      p.client().chat.completions.create({ model: "gpt-4o", messages: question("downgrade"), temperature: 0, max_tokens: 50 }, { headers: { "x-tollgate-tier": "standard" } }).withResponse();
+    const downgraded = await ask(tight);
+    expect(downgraded.response.headers.get("x-tollgate-route")).toBe("budget-downgrade");
+    expect(downgraded.data.choices[0]!.message.content).toBe("answered by gpt-4o-mini");
+
+    // Where gpt-4o fits, the request is gpt-4o's, and no answer of gpt-4o is cached yet.
+    const asked = upstream.requests.length;
+    const routed = await ask(ample);
+    expect(routed.response.headers.get("x-tollgate-cache")).toBe("miss");
+    expect(routed.response.headers.get("x-tollgate-model")).toBe("gpt-4o");
+    expect(routed.data.choices[0]!.message.content).toBe("answered by gpt-4o");
+    expect(upstream.requests.length).toBe(asked + 1);
+    // From then on each replica replays its own model's answer.
+    expect((await ask(ample)).data.choices[0]!.message.content).toBe("answered by gpt-4o");
+    const again = await ask(tight);
+    expect(again.response.headers.get("x-tollgate-cache")).toBe("hit");
+    expect(again.data.choices[0]!.message.content).toBe("answered by gpt-4o");
+  });
+
   it("replays a hit as a stream the SDK parses like a live one", async () => {
     upstream.behave = () => ({ kind: "stream", pieces: ["Par", "is", "."], usage: { prompt_tokens: 15, completion_tokens: 3 } });
     const live = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } });

@@ -179,7 +179,7 @@ async function relayAnswer<B extends RequestBody>(
   served: Served,
   capped: boolean,
   forwarded: Forwarded<Prepared<B>>,
-  storeInCache: ((answer: string) => Promise<void>) | undefined,
+  storeInCache: ((answered: Prepared, answer: string) => Promise<void>) | undefined,
   settle: Settle,
 ): Promise<Answer> {
   const { reply } = forwarded;
@@ -207,7 +207,7 @@ async function relayAnswer<B extends RequestBody>(
       return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
     }
     const masked = maskSecrets(text, services.upstream.secrets);
-    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(masked);
+    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(served.prepared, masked);
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
     return { response: new Response(masked, { status: reply.status, headers }), finished: accounted.settled };
@@ -228,7 +228,7 @@ async function relayAnswer<B extends RequestBody>(
         await accounted.settled;
         await remember(outcome);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
-        if (storeInCache && answer) await storeInCache(answer);
+        if (storeInCache && answer) await storeInCache(served.prepared, answer);
       } finally {
         finish();
       }
