@@ -3,7 +3,8 @@ import { closeServices, createServices } from "../app.js";
 import { configPath, loadConfigFile } from "../config/load.js";
 import { RedisBudgetStore } from "../budget/redis.js";
 import type { Caller } from "../caller.js";
-import { batchStatus, fetchBatchResults, Progress, submitBatch, type BatchState } from "./provider.js";
+import { Progress } from "./progress.js";
+import { batchStatus, fetchBatchResults, submitBatch, type BatchState } from "./provider.js";
 
 const USAGE = `usage:
   tollgate batch submit FILE.jsonl [--key ID] [--state FILE] [--config FILE]

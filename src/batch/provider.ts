@@ -1,25 +1,23 @@
 import { randomUUID } from "node:crypto";
-import type { Writable } from "node:stream";
-import { countersFor, perRequestCap, scopesFor } from "../budget/scopes.js";
+import type { Progress } from "./progress.js";
+import { BudgetHold, type HoldServices } from "../budget/hold.js";
+import { countersFor, scopesFor } from "../budget/scopes.js";
 import { windowsAt } from "../budget/window.js";
+import { ProxyError } from "../errors.js";
 import type { ModelConfig } from "../config/schema.js";
 import { chatShape } from "../endpoints/chat.js";
-import { tokensCost, type Nano } from "../money.js";
+import type { Nano } from "../money.js";
+import { batchRequestCost } from "../pricing/estimate.js";
 import { planRequest } from "../plan/index.js";
-import { readUsage, type TokenUsage } from "../pricing/cost.js";
+import { batchCost, readUsage } from "../pricing/cost.js";
 import { validateChatBody } from "../request/parse.js";
 import type { Caller } from "../caller.js";
-import type { BudgetLedger } from "../budget/interface.js";
-import type { Settler } from "../budget/settle.js";
-import type { Clock } from "../clock.js";
 import type { PlanServices } from "../plan/index.js";
 import type { UpstreamClient } from "../upstream/client.js";
+import { multipart, upstreamJson } from "./files.js";
 
 /** What the batch command uses of the proxy's services. */
-export interface BatchServices extends PlanServices {
-  clock: Clock;
-  store: BudgetLedger;
-  settler: Settler;
+export interface BatchServices extends PlanServices, HoldServices {
   upstream: Pick<UpstreamClient, "forward">;
 }
 import { usageRecordOf, type RecordHeader } from "../usage/record.js";
@@ -34,6 +32,13 @@ import { usageRecordOf, type RecordHeader } from "../usage/record.js";
  */
 
 const BATCH_HOLD_MS = 25 * 3600 * 1000;
+
+/** A batch request's hold: its worst case at the batch price, never capped (a batch line cannot be shortened). */
+interface BatchPriced {
+  model: string;
+  holdAmount: Nano;
+  capped(): undefined;
+}
 const ENDPOINT = "/v1/chat/completions";
 
 export interface BatchRequestState {
@@ -59,61 +64,7 @@ export interface BatchState {
   refused: Array<{ custom_id: string; reason: string }>;
 }
 
-/** Batch prices: the model's own, else half its regular ones. */
-export function batchPrice(model: ModelConfig): { input: number; output: number } {
-  return { input: model.price.batch_input ?? model.price.input / 2, output: model.price.batch_output ?? model.price.output / 2 };
-}
 
-function batchCost(model: ModelConfig, usage: TokenUsage): Nano {
-  const price = batchPrice(model);
-  return tokensCost(usage.promptTokens, price.input) + tokensCost(usage.completionTokens, price.output);
-}
-
-/** Progress on a terminal as a bar redrawn in place, elsewhere as plain lines. */
-export class Progress {
-  constructor(private readonly out: Writable & { isTTY?: boolean }) {}
-
-  step(label: string, done: number, total: number): void {
-    if (this.out.isTTY) {
-      const width = 30;
-      const filled = Math.round((done / Math.max(1, total)) * width);
-      this.out.write(`\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done === total ? "\n" : ""}`);
-    } else if (done === total || done % 100 === 0) this.out.write(`${label}: ${done}/${total}\n`);
-  }
-
-  line(text: string): void {
-    this.out.write(`${text}\n`);
-  }
-}
-
-async function upstreamJson(services: BatchServices, upstream: string, method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array; type: string }): Promise<Record<string, any>> {
-  const headers: Record<string, string> = {};
-  let payload: Uint8Array | undefined;
-  if (body && "json" in body) {
-    headers["content-type"] = "application/json";
-    payload = new TextEncoder().encode(JSON.stringify(body.json));
-  } else if (body) {
-    headers["content-type"] = body.type;
-    payload = body.bytes;
-  }
-  const reply = await services.upstream.forward({ upstream, method, path, headers, body: payload, signal: new AbortController().signal });
-  let text: string;
-  try {
-    text = await reply.body.text();
-  } finally {
-    reply.done();
-  }
-  if (reply.status >= 400) throw new Error(`${method} ${path} on upstream ${upstream} answered ${reply.status}: ${text.slice(0, 300)}`);
-  return path.endsWith("/content") ? { text } : (JSON.parse(text) as Record<string, any>);
-}
-
-function multipart(fields: Record<string, string>, file: { name: string; content: string }): { bytes: Uint8Array; type: string } {
-  const boundary = `tollgate-${randomUUID()}`;
-  let text = "";
-  for (const [name, value] of Object.entries(fields)) text += `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-  text += `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${file.name}"\r\ncontent-type: application/jsonl\r\n\r\n${file.content}\r\n--${boundary}--\r\n`;
-  return { bytes: new TextEncoder().encode(text), type: `multipart/form-data; boundary=${boundary}` };
-}
 
 function header(caller: Caller, startedAt: number, holdId: string, model: string, services: BatchServices, requested: string): RecordHeader {
   return {
@@ -134,55 +85,70 @@ function header(caller: Caller, startedAt: number, holdId: string, model: string
 /** Reads, routes, reserves and submits a JSONL file of chat requests (`{custom_id, body}` or a bare body a line). */
 export async function submitBatch(services: BatchServices, jsonl: string, caller: Caller, progress: Progress): Promise<BatchState> {
   const startedAt = services.clock.now();
-  const windows = windowsAt(startedAt, services.config.budgets.timezone);
-  const scopes = scopesFor(services.config.budgets, caller.keyId, caller.team);
-  const counters = countersFor(scopes, windows);
-  const cap = perRequestCap(scopes);
   const lines = jsonl.split("\n").filter((l) => l.trim() !== "");
-  const byModel = new Map<string, { lines: string[]; requests: BatchRequestState[] }>();
+  const byModel = new Map<string, { lines: string[]; holds: BudgetHold<BatchPriced>[]; requests: BatchRequestState[] }>();
   const state: BatchState = { submitted_at: startedAt, key_id: caller.keyId, team: caller.team, batches: [], refused: [] };
-
-  for (let i = 0; i < lines.length; i++) {
-    const parsed = JSON.parse(lines[i]!) as { custom_id?: string; body?: unknown };
-    const customId = parsed.custom_id ?? `line-${i + 1}`;
-    const body = validateChatBody(parsed.body ?? parsed);
-    const request = { id: `batch-tg-${randomUUID()}`, startedAt, startedMono: 0, caller, body, bodyChars: lines[i]!.length, requestType: "batch" };
-    const plan = await planRequest(services, request, chatShape);
-    const prepared = await plan.prepare(plan.decision.model);
-    const price = batchPrice(prepared.config);
-    const amount = tokensCost(prepared.inputTokens, price.input) + tokensCost(prepared.worstOutput * (body.n ?? 1), price.output);
-    if (cap && amount > cap.limit) {
-      state.refused.push({ custom_id: customId, reason: "per-request cost limit" });
-      continue;
+  const holds: BudgetHold<BatchPriced>[] = [];
+  try {
+    for (let i = 0; i < lines.length; i++) {
+      const parsed = JSON.parse(lines[i]!) as { custom_id?: string; body?: unknown };
+      const customId = parsed.custom_id ?? `line-${i + 1}`;
+      const body = validateChatBody(parsed.body ?? parsed);
+      const request = { id: `batch-tg-${randomUUID()}`, startedAt, startedMono: 0, caller, body, bodyChars: lines[i]!.length, requestType: "batch" };
+      const plan = await planRequest(services, request, chatShape);
+      const prepared = await plan.prepare(plan.decision.model);
+      const priced: BatchPriced = {
+        model: prepared.model,
+        holdAmount: batchRequestCost(prepared.config, prepared.inputTokens, prepared.worstOutput, body.n ?? 1),
+        capped: () => undefined,
+      };
+      let hold: BudgetHold<BatchPriced>;
+      try {
+        hold = await BudgetHold.take(services, {
+          requestId: request.id,
+          caller,
+          candidates: [prepared.model],
+          price: async () => priced,
+          header: (model) => header(caller, startedAt, request.id, model, services, body.model),
+          leaseMs: BATCH_HOLD_MS,
+        });
+      } catch (err) {
+        if (!(err instanceof ProxyError) || (err.code !== "budget_exceeded" && err.code !== "request_cost_limit_exceeded")) throw err;
+        state.refused.push({ custom_id: customId, reason: err.code === "budget_exceeded" ? "budget exceeded" : "per-request cost limit" });
+        continue;
+      }
+      holds.push(hold);
+      const upstreamModel = prepared.config.upstream_model ?? prepared.model;
+      const sent = chatShape.adapt({ ...prepared.body, stream: undefined }, prepared.config, upstreamModel);
+      delete sent.stream;
+      let group = byModel.get(prepared.model);
+      if (!group) byModel.set(prepared.model, (group = { lines: [], holds: [], requests: [] }));
+      group.lines.push(JSON.stringify({ custom_id: customId, method: "POST", url: ENDPOINT, body: sent }));
+      group.holds.push(hold);
+      group.requests.push({ custom_id: customId, hold_id: request.id, amount: priced.holdAmount });
+      progress.step("reserved", i + 1, lines.length);
     }
-    const reserved = await services.store.reserve({
-      requestId: request.id,
-      amount,
-      counters,
-      expiresAt: startedAt + BATCH_HOLD_MS,
-      now: startedAt,
-      meta: JSON.stringify(header(caller, startedAt, request.id, prepared.model, services, body.model)),
-    });
-    if (!reserved.ok) {
-      state.refused.push({ custom_id: customId, reason: reserved.cooling ? "model cooling down" : "budget exceeded" });
-      continue;
-    }
-    const upstreamModel = prepared.config.upstream_model ?? prepared.model;
-    const sent = chatShape.adapt({ ...prepared.body, stream: undefined }, prepared.config, upstreamModel);
-    delete sent.stream;
-    let group = byModel.get(prepared.model);
-    if (!group) byModel.set(prepared.model, (group = { lines: [], requests: [] }));
-    group.lines.push(JSON.stringify({ custom_id: customId, method: "POST", url: ENDPOINT, body: sent }));
-    group.requests.push({ custom_id: customId, hold_id: request.id, amount });
-    progress.step("reserved", i + 1, lines.length);
-  }
 
-  for (const [model, group] of byModel) {
-    const upstream = services.config.models[model]!.upstream;
-    const file = await upstreamJson(services, upstream, "POST", "/files", { ...multipart({ purpose: "batch" }, { name: `tollgate-${model}.jsonl`, content: `${group.lines.join("\n")}\n` }) });
-    const batch = await upstreamJson(services, upstream, "POST", "/batches", { json: { input_file_id: file.id, endpoint: ENDPOINT, completion_window: "24h" } });
-    state.batches.push({ model, upstream, batch_id: String(batch.id), input_file_id: String(file.id), requests: group.requests });
-    progress.line(`batch ${batch.id}: ${group.requests.length} requests to ${model}`);
+    for (const [model, group] of byModel) {
+      const upstream = services.config.models[model]!.upstream;
+      let batch: Record<string, unknown>;
+      let file: Record<string, unknown>;
+      try {
+        file = await upstreamJson(services, upstream, "POST", "/files", { ...multipart({ purpose: "batch" }, { name: `tollgate-${model}.jsonl`, content: `${group.lines.join("\n")}\n` }) });
+        batch = await upstreamJson(services, upstream, "POST", "/batches", { json: { input_file_id: file.id, endpoint: ENDPOINT, completion_window: "24h" } });
+      } catch (err) {
+        // Not submitted: its holds are given back below.
+        for (const r of group.requests) state.refused.push({ custom_id: r.custom_id, reason: `upload failed: ${(err as Error).message}` });
+        continue;
+      }
+      // Submitted: `fetch` settles each of these holds by its id.
+      for (const hold of group.holds) hold.handOver();
+      state.batches.push({ model, upstream, batch_id: String(batch.id), input_file_id: String(file.id), requests: group.requests });
+      progress.line(`batch ${batch.id}: ${group.requests.length} requests to ${model}`);
+    }
+  } finally {
+    // Every hold not handed over to a submitted batch is given back now, not charged a day later.
+    for (const hold of holds) await hold.close(async () => {});
   }
   for (const r of state.refused) progress.line(`not submitted: ${r.custom_id} (${r.reason})`);
   return state;

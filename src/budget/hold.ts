@@ -30,9 +30,14 @@ export interface HoldRequest<P extends Priced> {
   price: (model: string) => Promise<P>;
   /** The usage record's header for a given model (what an expired hold is charged with). */
   header: (model: string) => RecordHeader;
+  /**
+   * A hold that outlives this process (the batch command's): its lease is this long and never
+   * renewed, and whoever settles it later does so by its id. Default: a renewed lease (Leases).
+   */
+  leaseMs?: number;
 }
 
-type State = "held" | "unheld" | "settled";
+type State = "held" | "unheld" | "settled" | "handed-over";
 
 /** A reserve whose reply was lost may have run all the same: it is given back by id once the store answers. */
 function releaseLostReserve(services: HoldServices, requestId: string, counters: ScopeCounter[], day: string): void {
@@ -73,7 +78,7 @@ export class BudgetHold<P extends Priced> {
     this.holdId = request.requestId;
     this.fallbackFrom = [...cooling];
     this.state = held ? "held" : "unheld";
-    if (held) services.leases.add(this.holdId);
+    if (held && request.leaseMs === undefined) services.leases.add(this.holdId);
   }
 
   /** Reserves the request's worst case on the first candidate that fits (downgrade and output cap included). */
@@ -90,7 +95,7 @@ export class BudgetHold<P extends Priced> {
         scopes,
         counters,
         now,
-        leaseEnd: services.leases.leaseEnd(),
+        leaseEnd: request.leaseMs === undefined ? services.leases.leaseEnd() : now + request.leaseMs,
         meta: (model) => JSON.stringify(request.header(model)),
         downgrade: services.config.budgets.downgrade,
       });
@@ -170,12 +175,21 @@ export class BudgetHold<P extends Priced> {
   }
 
   /**
+   * The hold is now settled elsewhere, later, by its id (a submitted batch's, at fetch): closing it
+   * leaves it held.
+   */
+  handOver(): void {
+    if (this.state !== "held") throw new Error(`hold ${this.holdId} handed over while ${this.state}`);
+    this.state = "handed-over";
+  }
+
+  /**
    * The one `finally` every taker runs: unless settled already, `account` settles the hold with
    * whatever the request's end says it cost; if even that fails, the hold is given back, so it
    * never waits for its lease to run out.
    */
   async close(account: () => Promise<void>): Promise<void> {
-    if (this.state === "settled") return;
+    if (this.state === "settled" || this.state === "handed-over") return;
     try {
       await account();
     } finally {

@@ -2,7 +2,8 @@ import { createServer } from "node:net";
 import { type Config } from "../config/schema.js";
 import { configSchema } from "../config/resolve.js";
 import type { Logger } from "../log.js";
-import { formatUsd, tokensCost } from "../money.js";
+import { formatUsd } from "../money.js";
+import { requestCost } from "../pricing/estimate.js";
 import { describeModels } from "../pricing/table.js";
 import { tierModels } from "../routing/tiers.js";
 import { startProxy, type RunningProxy } from "../server/start.js";
@@ -73,7 +74,7 @@ export function demoInstructions(url: string, upstreamUrl: string, config: Confi
   const hello = { model: "auto", messages: [{ role: "user", content: "Say hello in French." }] };
   const premium = tierModels(config).premium[0];
   const premiumModel = premium ? config.models[premium] : undefined;
-  const worst = premiumModel?.max_output_tokens !== undefined ? tokensCost(premiumModel.max_output_tokens, premiumModel.price.output) : undefined;
+  const worst = premiumModel?.max_output_tokens !== undefined ? requestCost(premiumModel, 0, premiumModel.max_output_tokens, 1) : undefined;
   const why =
     premiumModel && worst !== undefined
       ? `premium's ${premium} may write up to ${premiumModel.max_output_tokens} tokens at $${premiumModel.price.output}/1M, a worst case of ${formatUsd(worst)}: over the ${formatUsd(DEMO_BUDGET.perRequestUsd * 1e9)} per-request limit`

@@ -1,7 +1,7 @@
 import type { Config, Price } from "../config/schema.js";
 import { genaiPrices } from "../pricing/catalogue.js";
 import { usdToNano, type Nano } from "../money.js";
-import { readUsage, usageCost, type TokenUsage } from "../pricing/cost.js";
+import { readUsage, unitsCost as priceUnits, usageCost, type TokenUsage, type UnitKind } from "../pricing/cost.js";
 
 /**
  * What a metered call costs. Before the call: its class's hold, or more when the request says how
@@ -10,7 +10,7 @@ import { readUsage, usageCost, type TokenUsage } from "../pricing/cost.js";
  * units at their unit price, else the hold itself (`usage_source: "held"`).
  */
 
-export type UnitKind = "per_image" | "per_audio_second" | "per_1k_characters" | "per_video_second";
+export type { UnitKind } from "../pricing/cost.js";
 
 export interface Units {
   kind: UnitKind;
@@ -42,8 +42,7 @@ export function readMeteredRequest(endpoint: string, path: string, field: (name:
 }
 
 function unitsCost(price: Price | undefined, units: Units | undefined): Nano | undefined {
-  const rate = units && price?.[units.kind];
-  return rate === undefined || units === undefined ? undefined : usdToNano(rate * units.count);
+  return units && priceUnits(price, units.kind, units.count);
 }
 
 /** What a metered call holds: its class's hold, or its units' price when that is more. */

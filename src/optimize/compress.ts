@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Config, ModelConfig } from "../config/schema.js";
 import type { KeyValueStore } from "../budget/interface.js";
 import type { Logger } from "../log.js";
-import { tokensCost } from "../money.js";
+import { inputCost } from "../pricing/cost.js";
+import { requestCost } from "../pricing/estimate.js";
 import type { ChatBody, ChatMessage } from "../request/parse.js";
 import { countMessagesTokens } from "../tokens/messages.js";
 import { sum } from "../tokens/request.js";
@@ -137,8 +138,8 @@ export async function compressConversation(deps: CompressDeps, body: ChatBody, r
     const targetTokens = Math.max(64, Math.min(1500, Math.ceil(replacedTokens * TARGET_RATIO)));
     // Worth it only when the input saved over the next turns beats what the summary costs.
     const economy = deps.economyModel;
-    const summaryCost = tokensCost(replacedTokens, economy.price.input) + tokensCost(targetTokens, economy.price.output);
-    const saving = EXPECTED_TURNS * tokensCost(Math.max(0, sum(counts.slice(head, tail)) - targetTokens), routed.price.input);
+    const summaryCost = requestCost(economy, replacedTokens, targetTokens, 1);
+    const saving = EXPECTED_TURNS * inputCost(routed, Math.max(0, sum(counts.slice(head, tail)) - targetTokens), sum(counts));
     if (saving <= summaryCost) return undefined;
     const text = (fresh || !stored ? "" : `${SUMMARY_PREFIX}${stored.summary}\n\n`) + transcript(replaced);
     summary = await deps.summarize(summaryRequest("", text, targetTokens)).catch((err: unknown) => {

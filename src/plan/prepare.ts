@@ -5,7 +5,7 @@ import { fitContext } from "../optimize/context-fit.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ChatBody } from "../request/parse.js";
 import { sum, type RequestTokens } from "../tokens/request.js";
-import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput } from "./price.js";
+import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput } from "../pricing/estimate.js";
 import { ProxyError } from "../errors.js";
 
 /** Room kept for the answer when fitting the context and neither the client nor the request type set an output limit. */

@@ -1,5 +1,5 @@
-import type { Config, ModelConfig } from "../config/schema.js";
-import { tokensCost, type Nano } from "../money.js";
+import type { ModelConfig, Price } from "../config/schema.js";
+import { tokensCost, usdToNano, type Nano } from "../money.js";
 import { ratesFor } from "./rates.js";
 
 /** Token counts as the upstream reports them (OpenAI `usage`). */
@@ -10,25 +10,9 @@ export interface TokenUsage {
 }
 
 /**
- * Output tokens expected from a request: the client's own limit when given, else
- * `budgets.output_estimate` (half the input by default), capped by the model's maximum.
- * With `n` choices the upstream produces that many answers.
+ * Every cost tollgate computes comes from pricing/: what a usage cost (here), what a request may
+ * cost before it runs (estimate.ts), the rates for a request's size (rates.ts), batch and unit prices.
  */
-export function expectedOutputTokens(
-  inputTokens: number,
-  clientLimit: number | undefined,
-  outputEstimate: Config["budgets"]["output_estimate"],
-  model: ModelConfig,
-): number {
-  let tokens = clientLimit ?? (outputEstimate === "half_input" ? Math.ceil(inputTokens / 2) : outputEstimate);
-  if (model.max_output_tokens !== undefined) tokens = Math.min(tokens, model.max_output_tokens);
-  return tokens;
-}
-
-export function estimateCost(model: ModelConfig, inputTokens: number, outputTokens: number, choices = 1): Nano {
-  const rates = ratesFor(model.price, inputTokens);
-  return tokensCost(inputTokens, rates.input) + tokensCost(outputTokens * choices, rates.output);
-}
 
 /**
  * Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6), at the
@@ -58,4 +42,28 @@ export function readUsage(raw: unknown): TokenUsage | undefined {
   const details = (u.prompt_tokens_details ?? u.input_tokens_details) as Record<string, unknown> | null | undefined;
   const cached = details && typeof details.cached_tokens === "number" ? details.cached_tokens : 0;
   return { promptTokens: prompt, cachedTokens: cached, completionTokens: completion };
+}
+
+/** Batch prices (the provider's Batch API): the model's own, else half its regular ones. */
+export function batchPrice(model: Pick<ModelConfig, "price">): { input: number; output: number } {
+  return { input: model.price.batch_input ?? model.price.input / 2, output: model.price.batch_output ?? model.price.output / 2 };
+}
+
+export function batchCost(model: Pick<ModelConfig, "price">, usage: TokenUsage): Nano {
+  const price = batchPrice(model);
+  return tokensCost(usage.promptTokens, price.input) + tokensCost(usage.completionTokens, price.output);
+}
+
+/** What `tokens` of a prompt of `promptTokens` cost as input on `model` (what a saving saved). */
+export function inputCost(model: Pick<ModelConfig, "price">, tokens: number, promptTokens: number): Nano {
+  return tokensCost(tokens, ratesFor(model.price, promptTokens).input);
+}
+
+/** Unit prices of metered calls (`price.per_image`...). */
+export type UnitKind = "per_image" | "per_audio_second" | "per_1k_characters" | "per_video_second";
+
+/** `count` units at the price's rate for them; undefined when the price has none. */
+export function unitsCost(price: Price | undefined, kind: UnitKind, count: number): Nano | undefined {
+  const rate = price?.[kind];
+  return rate === undefined ? undefined : usdToNano(rate * count);
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ModelConfig } from "../config/schema.js";
-import { affordableOutput, requestCost } from "../plan/price.js";
+import { affordableOutput, requestCost } from "./estimate.js";
 import { testConfig } from "../../test/support/proxy.js";
-import { estimateCost, usageCost } from "./cost.js";
+import { usageCost } from "./cost.js";
 import { ratesFor } from "./rates.js";
 
 const base = testConfig("http://upstream.test/v1").models["gpt-4o"]!;
@@ -37,7 +37,7 @@ describe("costs at long-context rates", () => {
   });
 
   it("the estimate, the hold and the affordable output use the rates of the request's input", () => {
-    expect(estimateCost(long, 300_000, 100)).toBe(1_800_000_000 + 2_250_000);
+    expect(requestCost(long, 300_000, 100, 1)).toBe(1_800_000_000 + 2_250_000);
     expect(requestCost(long, 300_000, 100, 2)).toBe(1_800_000_000 + 4_500_000);
     // $2 leaves $0.20 after a 300,000-token input at $6/1M: 8,888 tokens at $22.5/1M.
     expect(affordableOutput(long, 300_000, 1, 2_000_000_000)).toBe(8888);

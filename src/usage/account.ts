@@ -1,12 +1,12 @@
 import type { ModelConfig } from "../config/schema.js";
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
-import { usageCost, type TokenUsage } from "../pricing/cost.js";
+import { inputCost, usageCost, type TokenUsage } from "../pricing/cost.js";
 import type { Config, Tier } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countTextTokens } from "../tokens/count.js";
-import { tokensCost, type Nano } from "../money.js";
+import type { Nano } from "../money.js";
 import type { RecordHeader, UsageRecord } from "./record.js";
 
 /** What accounting reads and writes: prices, the premium baseline, metrics and the log. */
@@ -118,15 +118,15 @@ export async function accountRequest(
     requested_model_cost_nano: baseline ? usageCost(baseline, usage) : cost,
     cache_hit: outcome.cacheHit ?? false,
     optimizer_saved_tokens: served.optimizerSavedTokens,
-    optimizer_saved_nano: tokensCost(served.optimizerSavedTokens, model.price.input),
+    optimizer_saved_nano: inputCost(model, served.optimizerSavedTokens, usage.promptTokens),
     context_dropped_messages: prepared.droppedMessages,
     context_dropped_tokens: prepared.droppedTokens,
-    context_saved_nano: tokensCost(prepared.droppedTokens, model.price.input),
+    context_saved_nano: inputCost(model, prepared.droppedTokens, usage.promptTokens),
     output_limit: served.outputLimit ?? null,
     output_capped: prepared.outputCapped,
     latency_ms: latencyMs,
     compressed_tokens: compressedTokens,
-    compress_saved_nano: tokensCost(compressedTokens, model.price.input),
+    compress_saved_nano: inputCost(model, compressedTokens, usage.promptTokens),
     priced: true,
   };
   const settled = settle(cost, record);

@@ -87,4 +87,28 @@ describe("tollgate batch", () => {
       redis.disconnect();
     }
   }, 60_000);
+
+  it("gives every hold back at once when the upload fails, rather than charging it a day later", async () => {
+    const input = join(dir, "failing.jsonl");
+    writeFileSync(input, `${JSON.stringify({ custom_id: "f0", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "Q" }], max_tokens: 100 } })}\n`);
+    upstream.route = (req, res) => {
+      if (req.method !== "POST" || !req.path.startsWith("/v1/files")) return false;
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "storage unavailable" } }));
+      return true;
+    };
+    const redis = new Redis(redisUrl());
+    try {
+      const keysBefore = await redis.keys(`${prefix}{tg}:c:key:etl:d:*`);
+      const before = keysBefore.length ? Number(await redis.get(keysBefore[0]!)) : 0;
+      const submit = await tollgate("submit", input, "--key", "etl");
+      expect(submit.out).toMatch(/not submitted: f0 \(not submitted: POST \/files on upstream openai answered 500/);
+      expect(await redis.zcard(`${prefix}{tg}:holds`)).toBe(0);
+      const keys = await redis.keys(`${prefix}{tg}:c:key:etl:d:*`);
+      expect(Number(await redis.get(keys[0]!))).toBe(before);
+    } finally {
+      upstream.route = undefined;
+      redis.disconnect();
+    }
+  }, 60_000);
 });

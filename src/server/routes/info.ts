@@ -4,7 +4,7 @@ import { headerUsd } from "../../money.js";
 import { chatShape } from "../../endpoints/chat.js";
 import { planRequest, type Prepared } from "../../plan/index.js";
 import type { ChatBody } from "../../request/parse.js";
-import { expectedOutput } from "../../plan/price.js";
+import { expectedOutput } from "../../pricing/estimate.js";
 import { isChatObject, parseJsonBody, validateChatBody } from "../../request/parse.js";
 import { clientOutputLimit } from "../../routing/adapt.js";
 import type { Services } from "../../services.js";

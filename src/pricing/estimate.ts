@@ -1,6 +1,9 @@
 import type { Config, ModelConfig } from "../config/schema.js";
 import { tokensCost, type Nano } from "../money.js";
-import { ratesFor } from "../pricing/rates.js";
+import { batchPrice } from "./cost.js";
+import { ratesFor } from "./rates.js";
+
+/** What a request may cost before it runs: its worst case (the hold), its expected cost, and what fits a budget. */
 
 /** The smallest answer a capped request is still sent for; below it the request is refused. */
 export const MIN_CAPPED_OUTPUT = 64;
@@ -43,4 +46,10 @@ export function affordableOutput(model: ModelConfig, inputTokens: number, choice
   // Rounding in tokensCost: step down until the request's own cost fits.
   while (tokens > 0 && requestCost(model, inputTokens, tokens, choices) > room) tokens--;
   return tokens;
+}
+
+/** Input plus output at the model's batch prices (the provider's Batch API). */
+export function batchRequestCost(model: Pick<ModelConfig, "price">, inputTokens: number, outputTokens: number, choices: number): Nano {
+  const price = batchPrice(model);
+  return tokensCost(inputTokens, price.input) + tokensCost(outputTokens * choices, price.output);
 }
