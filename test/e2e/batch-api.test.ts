@@ -102,7 +102,7 @@ describe("tollgate batch", () => {
       const keysBefore = await redis.keys(`${prefix}{tg}:c:key:etl:d:*`);
       const before = keysBefore.length ? Number(await redis.get(keysBefore[0]!)) : 0;
       const submit = await tollgate("submit", input, "--key", "etl");
-      expect(submit.out).toMatch(/not submitted: f0 \(not submitted: POST \/files on upstream openai answered 500/);
+      expect(submit.out).toMatch(/not submitted: f0 \(upload failed: POST \/files on upstream openai answered 500/);
       expect(await redis.zcard(`${prefix}{tg}:holds`)).toBe(0);
       const keys = await redis.keys(`${prefix}{tg}:c:key:etl:d:*`);
       expect(Number(await redis.get(keys[0]!))).toBe(before);
