@@ -13,13 +13,8 @@ export async function upstreamJson(services: { upstream: Pick<UpstreamClient, "f
     headers["content-type"] = body.type;
     payload = body.bytes;
   }
-  const reply = await services.upstream.forward({ upstream, method, path, headers, body: payload, signal: new AbortController().signal });
-  let text: string;
-  try {
-    text = await reply.body.text();
-  } finally {
-    reply.done();
-  }
+  using reply = await services.upstream.forward({ upstream, method, path, headers, body: payload, signal: new AbortController().signal });
+  const text = await reply.body.text();
   if (reply.status >= 400) throw new Error(`${method} ${path} on upstream ${upstream} answered ${reply.status}: ${text.slice(0, 300)}`);
   return path.endsWith("/content") ? { text } : (JSON.parse(text) as Record<string, any>);
 }

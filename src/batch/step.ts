@@ -45,13 +45,8 @@ export function createBatcher(services: { config: Config; upstream: Pick<Upstrea
       const upstreamModel = model.upstream_model ?? group.model;
       const body = chatShape.adapt(batchBody(upstreamModel, group.system, items), model, upstreamModel);
       // The call belongs to no single client: none of them leaving aborts it.
-      const reply = await services.upstream.post({ upstream: model.upstream, path: chatShape.path, body: JSON.stringify(body), signal: new AbortController().signal, finishAfterHeaders: true });
-      let text: string;
-      try {
-        text = await reply.body.text();
-      } finally {
-        reply.done();
-      }
+      using reply = await services.upstream.post({ upstream: model.upstream, path: chatShape.path, body: JSON.stringify(body), signal: new AbortController().signal, finishAfterHeaders: true });
+      const text = await reply.body.text();
       if (reply.status !== 200) return { content: undefined, usage: undefined, truncated: false };
       const parsed = JSON.parse(text) as { usage?: unknown; choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }> };
       const choice = parsed.choices?.[0];

@@ -8,8 +8,12 @@ export interface UpstreamReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable & { text(): Promise<string> };
-  /** Call once the body has been read or given up, to free the in-flight slot and timers. */
+  /**
+   * Frees the in-flight slot and timers once the body has been read or given up; idempotent. A
+   * reply read whole is disposed by its `using` declaration; a streamed one by its stream's end.
+   */
   done(): void;
+  [Symbol.dispose](): void;
 }
 
 export interface UpstreamRequest {
@@ -203,7 +207,7 @@ export class UpstreamClient {
         signal: controller,
       });
       if (options.finishAfterHeaders) signal.removeEventListener("abort", onAbort);
-      return { status: res.statusCode, headers: res.headers, body: res.body, done };
+      return { status: res.statusCode, headers: res.headers, body: res.body, done, [Symbol.dispose]: done };
     } catch (err) {
       done();
       if (err instanceof ProxyError) throw err;

@@ -42,11 +42,8 @@ export function answerHeaders(reply: UpstreamReply, requestId: string): Headers 
 }
 
 export async function readWhole(reply: UpstreamReply): Promise<string> {
-  try {
-    return await reply.body.text();
-  } finally {
-    reply.done();
-  }
+  using read = reply;
+  return await read.body.text();
 }
 
 /**

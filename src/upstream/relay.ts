@@ -46,12 +46,8 @@ interface AnswerLike {
  * whether a stream replayed from it could carry everything (no legacy function_call, no logprobs).
  */
 export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: string; outcome: Outcome; replayable: boolean }> {
-  let text: string;
-  try {
-    text = await reply.body.text();
-  } finally {
-    reply.done();
-  }
+  using read = reply;
+  const text = await read.body.text();
   let parsed: AnswerLike | undefined;
   try {
     parsed = JSON.parse(text) as AnswerLike;

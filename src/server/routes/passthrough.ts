@@ -86,8 +86,8 @@ export function registerPassthrough(app: Hono, services: Services): void {
         return { response: new Response(maskSecrets(body.text, services.upstream.secrets), { status: reply.status, headers: out }) };
       }
       if (noBody) {
-        reply.body.resume();
-        reply.done();
+        using empty = reply;
+        empty.body.resume();
         await settle(reply.status, reply.status < 400, readMeteredUsage(undefined));
         return { response: new Response(null, { status: reply.status, headers: out }) };
       }
