@@ -29,11 +29,21 @@ describe("endpoint classes", () => {
 
   it("knows no other path, and tells a known path spelt in another case", () => {
     expect(classifyPath("GET", "/evals")).toEqual({ known: false, miscased: false });
-    expect(classifyPath("POST", "/files/x/y/z/../../a")).toMatchObject({ known: true });
+    // Only reads and deletes reach an object's tree; an action the gate does not list is unknown.
+    expect(classifyPath("GET", "/files/file-1/whatever")).toMatchObject({ known: true });
+    expect(classifyPath("POST", "/files/file-1/whatever")).toEqual({ known: false, miscased: false });
+    expect(classifyPath("POST", "/responses/compact")).toEqual({ known: false, miscased: false });
+    expect(classifyPath("POST", "/threads/thread_1/runs/run_1/steps")).toEqual({ known: false, miscased: false });
     expect(classifyPath("GET", "/no/such/thing")).toEqual({ known: false, miscased: false });
     expect(classifyPath("POST", "/Chat/Completions")).toEqual({ known: false, miscased: true });
     expect(classifyPath("POST", "/IMAGES/generations")).toEqual({ known: false, miscased: true });
     expect(classifyPath("PUT", "/images/generations")).toEqual({ known: false, miscased: false });
+    // A later catch-all does not rescue a path that spells an earlier route in another case.
+    expect(classifyPath("POST", "/threads/t1/Runs")).toEqual({ known: false, miscased: true });
+    expect(classifyPath("POST", "/videos/v1/Remix")).toEqual({ known: false, miscased: true });
+    expect(classifyPath("POST", "/threads/t1/runs/r1/Submit_Tool_Outputs")).toEqual({ known: false, miscased: true });
+    // An object id in any case is just an id.
+    expect(classifyPath("GET", "/files/FILE-AbC")).toMatchObject({ known: true, endpoint: { objectId: "FILE-AbC" } });
   });
 
   it("takes a configured policy over the default, and grants by class or kind", () => {

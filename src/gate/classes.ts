@@ -46,7 +46,8 @@ export const CLASS_NAMES = Object.keys(ENDPOINT_CLASSES) as EndpointClassName[];
 export const ENDPOINT_GRANTS: readonly string[] = [...CLASS_NAMES, "priced", "metered", "free"];
 
 interface RouteSpec {
-  method: "GET" | "POST" | "DELETE" | "ANY";
+  /** `READ`: GET, HEAD and DELETE (reading and deleting a stored object). */
+  method: "GET" | "POST" | "DELETE" | "READ";
   /** Under /v1: fixed segments, `{id}` (the object the call is about), `{x}` (any segment), `{*}` (any tail). */
   path: string;
   class: EndpointClassName;
@@ -58,7 +59,11 @@ interface RouteSpec {
   lists?: true;
 }
 
-/** The OpenAI API's paths, most specific first. */
+/**
+ * The OpenAI API's paths, most specific first. Reads and deletes of an object's tree are one route
+ * each; every call that changes or runs something is listed by name, so an action the gate does not
+ * know (one that may spend) is unknown, never a free read.
+ */
 const ROUTES: RouteSpec[] = [
   { method: "POST", path: "chat/completions", class: "chat.completions" },
   { method: "POST", path: "responses", class: "responses" },
@@ -76,21 +81,26 @@ const ROUTES: RouteSpec[] = [
   { method: "POST", path: "videos/edits", class: "videos", spends: true, creates: true },
   { method: "POST", path: "videos/extensions", class: "videos", spends: true, creates: true },
   { method: "POST", path: "videos/characters", class: "videos", spends: true, creates: true },
-  { method: "ANY", path: "videos/characters/{id}", class: "videos" },
+  { method: "READ", path: "videos/characters/{id}", class: "videos" },
   { method: "POST", path: "videos/{id}/remix", class: "videos", spends: true, creates: true },
-  { method: "ANY", path: "videos/{id}/{*}", class: "videos" },
+  { method: "READ", path: "videos/{id}/{*}", class: "videos" },
   { method: "POST", path: "threads/runs", class: "assistants", spends: true, creates: true },
   { method: "POST", path: "threads/{id}/runs", class: "assistants", spends: true },
   { method: "POST", path: "threads/{id}/runs/{x}/submit_tool_outputs", class: "assistants", spends: true },
   { method: "POST", path: "containers", class: "containers", spends: true, creates: true },
   { method: "GET", path: "containers", class: "containers", lists: true },
-  { method: "ANY", path: "containers/{id}/{*}", class: "containers" },
+  { method: "POST", path: "containers/{id}/files", class: "containers" },
+  { method: "READ", path: "containers/{id}/{*}", class: "containers" },
   { method: "POST", path: "batches", class: "batches", spends: true, creates: true },
   { method: "GET", path: "batches", class: "batches", lists: true },
-  { method: "ANY", path: "batches/{id}/{*}", class: "batches" },
+  { method: "POST", path: "batches/{id}/cancel", class: "batches" },
+  { method: "READ", path: "batches/{id}/{*}", class: "batches" },
   { method: "POST", path: "fine_tuning/jobs", class: "fine_tuning", spends: true, creates: true },
   { method: "GET", path: "fine_tuning/jobs", class: "fine_tuning", lists: true },
-  { method: "ANY", path: "fine_tuning/jobs/{id}/{*}", class: "fine_tuning" },
+  { method: "POST", path: "fine_tuning/jobs/{id}/cancel", class: "fine_tuning" },
+  { method: "POST", path: "fine_tuning/jobs/{id}/pause", class: "fine_tuning" },
+  { method: "POST", path: "fine_tuning/jobs/{id}/resume", class: "fine_tuning", spends: true },
+  { method: "READ", path: "fine_tuning/jobs/{id}/{*}", class: "fine_tuning" },
   { method: "DELETE", path: "models/{id}", class: "fine_tuning" },
   { method: "POST", path: "realtime/client_secrets", class: "realtime", spends: true },
   { method: "POST", path: "realtime/sessions", class: "realtime", spends: true },
@@ -100,26 +110,44 @@ const ROUTES: RouteSpec[] = [
 
   { method: "POST", path: "files", class: "files", creates: true },
   { method: "GET", path: "files", class: "files", lists: true },
-  { method: "ANY", path: "files/{id}/{*}", class: "files" },
+  { method: "READ", path: "files/{id}/{*}", class: "files" },
   { method: "POST", path: "uploads", class: "uploads", creates: true },
-  { method: "ANY", path: "uploads/{id}/{*}", class: "uploads" },
+  { method: "POST", path: "uploads/{id}/parts", class: "uploads" },
+  { method: "POST", path: "uploads/{id}/complete", class: "uploads" },
+  { method: "POST", path: "uploads/{id}/cancel", class: "uploads" },
   { method: "GET", path: "models", class: "models" },
   { method: "GET", path: "models/{x}", class: "models" },
   { method: "POST", path: "moderations", class: "moderations" },
   { method: "GET", path: "chat/completions", class: "stored", lists: true },
-  { method: "ANY", path: "chat/completions/{id}/{*}", class: "stored" },
+  { method: "POST", path: "chat/completions/{id}", class: "stored" },
+  { method: "READ", path: "chat/completions/{id}/{*}", class: "stored" },
   { method: "POST", path: "responses/input_tokens", class: "stored" },
-  { method: "ANY", path: "responses/{id}/{*}", class: "stored" },
+  { method: "POST", path: "responses/{id}/cancel", class: "stored" },
+  { method: "READ", path: "responses/{id}/{*}", class: "stored" },
   { method: "POST", path: "conversations", class: "conversations", creates: true },
-  { method: "ANY", path: "conversations/{id}/{*}", class: "conversations" },
+  { method: "POST", path: "conversations/{id}", class: "conversations" },
+  { method: "POST", path: "conversations/{id}/items", class: "conversations" },
+  { method: "READ", path: "conversations/{id}/{*}", class: "conversations" },
   { method: "POST", path: "vector_stores", class: "vector_stores", creates: true },
   { method: "GET", path: "vector_stores", class: "vector_stores", lists: true },
-  { method: "ANY", path: "vector_stores/{id}/{*}", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}/search", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}/files", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}/files/{x}", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}/file_batches", class: "vector_stores" },
+  { method: "POST", path: "vector_stores/{id}/file_batches/{x}/cancel", class: "vector_stores" },
+  { method: "READ", path: "vector_stores/{id}/{*}", class: "vector_stores" },
   { method: "POST", path: "assistants", class: "threads", creates: true },
   { method: "GET", path: "assistants", class: "threads", lists: true },
-  { method: "ANY", path: "assistants/{id}/{*}", class: "threads" },
+  { method: "POST", path: "assistants/{id}", class: "threads" },
+  { method: "READ", path: "assistants/{id}/{*}", class: "threads" },
   { method: "POST", path: "threads", class: "threads", creates: true },
-  { method: "ANY", path: "threads/{id}/{*}", class: "threads" },
+  { method: "POST", path: "threads/{id}", class: "threads" },
+  { method: "POST", path: "threads/{id}/messages", class: "threads" },
+  { method: "POST", path: "threads/{id}/messages/{x}", class: "threads" },
+  { method: "POST", path: "threads/{id}/runs/{x}", class: "threads" },
+  { method: "POST", path: "threads/{id}/runs/{x}/cancel", class: "threads" },
+  { method: "READ", path: "threads/{id}/{*}", class: "threads" },
 ];
 
 /** What the gate knows of one call. */
@@ -166,28 +194,35 @@ const COMPILED = ROUTES.map(compile);
  * spelling of a priced path slips past its pipeline.
  */
 export function classifyPath(method: string, path: string): Classification {
-  let miscased = false;
+  let found: { route: CompiledRoute; match: RegExpExecArray } | undefined;
   for (const route of COMPILED) {
-    if (route.spec.method !== "ANY" && route.spec.method !== method && !(method === "HEAD" && route.spec.method === "GET")) continue;
+    if (!methodFits(route.spec.method, method)) continue;
     const match = route.exact.exec(path);
+    // A route this path matches only when case is ignored: refused, whatever else it matches.
     if (!match) {
-      if (!miscased && route.loose.test(path)) miscased = true;
+      if (route.loose.test(path)) return { known: false, miscased: true };
       continue;
     }
-    const { spec } = route;
-    return {
-      known: true,
-      endpoint: {
-        class: spec.class,
-        kind: ENDPOINT_CLASSES[spec.class].kind,
-        spends: spec.spends === true,
-        creates: spec.creates === true,
-        lists: spec.lists === true,
-        objectId: route.hasObject ? decodeSegment(match[1]!) : undefined,
-      },
-    };
+    found ??= { route, match };
   }
-  return { known: false, miscased };
+  if (!found) return { known: false, miscased: false };
+  const { spec, hasObject } = found.route;
+  return {
+    known: true,
+    endpoint: {
+      class: spec.class,
+      kind: ENDPOINT_CLASSES[spec.class].kind,
+      spends: spec.spends === true,
+      creates: spec.creates === true,
+      lists: spec.lists === true,
+      objectId: hasObject ? decodeSegment(found.match[1]!) : undefined,
+    },
+  };
+}
+
+function methodFits(route: RouteSpec["method"], method: string): boolean {
+  if (route === "READ") return method === "GET" || method === "HEAD" || method === "DELETE";
+  return route === method || (method === "HEAD" && route === "GET");
 }
 
 function decodeSegment(segment: string): string {

@@ -21,7 +21,7 @@ describe("metered calls", () => {
     const images = { model: "gpt-image-1", units: { kind: "per_image" as const, count: 2 } };
     const usage = readMeteredUsage({ input_tokens: 100, output_tokens: 4160, total_tokens: 4260 });
     expect(meteredCost(price, images, usage, 9)).toMatchObject({ cost: 100 * 5000 + 4160 * 40_000, source: "upstream" });
-    expect(meteredCost(price, images, readMeteredUsage(undefined), 9)).toMatchObject({ cost: 80_000_000, source: "upstream" });
+    expect(meteredCost(price, images, readMeteredUsage(undefined), 9)).toMatchObject({ cost: 80_000_000, source: "estimated" });
     const duration = readMeteredUsage({ type: "duration", seconds: 60 });
     expect(meteredCost(price, { model: "whisper-1", units: undefined }, duration, 9)).toMatchObject({ cost: 6_000_000, source: "upstream" });
     expect(meteredCost(undefined, images, usage, 9)).toMatchObject({ cost: 9, source: "held" });

@@ -59,15 +59,17 @@ export interface MeteredAnswer {
 
 export interface MeteredCost {
   cost: Nano;
-  source: "upstream" | "held";
+  /** `upstream`: the answer's usage or duration; `estimated`: the request's units; `held`: nothing said, the hold. */
+  source: "upstream" | "estimated" | "held";
   usage: TokenUsage | undefined;
 }
 
 export function meteredCost(price: Price | undefined, request: MeteredRequest, answer: MeteredAnswer, held: Nano): MeteredCost {
   if (answer.usage && price) return { cost: usageCost({ price }, answer.usage), source: "upstream", usage: answer.usage };
-  const units = answer.audioSeconds !== undefined ? { kind: "per_audio_second" as const, count: answer.audioSeconds } : request.units;
-  const byUnits = unitsCost(price, units);
-  if (byUnits !== undefined) return { cost: byUnits, source: "upstream", usage: answer.usage };
+  const byDuration = answer.audioSeconds === undefined ? undefined : unitsCost(price, { kind: "per_audio_second", count: answer.audioSeconds });
+  if (byDuration !== undefined) return { cost: byDuration, source: "upstream", usage: answer.usage };
+  const byUnits = unitsCost(price, request.units);
+  if (byUnits !== undefined) return { cost: byUnits, source: "estimated", usage: answer.usage };
   return { cost: held, source: "held", usage: answer.usage };
 }
 

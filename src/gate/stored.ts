@@ -4,31 +4,47 @@
  * a list answer cut down to what the caller may see. Pure functions over parsed JSON.
  */
 
-/** Top-level request fields that name a stored object. */
-const REFERENCE_FIELDS = ["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids"];
+/** Fields that name a stored object, at any depth of a request body (tools, attachments, tool resources). */
+const REFERENCE_FIELDS = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids", "vector_store_id", "container", "thread_id"]);
 
-/** The stored objects a request body names. */
-export function referencedIds(body: unknown): string[] {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return [];
-  const record = body as Record<string, unknown>;
+/** A quick look at a body's text: only a body that mentions a reference field is walked. */
+export const MAY_REFERENCE = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id|conversation|previous_response_id)"\s*:/;
+
+/**
+ * The stored objects a request body names, wherever they are: a file in a message's attachments, a
+ * vector store in a tool's resources, a container in a code interpreter tool. `skip` leaves out
+ * fields the caller checks itself.
+ */
+export function referencedIds(body: unknown, skip: ReadonlySet<string> = new Set()): string[] {
   const ids: string[] = [];
-  for (const field of REFERENCE_FIELDS) {
-    const value = record[field];
-    if (typeof value === "string") {
-      ids.push(value);
-    } else if (Array.isArray(value)) {
-      for (const v of value) if (typeof v === "string") ids.push(v);
-    } else if (typeof (value as { id?: unknown } | null | undefined)?.id === "string") {
-      ids.push((value as { id: string }).id);
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+      return;
     }
-  }
+    if (value === null || typeof value !== "object") return;
+    for (const [key, v] of Object.entries(value)) {
+      if (REFERENCE_FIELDS.has(key) && !skip.has(key)) {
+        if (typeof v === "string") {
+          ids.push(v);
+        } else if (Array.isArray(v)) {
+          for (const item of v) if (typeof item === "string") ids.push(item);
+        } else if (typeof (v as { id?: unknown } | null)?.id === "string") {
+          ids.push((v as { id: string }).id);
+        }
+      }
+      if (v !== null && typeof v === "object") walk(v);
+    }
+  };
+  walk(body);
   return ids;
 }
 
 /**
- * The objects an answer brings into being: the created object itself (`created`), and what an
- * owned object produces over time (a batch's output files, an upload's file, a run's thread, a
- * fine-tuning job's result files and model).
+ * The objects an answer brings into being: the created object itself (on a route that creates),
+ * and what an owned object of a known kind produces over time (a batch's output files, an upload's
+ * file, a run's thread, a fine-tuning job's result files and model). Nothing else in an answer
+ * (a file's contents, a field of another kind of object) makes anything anyone's.
  */
 export function producedIds(answer: unknown, created: boolean): string[] {
   if (answer === null || typeof answer !== "object" || Array.isArray(answer)) return [];
@@ -38,12 +54,22 @@ export function producedIds(answer: unknown, created: boolean): string[] {
     if (typeof value === "string" && value !== "") ids.push(value);
   };
   if (created) add(a.id);
-  add(a.output_file_id);
-  add(a.error_file_id);
-  add(a.thread_id);
-  add(a.fine_tuned_model);
-  add((a.file as { id?: unknown } | null | undefined)?.id);
-  if (Array.isArray(a.result_files)) a.result_files.forEach(add);
+  switch (a.object) {
+    case "batch":
+      add(a.output_file_id);
+      add(a.error_file_id);
+      break;
+    case "upload":
+      add((a.file as { id?: unknown } | null | undefined)?.id);
+      break;
+    case "thread.run":
+      add(a.thread_id);
+      break;
+    case "fine_tuning.job":
+      add(a.fine_tuned_model);
+      if (Array.isArray(a.result_files)) a.result_files.forEach(add);
+      break;
+  }
   return ids;
 }
 

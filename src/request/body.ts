@@ -1,20 +1,68 @@
 import { ProxyError } from "../errors.js";
 
-/** Reading a request body that streams in: bounded, whole when needed, multipart fields from its bytes. */
+/** Reading a request body that streams in: bounded, whole when needed, a multipart body's text fields. */
 
-/** A multipart body's text field, read from its bytes (the part named `name`, up to 4 KiB). */
-export function multipartField(bytes: Buffer, boundary: string): (name: string) => string | undefined {
-  return (name) => {
-    const at = bytes.indexOf(`name="${name}"`);
-    if (at < 0) return undefined;
-    const start = bytes.indexOf("\r\n\r\n", at);
-    const end = start < 0 ? -1 : bytes.indexOf(`\r\n--${boundary}`, start + 4);
-    if (end < 0 || end - start > 4096) return undefined;
-    return bytes.subarray(start + 4, end).toString("utf8");
-  };
+/** The media type of a Content-Type header, lower-cased, without its parameters (`application/json`). */
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-export async function collect(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+export function isJsonType(type: string): boolean {
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/** The `boundary` parameter of a multipart Content-Type. */
+export function multipartBoundary(contentType: string): string | undefined {
+  return /;\s*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType)?.slice(1).find((b) => b !== undefined);
+}
+
+const TEXT_FIELD_BYTES = 64 * 1024;
+
+/**
+ * The text fields of a multipart/form-data body (parts without a filename), by name, parsed part by
+ * part as the upstream reads them. A field named twice, or a body that is not well-formed multipart,
+ * is a 400: what is checked must be what the upstream reads.
+ */
+export function multipartFields(bytes: Buffer, boundary: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = bytes.indexOf(delimiter);
+  if (at < 0) throw malformed("no boundary");
+  for (;;) {
+    at += delimiter.length;
+    if (bytes.subarray(at, at + 2).toString("latin1") === "--") return fields;
+    if (bytes.subarray(at, at + 2).toString("latin1") !== "\r\n") throw malformed("a boundary not followed by a line end");
+    const headersEnd = bytes.indexOf("\r\n\r\n", at + 2);
+    if (headersEnd < 0) throw malformed("a part without headers");
+    const next = bytes.indexOf(Buffer.from(`\r\n--${boundary}`), headersEnd + 4);
+    if (next < 0) throw malformed("a part without its closing boundary");
+    const disposition = bytes
+      .subarray(at + 2, headersEnd)
+      .toString("latin1")
+      .split("\r\n")
+      .find((line) => /^content-disposition\s*:/i.test(line));
+    const name = disposition && param(disposition, "name");
+    if (name === undefined) throw malformed("a part without a name");
+    if (param(disposition!, "filename") === undefined) {
+      if (fields.has(name)) throw new ProxyError("invalid_request", `The multipart field '${name}' is given more than once.`, name);
+      if (next - headersEnd - 4 > TEXT_FIELD_BYTES) throw new ProxyError("invalid_request", `The multipart field '${name}' is too long.`, name);
+      fields.set(name, bytes.subarray(headersEnd + 4, next).toString("utf8"));
+    }
+    at = next + 2;
+  }
+}
+
+/** A parameter of a Content-Disposition header (`name="model"` or `name=model`), never part of another one's name. */
+function param(header: string, key: string): string | undefined {
+  const match = new RegExp(`;\\s*${key}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]+))`, "i").exec(header);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+function malformed(what: string): ProxyError {
+  return new ProxyError("invalid_request", `The multipart body is malformed: ${what}.`);
+}
+
+export async function collect(body: ReadableStream<Uint8Array>, limit: number): Promise<Buffer> {
   const parts: Uint8Array[] = [];
   for await (const chunk of limitStream(body, limit)) parts.push(chunk);
   return Buffer.concat(parts);

@@ -4,6 +4,7 @@ import { readBatchHeader } from "../batch/step.js";
 import { ProxyError } from "../errors.js";
 import { grantAllows, type EndpointClassName } from "../gate/classes.js";
 import { objectNotFound } from "../gate/objects.js";
+import { MAY_REFERENCE, referencedIds } from "../gate/stored.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody } from "../request/parse.js";
@@ -61,11 +62,18 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
       request.restrictedBy = "previous-response";
     }
   }
+  // Files, vector stores and containers named anywhere in the body (a tool's resources, an input file).
+  if (MAY_REFERENCE.test(text)) {
+    for (const id of referencedIds(body, CONTINUATIONS)) if (!(await services.objects.reachable(caller, id))) throw objectNotFound(id);
+  }
   const conversation = body.conversation;
   const conversationId = typeof conversation === "string" ? conversation : (conversation as { id?: unknown } | null | undefined)?.id;
   if (typeof conversationId === "string" && !(await services.objects.reachable(caller, conversationId))) throw objectNotFound(conversationId, "conversation");
   return request;
 }
+
+/** Continuations: checked on their own, with what they say of the upstream and the context. */
+const CONTINUATIONS = new Set(["previous_response_id", "conversation"]);
 
 export function endpointNotAllowed(name: string): ProxyError {
   return new ProxyError("endpoint_not_allowed", `This key may not call the ${name} endpoints.`);

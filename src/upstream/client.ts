@@ -43,6 +43,9 @@ export interface ForwardRequest {
 
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
 export class UpstreamFailure extends ProxyError {
+  /** True when the request never reached the upstream (no connection): nothing can have been billed. */
+  notSent = false;
+
   constructor(
     code: "upstream_unreachable" | "upstream_timeout" | "overloaded",
     message: string,
@@ -220,16 +223,25 @@ export class UpstreamClient {
   }
 }
 
+/** Failures to connect at all: the request was never sent. */
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function notSent(failure: UpstreamFailure): UpstreamFailure {
+  failure.notSent = true;
+  return failure;
+}
+
 function describeFailure(err: unknown, name: string, timedOut: boolean, clientGone: boolean): unknown {
   if (clientGone) return err;
   if (timedOut || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new UpstreamFailure("upstream_timeout", `upstream ${name} did not answer in time`, true);
   }
   if (err instanceof undiciErrors.ConnectTimeoutError) {
-    return new UpstreamFailure("upstream_timeout", `connecting to upstream ${name} timed out`, true);
+    return notSent(new UpstreamFailure("upstream_timeout", `connecting to upstream ${name} timed out`, true));
   }
   const code = (err as { code?: string })?.code ?? "";
   // The error's code names the cause (ECONNREFUSED, UND_ERR_SOCKET); without one, its class does.
   const cause = code || (err as Error)?.name || "";
-  return new UpstreamFailure("upstream_unreachable", `upstream ${name} is unreachable${cause ? ` (${cause})` : ""}`, true);
+  const failure = new UpstreamFailure("upstream_unreachable", `upstream ${name} is unreachable${cause ? ` (${cause})` : ""}`, true);
+  return CONNECT_FAILURES.has(code) ? notSent(failure) : failure;
 }

@@ -1,3 +1,4 @@
+import { ProxyError } from "../errors.js";
 import type { UpstreamReply } from "./client.js";
 import type { SecretMasker } from "./secrets.js";
 
@@ -7,7 +8,8 @@ import type { SecretMasker } from "./secrets.js";
  */
 
 /** Request headers a pass-through call carries upstream (the client's Authorization never does). */
-const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "openai-organization", "openai-project", "idempotency-key"];
+// Not the organization or project: calls go where the upstream key's own belong.
+const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "idempotency-key"];
 /** Upstream answer headers passed back; any other (organization, project, cookies) stays behind. */
 const PASSED_ANSWER = new Set([
   "content-type",
@@ -41,9 +43,22 @@ export function answerHeaders(reply: UpstreamReply, requestId: string): Headers 
   return out;
 }
 
+/** The largest answer read whole to check it (lists, new objects); larger ones are refused, never passed unchecked. */
+const WHOLE_LIMIT = 32 * 1024 * 1024;
+
 export async function readWhole(reply: UpstreamReply): Promise<string> {
   using read = reply;
-  return await read.body.text();
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of read.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > WHOLE_LIMIT) {
+      read.body.destroy();
+      throw new ProxyError("upstream_stream_broken", "The upstream's answer is too large to check for the objects it shows.");
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString("utf8");
 }
 
 /**

@@ -38,6 +38,15 @@ describe("masking a text that arrives in pieces", () => {
     );
   });
 
+  it("masks a configured secret of any characters split at any point", () => {
+    const odd = "abc:defghijk/lm";
+    const text = `before ${odd} after`;
+    for (let i = 0; i <= text.length; i++) {
+      const masker = new SecretMasker([odd]);
+      expect(masker.push(text.slice(0, i)) + masker.push(text.slice(i)) + masker.end(), `cut at ${i}`).toBe("before *** after");
+    }
+  });
+
   it("lets a long run go without holding it all", () => {
     const masker = new SecretMasker([]);
     const out = masker.push("A".repeat(2 * 1024 * 1024));

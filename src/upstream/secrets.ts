@@ -39,6 +39,15 @@ export class SecretMasker {
       cut -= bearer[0].length;
     }
     if (all.length - cut > MAX_HELD) cut = all.length - KEEP_WHEN_LONG;
+    // A configured secret may hold other characters: one across the cut, whole or still arriving, waits too.
+    for (const secret of this.secrets) {
+      for (let i = Math.max(0, cut - secret.length + 1); i < cut; i++) {
+        if (all.charCodeAt(i) === secret.charCodeAt(0) && (all.startsWith(secret, i) || secret.startsWith(all.slice(i)))) {
+          cut = i;
+          break;
+        }
+      }
+    }
     this.held = all.slice(cut);
     return cut === 0 ? "" : maskSecrets(all.slice(0, cut), this.secrets);
   }

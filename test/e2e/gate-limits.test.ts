@@ -120,3 +120,77 @@ describe("a key's models and tier cap", () => {
     await expect.poll(async () => (await globalSpent()) - before).toBe(30_000_000);
   });
 });
+
+describe("bodies as the upstream reads them", () => {
+  it("refuses a JSON body that does not parse strictly, whatever its content type says, before it reaches anyone", async () => {
+    for (const [type, body] of [
+      ["application/json", '{"model":"gpt-image-1","prompt":"x","n":NaN}'],
+      ["application/json", '\ufeff{"model":"gpt-image-1","prompt":"x"}'],
+      ["Application/JSON", '{"model":"gpt-image-1",'],
+      ["text/plain", "model=gpt-image-1"],
+    ]) {
+      const asked = upstream.requests.length;
+      const res = await fetch(`${proxy.url}/v1/images/generations`, { method: "POST", headers: { authorization: "Bearer sk-key-mini", "content-type": type! }, body });
+      expect(res.status, body).toBe(400);
+      expect((await res.json()).error.code).toBe("invalid_json");
+      expect(upstream.requests.length).toBe(asked);
+    }
+  });
+
+  it("reads a multipart body's fields part by part: a decoy is not the model, a field given twice is refused", async () => {
+    const form = (parts: string[]) => `${parts.map((p) => `--XX\r\n${p}\r\n`).join("")}--XX--\r\n`;
+    const post = (body: string) => fetch(`${proxy.url}/v1/images/edits`, { method: "POST", headers: { authorization: "Bearer sk-key-mini", "content-type": 'multipart/form-data; x="application/json"; boundary=XX' }, body });
+    const asked = upstream.requests.length;
+    const decoy = await post(form(['Content-Disposition: form-data; name="user"; fakename="model"\r\n\r\ngpt-image-mini', "Content-Disposition: form-data; name=model\r\n\r\ngpt-image-1"]));
+    expect(decoy.status).toBe(403);
+    expect((await decoy.json()).error.code).toBe("model_not_allowed");
+    const twice = await post(form(['Content-Disposition: form-data; name="model"\r\n\r\ngpt-image-mini', 'Content-Disposition: form-data; name="n"\r\n\r\n1', 'Content-Disposition: form-data; name="n"\r\n\r\n10']));
+    expect(twice.status).toBe(400);
+    expect(upstream.requests.length).toBe(asked);
+  });
+
+  it("charges a metered call whose client left before the answer's headers at its hold", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    upstream.route = async (req, res) => {
+      if (!req.path.startsWith("/v1/images/")) return false;
+      await held;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+      return true;
+    };
+    try {
+      const before = await globalSpent();
+      const controller = new AbortController();
+      const asked = upstream.requests.length;
+      const call = client("sk-key-cheap").images.generate({ model: "gpt-image-mini", prompt: "slow" }, { signal: controller.signal });
+      await expect.poll(() => upstream.requests.length).toBe(asked + 1);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      // Sent, so charged: the answer never said what it cost, so the image the request asked for, at $0.01.
+      const lost = async () => (await proxy.services.store.usageRecords(5)).find((r) => r.endpoint === "images" && r.status === 499);
+      await expect.poll(lost).toMatchObject({ usage_source: "estimated", cost_nano: 10_000_000, estimated_cost_nano: 500_000_000, routed_model: "gpt-image-mini" });
+      expect((await globalSpent()) - before).toBe(10_000_000);
+    } finally {
+      release();
+      upstream.route = undefined;
+    }
+  });
+
+  it("labels reports with models tollgate knows only", async () => {
+    await client("sk-key-embedder").files.list();
+    const res = await fetch(`${proxy.url}/v1/moderations`, { method: "POST", headers: { authorization: "Bearer sk-key-mini", "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o-mini", input: "x" }) });
+    expect(res.status).toBe(200);
+    const made = await fetch(`${proxy.url}/v1/moderations`, { method: "POST", headers: { authorization: "Bearer sk-key-embedder", "content-type": "application/json" }, body: JSON.stringify({ model: "x".repeat(5000), input: "x" }) });
+    expect(made.status).toBe(403);
+    const open = await startTestProxy(testConfig(upstream.baseUrl, { ...input, keys: [], store: { redis_url: redisUrl(), key_prefix: `${prefix}labels:` } }), { clock });
+    try {
+      await fetch(`${open.url}/v1/moderations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "made-up-model-name", input: "x" }) });
+      const [record] = await open.services.store.usageRecords(1);
+      expect(record).toMatchObject({ endpoint: "moderations", requested_model: "", routed_model: "" });
+    } finally {
+      await open.shutdown();
+      await cleanPrefix(`${prefix}labels:`);
+    }
+  });
+});

@@ -196,9 +196,9 @@ describe("metered classes", () => {
     // 50 × $5/M + 4,160 × $40/M from the answer's usage.
     expect(by("images", "gpt-image-1")).toMatchObject({ usage_source: "upstream", cost_nano: 50 * 5000 + 4160 * 40_000, input_tokens: 50, output_tokens: 4160, status: 200 });
     // 2,000 characters at $0.015 per 1,000; 60 s at $0.0001 a second; 8 s at $0.10 a second.
-    expect(by("audio", "tts-1")).toMatchObject({ usage_source: "upstream", cost_nano: 30_000_000 });
+    expect(by("audio", "tts-1")).toMatchObject({ usage_source: "estimated", cost_nano: 30_000_000 });
     expect(by("audio", "whisper-1")).toMatchObject({ usage_source: "upstream", cost_nano: 6_000_000 });
-    expect(by("videos", "sora-2")).toMatchObject({ usage_source: "upstream", cost_nano: 800_000_000 });
+    expect(by("videos", "sora-2")).toMatchObject({ usage_source: "estimated", cost_nano: 800_000_000 });
     // Nothing in the answer prices a run or a container: charged at the class's hold.
     expect(metered.find((r) => r.endpoint === "assistants")).toMatchObject({ usage_source: "held", cost_nano: 500_000_000 });
     expect(metered.find((r) => r.endpoint === "containers")).toMatchObject({ usage_source: "held", cost_nano: 30_000_000 });

@@ -11,9 +11,11 @@ import { filterList, listedIds, producedIds, referencedIds } from "../../gate/st
 import { UsageTail } from "../../gate/usage-tail.js";
 import type { Nano } from "../../money.js";
 import type { Services } from "../../services.js";
+import { UpstreamFailure } from "../../upstream/client.js";
 import { answerHeaders, forwardedHeaders, passBody, readWhole } from "../../upstream/passthrough-wire.js";
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
-import { collect, limitStream, multipartField } from "../../request/body.js";
+import { collect, limitStream, mediaType, multipartBoundary, multipartFields } from "../../request/body.js";
+import { parseJsonBody } from "../../request/parse.js";
 import { unpricedRecord, usageRecordOf, type RecordHeader } from "../../usage/record.js";
 import { TIER_RANK } from "../../routing/tiers.js";
 import type { Caller } from "../auth.js";
@@ -21,8 +23,8 @@ import { exchange, type Exchange } from "../exchange.js";
 import { modelNotAllowed } from "../admit.js";
 
 /** Answers that are text: masked as they pass (binary ones, audio and file contents, pass as they are). */
-const TEXTUAL = /json|text\/|xml|^$/;
-const WHOLE_JSON = /^application\/json\s*(;|$)/;
+const TEXTUAL = /json|text\/|xml|^$/i;
+const WHOLE_JSON = /^application\/json\s*(;|$)/i;
 
 /**
  * Every /v1/ path besides the priced endpoints, through the gate (src/gate): each call belongs to
@@ -52,23 +54,30 @@ export function registerPassthrough(app: Hono, services: Services): void {
         key_id: caller.keyId,
         team: caller.team,
         request_type: "passthrough",
-        tier: (call.model !== undefined && services.config.models[call.model]?.tier) || null,
-        requested_model: call.model ?? "",
-        routed_model: call.model ?? "",
+        tier: (call.knownModel !== undefined && services.config.models[call.knownModel]?.tier) || null,
+        requested_model: call.knownModel ?? "",
+        routed_model: call.knownModel ?? "",
         route: decision.holdUsd === undefined ? "passthrough" : "metered",
         stream: false,
       };
       const metered = decision.holdUsd === undefined ? undefined : await holdFor(services, ex, decision, call, caller, header, path);
 
-      const reply = await services.upstream.forward({
-        upstream: call.upstream,
-        method: c.req.method,
-        path: `${path}${new URL(c.req.url).search}`,
-        headers: forwardedHeaders((name) => c.req.header(name)),
-        body: c.req.method === "GET" || c.req.method === "HEAD" ? undefined : call.body,
-        signal: ex.signal,
-      });
+      // From here a metered call counts as sent: a client leaving before the answer's headers, or a
+      // connection breaking after the body went out, leaves work the upstream may bill.
       if (metered) metered.forwarded = true;
+      const reply = await services.upstream
+        .forward({
+          upstream: call.upstream,
+          method: c.req.method,
+          path: `${path}${new URL(c.req.url).search}`,
+          headers: forwardedHeaders((name) => c.req.header(name)),
+          body: call.body,
+          signal: ex.signal,
+        })
+        .catch((err: unknown) => {
+          if (metered && err instanceof UpstreamFailure && err.notSent) metered.forwarded = false;
+          throw err;
+        });
       const out = answerHeaders(reply, requestId);
       // `billed`: the upstream took the call (an answer, whole or cut short), rather than refusing it.
       const settle = async (status: number, billed: boolean, answer: MeteredAnswer) => {
@@ -79,7 +88,7 @@ export function registerPassthrough(app: Hono, services: Services): void {
 
       const contentType = String(reply.headers["content-type"] ?? "");
       const noBody = reply.status === 204 || reply.status === 304 || c.req.method === "HEAD";
-      if (!noBody && reply.status < 400 && WHOLE_JSON.test(contentType) && decision.endpoint && answersWithObjects(decision.endpoint)) {
+      if (!noBody && reply.status < 400 && WHOLE_JSON.test(contentType) && decision.endpoint && answersWithObjects(decision.endpoint, path)) {
         const text = await readWhole(reply);
         const body = await ownAnswer(services, decision.endpoint, caller, call, text);
         await settle(ex.clientGone ? 499 : reply.status, true, readMeteredUsage(body.usage));
@@ -109,52 +118,67 @@ interface Call {
   body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
   upstream: string;
   model: string | undefined;
+  /** The model when tollgate knows it, else undefined: what records and reports may name. */
+  knownModel: string | undefined;
   field: (name: string) => string | undefined;
   /** The object the path names, when it has a record. */
   object: StoredObject | undefined;
 }
 
+/** Classes whose multipart bodies are file contents that stream through unread (uploads up to `passthrough.body_limit_mb`). */
+const STREAMED_UPLOADS = new Set(["files", "uploads"]);
+
 /**
- * Reads what the gate needs before the call goes anywhere: a JSON body whole (its model and the
- * objects it names), a metered multipart body whole (its model and units); any other body streams.
- * The key's model limits and the ownership of every object named apply here, so a refused call
- * reaches nobody.
+ * Reads what the gate needs before the call goes anywhere, as the upstream will read it: a body is
+ * JSON (parsed whole, strictly: a body that does not parse is a 400), or multipart (its text fields
+ * parsed part by part; file uploads stream through unread). The key's model limits and the
+ * ownership of every object the path or the body names apply here, so a refused call reaches nobody.
  */
 async function readCall(services: Services, settings: PassthroughConfig, c: Context, decision: GateDecision, caller: Caller): Promise<Call> {
   const passLimit = Math.floor(settings.body_limit_mb * 1024 * 1024);
+  const jsonLimit = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > passLimit) throw new ProxyError("request_too_large", `The request body is larger than the pass-through limit of ${settings.body_limit_mb} MB.`);
   const contentType = c.req.header("content-type") ?? "";
-  const raw = c.req.raw.body;
-  const json = contentType.includes("application/json");
-  const multipart = /^multipart\/form-data;.*boundary=("?)([^";]+)\1/i.exec(contentType);
-  let body: Uint8Array | AsyncIterable<Uint8Array> | undefined = raw ? limitStream(raw, passLimit) : undefined;
+  const raw = c.req.method === "GET" || c.req.method === "HEAD" ? null : c.req.raw.body;
+  let body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
   let field: (name: string) => string | undefined = () => undefined;
-  let parsed: unknown;
-  if (raw && (json || (multipart && decision.holdUsd !== undefined))) {
-    const jsonLimit = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
-    const bytes = await collect(raw, json ? jsonLimit : passLimit);
-    body = bytes;
-    if (json) {
-      try {
-        parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
-      } catch {
-        // Not JSON after all: passed on as it came; the upstream says what is wrong with it.
-      }
+  let references: string[] = [];
+  if (raw && mediaType(contentType) === "multipart/form-data") {
+    const boundary = multipartBoundary(contentType);
+    if (boundary === undefined) throw new ProxyError("invalid_request", "A multipart body needs a boundary in its Content-Type.");
+    if (decision.holdUsd === undefined && STREAMED_UPLOADS.has(decision.label)) {
+      body = limitStream(raw, passLimit);
+    } else {
+      const bytes = await collect(raw, decision.holdUsd === undefined ? jsonLimit : passLimit);
+      const fields = multipartFields(bytes, boundary);
+      body = bytes;
+      field = (name) => fields.get(name);
+      references = referencedIds(Object.fromEntries(fields));
+    }
+  } else if (raw) {
+    // Anything else is JSON, whatever its Content-Type says: what is checked is what the upstream parses.
+    const bytes = await collect(raw, jsonLimit);
+    if (bytes.length > 0) {
+      const parsed = parseJsonBody(bytes.toString("utf8"));
+      body = bytes;
       field = (name) => {
         const value = (parsed as Record<string, unknown> | null)?.[name];
         return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
       };
-    } else field = multipartField(Buffer.from(bytes), multipart![2]!);
+      references = referencedIds(parsed);
+    }
   }
 
   const model = field("model");
   const configured = model !== undefined && Object.hasOwn(services.config.models, model) ? services.config.models[model]! : undefined;
   if (model !== undefined && caller.models && !caller.models.has(model)) throw modelNotAllowed(model);
-  if (configured && caller.maxTier && TIER_RANK[configured.tier] > TIER_RANK[caller.maxTier]) {
-    throw new ProxyError("tier_not_allowed", `This key may not use ${configured.tier} models such as '${model}'.`, "model");
+  if (model !== undefined && caller.maxTier) {
+    // A model the configuration does not tier cannot be shown to be within the key's cap.
+    if (!configured) throw new ProxyError("tier_not_allowed", `This key is limited to ${caller.maxTier} models, and '${model}' is not a configured model.`, "model");
+    if (TIER_RANK[configured.tier] > TIER_RANK[caller.maxTier]) throw new ProxyError("tier_not_allowed", `This key may not use ${configured.tier} models such as '${model}'.`, "model");
   }
-  for (const id of referencedIds(parsed)) {
+  for (const id of references) {
     if (!(await services.objects.reachable(caller, id))) throw objectNotFound(id);
   }
   let object: StoredObject | undefined;
@@ -165,7 +189,9 @@ async function readCall(services: Services, settings: PassthroughConfig, c: Cont
     if (found !== "unrecorded") object = found;
   }
   const upstream = object?.upstream ?? configured?.upstream ?? settings.upstream ?? Object.keys(services.config.upstreams)[0]!;
-  return { body, upstream, model, field, object };
+  // Reports group by model: only a name tollgate knows (configured or priced by the catalogue) becomes a label.
+  const known = model !== undefined && (configured !== undefined || meteredPrice(services.config, model, upstream, services.clock.now()) !== undefined);
+  return { body, upstream, model, knownModel: known ? model : undefined, field, object };
 }
 
 interface MeteredHold {
@@ -182,7 +208,7 @@ async function holdFor(services: Services, ex: Exchange, decision: GateDecision,
   const price = meteredPrice(services.config, call.model, call.upstream, services.clock.now());
   const request = readMeteredRequest(decision.label, path, call.field);
   const amount = meteredHold(decision.holdUsd!, price, request);
-  const priced = { model: call.model ?? "", holdAmount: amount, capped: () => undefined };
+  const priced = { model: call.knownModel ?? "", holdAmount: amount, capped: () => undefined };
   const hold = await BudgetHold.take(services, { requestId: header.request_id, caller, candidates: [priced.model], price: async () => priced, header: () => header });
   const held = hold.amount;
   const state: MeteredHold = {
@@ -209,7 +235,9 @@ async function holdFor(services: Services, ex: Exchange, decision: GateDecision,
 }
 
 /** Whether the answer is worth reading whole: it lists objects, creates one, or is one (what it produced). */
-function answersWithObjects(endpoint: Classified): boolean {
+function answersWithObjects(endpoint: Classified, path: string): boolean {
+  // A file's contents are the owner's data, never a statement about objects.
+  if (path.endsWith("/content")) return false;
   return endpoint.lists || endpoint.creates || endpoint.objectId !== undefined;
 }
 
