@@ -71,6 +71,8 @@ function apiWorld(): (req: Received, res: ServerResponse) => Promise<boolean> {
         return json(res, 200, { id: stored.id, deleted: true }), true;
       }
       if (path.endsWith("/messages")) return json(res, 200, { object: "list", data: [{ id: "msg_1", role: "user", content: "hi" }], has_more: false }), true;
+      // A file whose contents look like an object of another kind: they make nothing anyone's.
+      if (path.endsWith("/content")) return json(res, 200, { object: "batch", output_file_id: "file-orphan", thread_id: "thread_orphan" }), true;
       return json(res, 200, stored), true;
     }
     if (path === "/images/generations") return json(res, 200, { created: 1, data: [{ b64_json: "A".repeat(200_000) }], usage: { input_tokens: 50, output_tokens: 4160, total_tokens: 4210 }, debug: echo() }), true;
@@ -92,6 +94,7 @@ function apiWorld(): (req: Received, res: ServerResponse) => Promise<boolean> {
     }
     if (path === "/videos") return json(res, 200, { id: newId("video_"), object: "video", status: "queued", seconds: req.body.seconds }), true;
     if (path === "/threads/runs") return json(res, 200, { id: newId("run_"), object: "thread.run", thread_id: newId("thread_"), status: "queued" }), true;
+    if (req.method === "POST" && (path === "/vector_stores" || path === "/threads")) return json(res, 200, { id: newId(path === "/threads" ? "thread_" : "vs_"), object: path === "/threads" ? "thread" : "vector_store" }), true;
     if (req.method === "POST" && path === "/assistants") return json(res, 200, { id: newId("asst_"), object: "assistant", model: req.body.model }), true;
     if (path === "/containers") return json(res, 200, { id: newId("cntr_"), object: "container" }), true;
     if (path === "/moderations") return json(res, 400, { error: { message: `bad moderation input, ${echo()}`, type: "invalid_request_error", param: null, code: null } }), true;
@@ -250,6 +253,34 @@ describe("owners", () => {
     expect((await client(ALICE, 1).chat.completions.retrieve(completion.id)).id).toBe(completion.id);
     expect((await client(ALICE, 0).responses.retrieve(response.id)).id).toBe(response.id);
     expect((await client(ALICE, 1).files.delete(file.id)).deleted).toBe(true);
+  });
+
+  it("answers 404 to another tenant's objects named anywhere in a body, priced or passed through", async () => {
+    const alice = client(ALICE, 0);
+    const bobsFile = await client(BOB, 1).files.create({ file: await toFile(Buffer.from("{}\n"), "b.jsonl"), purpose: "assistants" });
+    const bobsStore = await client(BOB, 1).vectorStores.create({ name: "bob's" });
+    const asked = upstream.requests.length;
+    const notFound = { status: 404, code: "not_found" };
+    await expect(alice.vectorStores.create({ name: "mine", file_ids: [bobsFile.id] })).rejects.toMatchObject(notFound);
+    await expect(alice.beta.threads.create({ messages: [{ role: "user", content: "read it", attachments: [{ file_id: bobsFile.id, tools: [{ type: "file_search" }] }] }] })).rejects.toMatchObject(notFound);
+    await expect(alice.beta.threads.create({ tool_resources: { file_search: { vector_store_ids: [bobsStore.id] } } })).rejects.toMatchObject(notFound);
+    await expect(alice.responses.create({ model: "gpt-4o-mini", input: "search", tools: [{ type: "file_search", vector_store_ids: [bobsStore.id] }] })).rejects.toMatchObject(notFound);
+    await expect(
+      alice.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: [{ type: "file", file: { file_id: bobsFile.id } }] }] }),
+    ).rejects.toMatchObject(notFound);
+    expect(upstream.requests.length).toBe(asked);
+    // Alice's own are hers to use.
+    const mine = await alice.vectorStores.create({ name: "mine" });
+    await expect(alice.beta.threads.create({ tool_resources: { file_search: { vector_store_ids: [mine.id] } } })).resolves.toMatchObject({ object: "thread" });
+  });
+
+  it("makes nothing anyone's from what a file's contents say", async () => {
+    const alice = client(ALICE, 1);
+    const file = await alice.files.create({ file: await toFile(Buffer.from("{}\n"), "c.jsonl"), purpose: "batch" });
+    await (await alice.files.content(file.id)).text();
+    const asked = upstream.requests.length;
+    await expect(alice.files.retrieve("file-orphan")).rejects.toMatchObject({ status: 404 });
+    expect(upstream.requests.length).toBe(asked);
   });
 
   it("refuses the admin key on calls that spend, and unknown objects to every key", async () => {
