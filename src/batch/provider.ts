@@ -4,7 +4,6 @@ import { BudgetHold, type HoldServices } from "../budget/hold.js";
 import { countersFor, scopesFor } from "../budget/scopes.js";
 import { windowsAt } from "../budget/window.js";
 import { ProxyError } from "../errors.js";
-import type { ModelConfig } from "../config/schema.js";
 import { chatShape } from "../endpoints/chat.js";
 import type { Nano } from "../money.js";
 import { batchRequestCost } from "../pricing/estimate.js";

@@ -1,25 +1,24 @@
 import { randomUUID } from "node:crypto";
 import type { Context, Hono } from "hono";
-import { BudgetHold } from "../../budget/hold.js";
 import type { PassthroughConfig } from "../../config/schema.js";
 import { ProxyError } from "../../errors.js";
 import type { Classified } from "../../gate/classes.js";
-import { meteredCost, meteredHold, meteredPrice, readMeteredRequest, readMeteredUsage, type MeteredAnswer } from "../../gate/metered.js";
+import { meteredPrice, readMeteredRequest, readMeteredUsage, type MeteredAnswer } from "../../gate/metered.js";
+import { holdMeteredCall } from "../../gate/metered-hold.js";
 import { objectNotFound, type StoredObject } from "../../gate/objects.js";
 import { gateCall, type GateDecision } from "../../gate/policy.js";
 import { filterList, listedIds, producedIds, referencedIds } from "../../gate/stored.js";
 import { UsageTail } from "../../gate/usage-tail.js";
-import type { Nano } from "../../money.js";
 import type { Services } from "../../services.js";
 import { UpstreamFailure } from "../../upstream/client.js";
 import { answerHeaders, forwardedHeaders, passBody, readWhole } from "../../upstream/passthrough-wire.js";
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
 import { collect, limitStream, mediaType, multipartBoundary, multipartFields } from "../../request/body.js";
 import { parseJsonBody } from "../../request/parse.js";
-import { unpricedRecord, usageRecordOf, type RecordHeader } from "../../usage/record.js";
+import { unpricedRecord, type RecordHeader } from "../../usage/record.js";
 import { TIER_RANK } from "../../routing/tiers.js";
-import type { Caller } from "../auth.js";
-import { exchange, type Exchange } from "../exchange.js";
+import type { Caller } from "../../caller.js";
+import { exchange } from "../exchange.js";
 import { modelNotAllowed } from "../admit.js";
 
 /** Answers that are text: masked as they pass (binary ones, audio and file contents, pass as they are). */
@@ -60,7 +59,17 @@ export function registerPassthrough(app: Hono, services: Services): void {
         route: decision.holdUsd === undefined ? "passthrough" : "metered",
         stream: false,
       };
-      const metered = decision.holdUsd === undefined ? undefined : await holdFor(services, ex, decision, call, caller, header, path);
+      const metered =
+        decision.holdUsd === undefined
+          ? undefined
+          : await holdMeteredCall(services, ex, {
+              holdUsd: decision.holdUsd,
+              request: readMeteredRequest(decision.label, path, call.field),
+              price: meteredPrice(services.config, call.model, call.upstream, services.clock.now()),
+              model: call.knownModel ?? "",
+              caller,
+              header,
+            });
 
       // From here a metered call counts as sent: a client leaving before the answer's headers, or a
       // connection breaking after the body went out, leaves work the upstream may bill.
@@ -192,46 +201,6 @@ async function readCall(services: Services, settings: PassthroughConfig, c: Cont
   // Reports group by model: only a name tollgate knows (configured or priced by the catalogue) becomes a label.
   const known = model !== undefined && (configured !== undefined || meteredPrice(services.config, model, upstream, services.clock.now()) !== undefined);
   return { body, upstream, model, knownModel: known ? model : undefined, field, object };
-}
-
-interface MeteredHold {
-  forwarded: boolean;
-  settle(status: number, billed: boolean, answer: MeteredAnswer, latencyMs: number): Promise<void>;
-}
-
-/**
- * Holds a metered call's worst case against every budget (429 when it does not fit), and settles
- * it once: at what the answer says it cost, at the hold when the call went upstream and its answer
- * was lost, at nothing when it never reached the upstream or the upstream refused it.
- */
-async function holdFor(services: Services, ex: Exchange, decision: GateDecision, call: Call, caller: Caller, header: RecordHeader, path: string): Promise<MeteredHold> {
-  const price = meteredPrice(services.config, call.model, call.upstream, services.clock.now());
-  const request = readMeteredRequest(decision.label, path, call.field);
-  const amount = meteredHold(decision.holdUsd!, price, request);
-  const priced = { model: call.knownModel ?? "", holdAmount: amount, capped: () => undefined };
-  const hold = await BudgetHold.take(services, { requestId: header.request_id, caller, candidates: [priced.model], price: async () => priced, header: () => header });
-  const held = hold.amount;
-  const state: MeteredHold = {
-    forwarded: false,
-    async settle(status, billed, answer, latencyMs) {
-      const cost = billed ? meteredCost(price, request, answer, held) : { cost: 0 as Nano, source: "upstream" as const, usage: undefined };
-      const record = usageRecordOf(header, {
-        status,
-        latency_ms: latencyMs,
-        usage_source: cost.source,
-        input_tokens: cost.usage?.promptTokens ?? 0,
-        cached_tokens: cost.usage?.cachedTokens ?? 0,
-        output_tokens: cost.usage?.completionTokens ?? 0,
-        estimated_cost_nano: held,
-        cost_nano: cost.cost,
-        requested_model_cost_nano: cost.cost,
-      });
-      await hold.settle(cost.cost, record);
-    },
-  };
-  // Sent and then lost (the client left, the proxy failed): the upstream may have done the work.
-  ex.defer(() => hold.close(async () => (state.forwarded ? state.settle(ex.clientGone ? 499 : 500, true, readMeteredUsage(undefined), 0) : undefined)));
-  return state;
 }
 
 /** Whether the answer is worth reading whole: it lists objects, creates one, or is one (what it produced). */
