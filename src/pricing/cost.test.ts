@@ -82,3 +82,53 @@ describe("unit and saved-input costs", () => {
     expect(inputCost(long, 100, 5000)).toBe(300_000);
   });
 });
+
+
+describe("readUsage", () => {
+  it("reads OpenAI usage with and without cached-token details", () => {
+    expect(readUsage({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17, prompt_tokens_details: { cached_tokens: 4 } })).toEqual({
+      promptTokens: 12,
+      cachedTokens: 4,
+      completionTokens: 5,
+    });
+    expect(readUsage({ prompt_tokens: 12, completion_tokens: 5 })).toEqual({ promptTokens: 12, cachedTokens: 0, completionTokens: 5 });
+    expect(readUsage({ prompt_tokens: 12, completion_tokens: 5, prompt_tokens_details: null })?.cachedTokens).toBe(0);
+    expect(readUsage({ prompt_tokens: 12, completion_tokens: 5, prompt_tokens_details: { cached_tokens: "4" } })?.cachedTokens).toBe(0);
+  });
+
+  it("gives undefined for missing or malformed usage", () => {
+    for (const raw of [undefined, null, 42, "usage", [], {}, { prompt_tokens: 1 }, { completion_tokens: 1 }, { prompt_tokens: "1", completion_tokens: 2 }]) {
+      expect(readUsage(raw)).toBeUndefined();
+    }
+  });
+});
+
+describe("money", () => {
+  it("prices tokens in whole nano-USD: USD per 1M tokens × 1000 per token", () => {
+    expect(tokensCost(1, 0.15)).toBe(150);
+    expect(tokensCost(1_000_000, 2.5)).toBe(2_500_000_000);
+    expect(tokensCost(3, 0.0001)).toBe(0);
+    expect(tokensCost(7, 0.075)).toBe(525);
+    for (const [tokens, price] of [[1, 0.1], [3, 0.3], [999_999, 0.075], [13, 1.1]] as const) {
+      expect(Number.isInteger(tokensCost(tokens, price))).toBe(true);
+    }
+  });
+
+  it("sums without float drift", () => {
+    expect(0.1 + 0.2).not.toBe(0.3);
+    expect(usdToNano(0.1) + usdToNano(0.2)).toBe(usdToNano(0.3));
+    let total = 0;
+    for (let i = 0; i < 10_000; i++) total += tokensCost(1, 0.1);
+    expect(total).toBe(usdToNano(0.001));
+    expect(nanoToUsd(usdToNano(20))).toBe(20);
+  });
+
+  it("formats USD for people and for headers", () => {
+    expect(formatUsd(usdToNano(20))).toBe("$20.00");
+    expect(formatUsd(0)).toBe("$0.00");
+    expect(headerUsd(1_050_000)).toBe("0.00105");
+    expect(headerUsd(usdToNano(2))).toBe("2");
+    expect(headerUsd(0)).toBe("0");
+    expect(headerUsd(1)).toBe("0.000000001");
+  });
+});
