@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { BudgetHold } from "../budget/hold.js";
 import { chatShape } from "../endpoints/chat.js";
 import { ProxyError } from "../errors.js";
 import type { Prepared } from "../plan/index.js";
@@ -65,9 +64,8 @@ export function createBatcher(services: { config: Config; upstream: Pick<Upstrea
  * Holds a request that asked to be batched until its batch is answered. Undefined when it did not
  * ask, cannot share a call, or its answer in the batch was unusable: it then goes upstream alone.
  */
-export async function answerInBatch(services: { batcher: MicroBatcher | undefined; clock: Clock }, waitMs: number | undefined, hold: BudgetHold<Prepared<ChatBody>>, requestId: string): Promise<{ answer: BatchAnswer; completion: string } | undefined> {
+export async function answerInBatch(services: { batcher: MicroBatcher | undefined; clock: Clock }, waitMs: number | undefined, prepared: Prepared<ChatBody>, requestId: string): Promise<{ answer: BatchAnswer; completion: string } | undefined> {
   if (waitMs === undefined || !services.batcher) return undefined;
-  const prepared = hold.priced;
   const shape = batchable(prepared.body);
   if (!shape) return undefined;
   const system = createHash("sha256").update(shape.system).digest("base64url");

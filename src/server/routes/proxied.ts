@@ -1,5 +1,3 @@
-import type { Context } from "hono";
-import { BudgetHold } from "../../budget/hold.js";
 import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache } from "../../cache/lookup.js";
@@ -18,7 +16,9 @@ import { StreamAccountant } from "../../usage/stream.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
 import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
-import { compressConversation, readCompressHeader } from "../../optimize/compress.js";
+import { Attempts, type Attempt } from "../../plan/attempts.js";
+import { compressIfLong } from "../summarize.js";
+import { UpstreamFailure } from "../../upstream/client.js";
 import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
@@ -35,102 +35,61 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
   return exchange(services, async (ex, c) => {
     let request = await admit(services, c, shape);
     let plan = await planRequest(services, request, shape);
-    const compressed = shape.rewritable ? await compressIfLong(services, c, request as unknown as ChatRequest, plan.decision.model) : undefined;
-    if (compressed) {
-      request = compressed as unknown as ProxiedRequest<B>;
+    const chat = chatView(shape);
+    const compressed = chat && (await compressIfLong(services, c, chat.request(request), plan.decision.model));
+    if (chat && compressed) {
+      request = { ...request, body: chat.body(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
       plan = await planRequest(services, request, shape);
     }
     const routed = await plan.prepare(plan.decision.model);
 
     const cached = shape.cache === "never" ? ({ kind: "off" } as const) : await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache === "always");
-    if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, routed, plan.decision.route), cached.text) };
+    if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
 
-    const hold = await BudgetHold.take(services, {
-      requestId: request.id,
-      caller: request.caller,
-      candidates: plan.decision.candidates,
-      price: plan.prepare,
-      header: (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route),
-    });
+    const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
     let forwardedAt: number | undefined;
-    const servedNow = (): Served => ({ ...served(shape, request, plan, hold.priced, routeOf(plan, hold)), fallbackFrom: hold.fallbackFrom, forwardedAt });
-    const settle: Settle = (cost, record) => hold.settle(cost, record);
-    ex.defer(() => hold.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
+    const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
+    const settle: Settle = (cost, record) => attempts.settle(cost, record);
+    ex.defer(() => attempts.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
 
     forwardedAt = performance.now();
     services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
-    if (shape.rewritable) {
-      const batched = await answerInBatch(services, request.batchWaitMs, hold as unknown as BudgetHold<Prepared<ChatBody>>, request.id);
-      if (batched) {
-        const accounted = await accountRequest(services, servedNow(), { status: 200, usage: batched.answer.usage }, settle);
-        const headers = { ...tollgateHeaders(servedNow(), hold.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
-        return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
-      }
+    const batched = chat && (await answerInBatch(services, request.batchWaitMs, chat.prepared(attempts.current.prepared), request.id));
+    if (batched) {
+      const accounted = await accountRequest(services, servedNow(), { status: 200, usage: batched.answer.usage }, settle);
+      const headers = { ...tollgateHeaders(servedNow(), attempts.current.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
+      return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
-    const forwarded = await forwardWithFallback(hold.priced, {
+    const forwarded = await forwardWithFallback(attempts.current.prepared, {
       send: (candidate) => sendUpstream(services, ex, shape, candidate),
-      next: async (failed) => ((await fallbackTo(services, hold, failed)) ? hold.priced : undefined),
+      next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
     });
-    return relayAnswer(services, ex, shape, servedNow(), hold.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
+    return relayAnswer(services, ex, shape, servedNow(), attempts.current.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
   });
 }
 
 /** POST /v1/chat/completions. */
 export const chatCompletions = (services: Services) => proxiedEndpoint(services, chatShape);
 
+/** What accounting and the answer's headers say of an attempt. */
+function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, attempt: Attempt<B>): Served {
+  return { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+}
+
 /**
- * Replaces the older turns of a long conversation by a summary (optimize.compress), asked of the
- * economy tier's model through this proxy's own pipeline as the caller: its cost lands on the
- * caller's budget with a record of its own (`route: compress`).
+ * The steps only chat takes (compression, micro-batches) see a rewritable endpoint's values as chat
+ * ones: its body is the chat body itself (EndpointShape.rewritable). This is the one place that is
+ * said to the compiler; other endpoints get undefined.
  */
-async function compressIfLong(services: Services, c: Context, request: ChatRequest, routedModel: string): Promise<ChatRequest | undefined> {
-  if (request.routeLabel !== undefined) return undefined;
-  const mode = readCompressHeader(c.req.header("x-tollgate-compress"));
-  const economy = services.tierModels.economy[0];
-  const result = await compressConversation(
-    {
-      config: services.config,
-      store: services.store,
-      logger: services.logger,
-      economyModel: economy === undefined ? undefined : services.config.models[economy],
-      summarize: async (body) => {
-        const headers: Record<string, string> = {
-          "content-type": "application/json",
-          "x-tollgate-internal": services.internalToken,
-          "x-tollgate-tier": "economy",
-          "x-tollgate-compress": "off",
-          "x-tollgate-cache": "off",
-        };
-        const authorization = c.req.header("authorization");
-        if (authorization !== undefined) headers.authorization = authorization;
-        const answer = await services.dispatch(new Request(new URL("/v1/chat/completions", c.req.url), { method: "POST", headers, body: JSON.stringify({ ...body, model: economy }) }));
-        if (answer.status !== 200) throw new Error(`the summary call answered ${answer.status}`);
-        const completion = (await answer.json()) as { choices?: Array<{ message?: { content?: unknown } }> };
-        const content = completion.choices?.[0]?.message?.content;
-        return typeof content === "string" && content.trim() !== "" ? content : undefined;
-      },
-    },
-    request.body,
-    services.config.models[routedModel]!,
-    mode,
-  );
-  if (!result) return undefined;
-  return { ...request, body: result.body, bodyChars: Math.ceil((request.bodyChars * result.after) / result.before), compressed: { before: result.before, after: result.after } };
-}
-
-
-function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, prepared: Prepared<B>, route: string): Served {
-  route = plan.routeLabel ?? route;
-  return { request, endpoint: shape.name, prepared, route, fallbackFrom: [], outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
-}
-
-/** `x-tollgate-route`: why the request went where it went. */
-function routeOf<B extends RequestBody>(plan: RequestPlan<B>, hold: BudgetHold<Prepared<B>>): string {
-  if (plan.routeLabel !== undefined) return plan.routeLabel;
-  if (hold.fallbackFrom.length > 0 || hold.cooling.length > 0) return "fallback";
-  return hold.model === plan.decision.model ? plan.decision.route : "budget-downgrade";
+function chatView<B extends RequestBody>(shape: EndpointShape<B>) {
+  if (!shape.rewritable) return undefined;
+  return {
+    request: (request: ProxiedRequest<B>) => request as unknown as ChatRequest,
+    prepared: (prepared: Prepared<B>) => prepared as unknown as Prepared<ChatBody>,
+    body: (body: ChatBody) => body as unknown as B,
+  };
 }
 
 /** The request as the model receives it. */
@@ -145,16 +104,6 @@ function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, s
   });
 }
 
-/** Fallback within the tier (`routing.fallback`): the budget moves to the next untried model. */
-async function fallbackTo<B extends RequestBody>(services: Services, hold: BudgetHold<Prepared<B>>, failed: Prepared<B>): Promise<boolean> {
-  const tier = failed.config.tier;
-  const setting = services.config.routing.fallback;
-  if (failed.config.kind !== "chat" || !(typeof setting === "boolean" ? setting : (setting[tier] ?? true))) return false;
-  const tried = new Set([...hold.fallbackFrom, failed.model]);
-  const alternatives = services.tierModels[tier].filter((m) => !tried.has(m));
-  return alternatives.length > 0 && hold.moveTo(alternatives);
-}
-
 /**
  * Accounts for a request that ended without an answer being accounted: the upstream failed (nothing
  * billed), or the client left or something broke after the request went upstream (its prompt was
@@ -162,12 +111,12 @@ async function fallbackTo<B extends RequestBody>(services: Services, hold: Budge
  */
 async function accountUnfinished(services: Services, ex: Exchange, served: Served, forwarded: boolean, settle: Settle): Promise<void> {
   if (!forwarded) return;
-  const failure = ex.failure as { status?: number; code?: string } | undefined;
-  const upstreamFailed = !ex.clientGone && typeof failure?.code === "string" && failure.code.startsWith("upstream_");
+  const failure = ex.failure;
+  // An upstream that failed to answer (unreachable, timed out, at capacity) produced nothing to bill.
   const outcome: Outcome = ex.clientGone
     ? { status: 499, outputText: [] }
-    : upstreamFailed
-      ? { status: failure.status ?? 502, nothingBilled: true }
+    : failure instanceof UpstreamFailure
+      ? { status: failure.status, nothingBilled: true }
       : { status: 500, outputText: [] };
   await (await accountRequest(services, served, outcome, settle)).settled;
 }
