@@ -62,6 +62,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   const logger = options.logger ?? jsonLogger;
   const store = options.store ?? createStore(config, clock, logger);
   const metrics = new Metrics();
+  const upstream = new UpstreamClient(config.upstreams);
   const tierModels = buildTierModels(config);
   const encodings = new Map<string, EncodingName>(
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
@@ -82,7 +83,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     }),
     tierModels,
     auth: createAuthenticator(config),
-    upstream: new UpstreamClient(config.upstreams),
+    upstream,
     settler,
     leases: new Leases(store, settler, config, clock, logger),
     windows: new WindowCache(config.budgets.timezone),
@@ -92,9 +93,8 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     objects: new ObjectDirectory(store, config.passthrough === false ? "key" : config.passthrough.owner),
     dispatch: () => Promise.reject(new Error("dispatch before buildApp")),
     internalToken: randomUUID(),
-    batcher: undefined,
+    batcher: createBatcher({ config, upstream, clock }),
   };
-  services.batcher = createBatcher(services);
   return services;
 }
 

@@ -45,7 +45,7 @@ export interface Services {
   /** Marks such requests (`x-tollgate-internal`); random per process, never sent upstream. */
   readonly internalToken: string;
   /** Micro-batches of this process (`x-tollgate-batch`). */
-  batcher: MicroBatcher | undefined;
+  readonly batcher: MicroBatcher | undefined;
 }
 
 /** Requests in flight, so a shutdown can wait for them. `enter` hands back the one way out. */
