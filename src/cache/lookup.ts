@@ -14,8 +14,12 @@ export interface RequestScope {
 export type CacheLookup =
   | { kind: "off" }
   | { kind: "hit"; text: string }
-  /** `store` files an answer under the request as it was sent (model and body) to the attempt that produced it. */
-  | { kind: "miss"; store(answered: Prepared, answer: string): Promise<void> };
+  /**
+   * `store` files a whole answer under the request as it was sent (model and body) to the attempt
+   * that produced it, when it can be replayed: it carries usage, and a stream rebuilt from it would
+   * carry everything (`replayable`), unless the endpoint's answers are all alike (embeddings).
+   */
+  | { kind: "miss"; store(answered: Prepared, answer: string, shown: { usage: boolean; replayable: boolean }): Promise<void> };
 
 /**
  * Looks for the answer of an identical request (same scope, routed model, messages and
@@ -29,10 +33,13 @@ export async function lookInCache(
   request: ProxiedRequest,
   prepared: Prepared,
   header: string | undefined,
-  alwaysDeterministic: boolean,
+  /** The endpoint's shape's `cache`: `never` is never looked up, `always` always is. */
+  served: "deterministic" | "always" | "never",
 ): Promise<CacheLookup> {
+  if (served === "never") return { kind: "off" };
   const mode = readCacheHeader(header);
-  if (!cache || !cacheApplies(mode, prepared.body, alwaysDeterministic)) return { kind: "off" };
+  const always = served === "always";
+  if (!cache || !cacheApplies(mode, prepared.body, always)) return { kind: "off" };
   const key = cacheKey(cacheScope(scope, request.caller), prepared.model, prepared.body);
   let text = await cache.get(key);
   if (text === null) {
@@ -44,5 +51,11 @@ export async function lookInCache(
   const scopeId = cacheScope(scope, request.caller);
   // A downgrade, a fallback or an output cap answers another request than the one looked up: its
   // answer is that request's, never the routed one's.
-  return { kind: "miss", store: (answered, answer) => cache.put(cacheKey(scopeId, answered.model, answered.body), answer).catch(() => {}) };
+  return {
+    kind: "miss",
+    store: async (answered, answer, shown) => {
+      if (!shown.usage || !(shown.replayable || always)) return;
+      await cache.put(cacheKey(scopeId, answered.model, answered.body), answer).catch(() => {});
+    },
+  };
 }

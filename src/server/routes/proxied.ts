@@ -1,6 +1,6 @@
 import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
-import { lookInCache } from "../../cache/lookup.js";
+import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
 import { isStoredAnswer, rememberAnswer } from "../../endpoints/previous-response.js";
 import type { EndpointShape, RequestBody } from "../../endpoints/shape.js";
@@ -43,7 +43,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const routed = await plan.prepare(plan.decision.model);
 
-    const cached = shape.cache === "never" ? ({ kind: "off" } as const) : await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache === "always");
+    const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
 
     const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
@@ -128,7 +128,7 @@ async function relayAnswer<B extends RequestBody>(
   served: Served,
   capped: boolean,
   forwarded: Forwarded<Prepared<B>>,
-  storeInCache: ((answered: Prepared, answer: string) => Promise<void>) | undefined,
+  storeInCache: Extract<CacheLookup, { kind: "miss" }>["store"] | undefined,
   settle: Settle,
 ): Promise<Answer> {
   const { reply } = forwarded;
@@ -156,7 +156,7 @@ async function relayAnswer<B extends RequestBody>(
       return { response: upstreamError(services, 502, text, contentType, headers, "the upstream answered a streamed request without a stream") };
     }
     const masked = maskSecrets(text, services.upstream.secrets);
-    if (storeInCache && outcome.usage && (replayable || shape.cache === "always")) await storeInCache(served.prepared, masked);
+    await storeInCache?.(served.prepared, masked, { usage: outcome.usage !== undefined, replayable });
     headers["x-tollgate-cost"] = headerUsd(accounted.cost);
     headers["content-type"] = contentType || "application/json";
     return { response: new Response(masked, { status: reply.status, headers }), finished: accounted.settled };
@@ -177,7 +177,8 @@ async function relayAnswer<B extends RequestBody>(
         await accounted.settled;
         await remember(outcome);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
-        if (storeInCache && answer) await storeInCache(served.prepared, answer);
+        // An answer assembled from a whole stream replays as it came.
+        if (answer) await storeInCache?.(served.prepared, answer, { usage: true, replayable: true });
       } finally {
         finish();
       }
