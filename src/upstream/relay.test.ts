@@ -110,6 +110,35 @@ describe("relayStream", () => {
     expect(calls.done).toBe(1);
   });
 
+  it("ends with 200 when the client leaves after the whole answer arrived but before the upstream closed", async () => {
+    const body = new Readable({ read() {} });
+    const { reply, calls } = replyOf(body);
+    const { stream, ends } = relay(reply);
+    const reader = stream.getReader();
+    body.push(delta("Hi") + USAGE_CHUNK + DONE);
+    let text = "";
+    while (!text.endsWith(DONE)) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(ends.map((e) => e.status)).toEqual([200]);
+    expect(ends[0]!.usage).toEqual({ promptTokens: 9, cachedTokens: 0, completionTokens: 2 });
+    expect(calls.done).toBe(1);
+  });
+
+  it("ends once, with 200, when the client leaves while the whole stream's end is being accounted", async () => {
+    const body = new Readable({ read() {} });
+    const { reply, calls } = replyOf(body);
+    let stored = () => {};
+    const { stream, ends } = relay(reply, () => new Promise<void>((resolve) => (stored = resolve)));
+    for (const c of [delta("Hi"), USAGE_CHUNK, DONE]) body.push(c);
+    body.push(null);
+    while (ends.length === 0) await turn();
+    // The answer is whole and its settle under way; the client leaves before the stream closes.
+    await Promise.all([stream.cancel(), stored()]);
+    await turn();
+    expect(ends.map((e) => e.status)).toEqual([200]);
+    expect(calls.done).toBe(1);
+  });
+
   it("still closes the client's stream when the accounting at its end fails, and reports the failure", async () => {
     const { reply, calls } = replyOf(upstreamOf([delta("Hi"), DONE]));
     const { stream, ends, failures } = relay(reply, () => Promise.reject(new Error("ledger bug")));

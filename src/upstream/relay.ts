@@ -169,7 +169,8 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         // The client went away: stop the upstream generating (and billing) more.
         reply.body.destroy();
         wake?.();
-        await end(499);
+        // A client leaving after the whole answer arrived (`[DONE]` seen) got its answer: 200.
+        await end(accountant.sawEnd ? 200 : 499);
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: RELAY_BUFFER_BYTES }),
