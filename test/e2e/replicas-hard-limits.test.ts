@@ -79,20 +79,35 @@ describe("hard limits across three replicas", () => {
     expect(results.filter((r) => r.status !== 200 && r.status !== 429)).toEqual([]);
     const answered = results.filter((r) => r.status === 200).length;
     expect(answered).toBeGreaterThan(20);
-    expect(results.some((r) => r.capped)).toBe(true);
+    // Whether the burst itself capped one depends on how its settles interleave. One request at a
+    // time, each without a limit, the room left shrinks by what each answer cost until a worst case
+    // no longer fits whole: that request is capped to the room left, before any is refused.
+    let capped = results.filter((r) => r.capped).length;
+    let moreAnswered = 0;
+    for (let i = 0, refused = false; capped === 0 && !refused; i++) {
+      try {
+        const { response } = await clients[i % 3]!.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `one more ${i}` }] }).withResponse();
+        moreAnswered++;
+        if (response.headers.get("x-tollgate-output-capped") !== null) capped++;
+      } catch (err) {
+        expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(429);
+        refused = true;
+      }
+    }
+    expect(capped).toBeGreaterThan(0);
 
     const redis = new Redis(redisUrl());
     try {
       // An answer leaves before its settle lands: wait until no hold is left, then read.
       await expect.poll(() => redis.zcard(`${prefix}{tg}:holds`), { timeout: 10_000 }).toBe(0);
       const recs = records(await redis.xrange(`${prefix}{tg}:usage`, "-", "+"));
-      expect(recs.length).toBe(answered);
+      expect(recs.length).toBe(answered + moreAnswered);
       const recorded = await dailySpend(redis, prefix, recs, (day) => `c:global::d:${day}`);
       // Every answer settled at what the upstream billed, and that stays within the limit.
       expect(recorded).toBe(billedNano);
       expect(recorded).toBeLessThanOrEqual(LIMIT_USD * 1e9);
       expect(await redis.zcard(`${prefix}{tg}:holds`)).toBe(0);
-      console.info(`hard limits: limit ${LIMIT_USD * 1e9} nano-USD, recorded ${recorded}, upstream billed ${billedNano}; ${answered} answered (${results.filter((r) => r.capped).length} with output capped), ${REQUESTS - answered} refused`);
+      console.info(`hard limits: limit ${LIMIT_USD * 1e9} nano-USD, recorded ${recorded}, upstream billed ${billedNano}; ${answered} answered (${results.filter((r) => r.capped).length} with output capped), ${REQUESTS - answered} refused; then ${moreAnswered} one at a time until one was capped`);
     } finally {
       redis.disconnect();
     }
