@@ -40,7 +40,8 @@ export async function lookInCache(
   const mode = readCacheHeader(header);
   const always = served === "always";
   if (!cache || !cacheApplies(mode, prepared.body, always)) return { kind: "off" };
-  const key = cacheKey(cacheScope(scope, request.caller), prepared.model, prepared.body);
+  const scopeId = cacheScope(scope, request.caller);
+  const key = cacheKey(scopeId, prepared.model, prepared.body);
   let text = await cache.get(key);
   if (text === null) {
     const ticket = await cache.acquire(key, ex.signal);
@@ -48,7 +49,6 @@ export async function lookInCache(
     if (!ticket.leader) text = await cache.get(key);
   }
   if (text !== null) return { kind: "hit", text };
-  const scopeId = cacheScope(scope, request.caller);
   // A downgrade, a fallback or an output cap answers another request than the one looked up: its
   // answer is that request's, never the routed one's.
   return {

@@ -28,7 +28,7 @@ export type OwnerMode = "key" | "team";
 
 
 /** The owner a caller's new objects get: its key, or its key's team (`passthrough.owner: team`). */
-export function ownerOf(caller: Caller, mode: OwnerMode): string {
+function ownerOf(caller: Caller, mode: OwnerMode): string {
   if (caller.keyId === null) return "open";
   return mode === "team" && caller.team !== null ? `team:${caller.team}` : `key:${caller.keyId}`;
 }

@@ -7,8 +7,11 @@
 /** Fields that name a stored object, at any depth of a request body (tools, attachments, tool resources). */
 const REFERENCE_FIELDS = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids", "vector_store_id", "container", "thread_id"]);
 
-/** A quick look at a body's text: only a body that mentions a reference field is walked. */
-export const MAY_REFERENCE = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id|conversation|previous_response_id)"\s*:/;
+/**
+ * A quick look at a priced request's text: only a body that mentions a reference field (other than
+ * the continuations its route checks on its own) is walked.
+ */
+export const MAY_REFERENCE = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id)"\s*:/;
 
 /**
  * The stored objects a request body names, wherever they are: a file in a message's attachments, a

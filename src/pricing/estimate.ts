@@ -9,7 +9,7 @@ import { ratesFor } from "./rates.js";
 export const MIN_CAPPED_OUTPUT = 64;
 
 /** What a request can produce on a model: its output ceiling, the context left after the prompt. */
-export function outputCeiling(model: ModelConfig, promptTokens: number): number {
+function outputCeiling(model: ModelConfig, promptTokens: number): number {
   return Math.max(1, Math.min(model.max_output_tokens ?? Infinity, model.context_window - promptTokens));
 }
 

@@ -64,7 +64,10 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   }
   // Files, vector stores and containers named anywhere in the body (a tool's resources, an input file).
   if (MAY_REFERENCE.test(text)) {
-    for (const id of referencedIds(body, CONTINUATIONS)) if (!(await services.objects.reachable(caller, id))) throw objectNotFound(id);
+    const ids = referencedIds(body, CONTINUATIONS);
+    const reached = await Promise.all(ids.map((id) => services.objects.reachable(caller, id)));
+    const missing = ids.find((_, i) => !reached[i]);
+    if (missing !== undefined) throw objectNotFound(missing);
   }
   const conversation = body.conversation;
   const conversationId = typeof conversation === "string" ? conversation : (conversation as { id?: unknown } | null | undefined)?.id;
@@ -75,7 +78,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
 /** Continuations: checked on their own, with what they say of the upstream and the context. */
 const CONTINUATIONS = new Set(["previous_response_id", "conversation"]);
 
-export function endpointNotAllowed(name: string): ProxyError {
+function endpointNotAllowed(name: string): ProxyError {
   return new ProxyError("endpoint_not_allowed", `This key may not call the ${name} endpoints.`);
 }
 

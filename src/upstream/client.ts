@@ -43,7 +43,7 @@ export interface ForwardRequest {
 
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
 export class UpstreamFailure extends ProxyError {
-  /** True when the request never reached the upstream (no connection): nothing can have been billed. */
+  /** True when the request never reached the upstream (no connection): nothing can have been billed (a metered call settles at 0). */
   notSent = false;
 
   constructor(

@@ -56,8 +56,10 @@ export async function forwardWithFallback<P extends { model: string }>(first: P,
 
     let errorText: string | undefined;
     if (reply) {
-      using failed = reply;
-      errorText = await failed.body.text().catch(() => "");
+      {
+        using failed = reply;
+        errorText = await failed.body.text().catch(() => "");
+      }
       const coolMs = retryAfterMs(reply.headers["retry-after"], steps.now());
       if (coolMs !== undefined) await steps.coolDown(candidate.model, coolMs);
     }

@@ -118,15 +118,16 @@ export async function accountRequest(
     requested_model_cost_nano: baseline ? usageCost(baseline, usage) : cost,
     cache_hit: outcome.cacheHit ?? false,
     optimizer_saved_tokens: served.optimizerSavedTokens,
-    optimizer_saved_nano: inputCost(model, served.optimizerSavedTokens, usage.promptTokens),
+    // Each saving at the rates the prompt would have had without it (long context).
+    optimizer_saved_nano: inputCost(model, served.optimizerSavedTokens, usage.promptTokens + served.optimizerSavedTokens),
     context_dropped_messages: prepared.droppedMessages,
     context_dropped_tokens: prepared.droppedTokens,
-    context_saved_nano: inputCost(model, prepared.droppedTokens, usage.promptTokens),
+    context_saved_nano: inputCost(model, prepared.droppedTokens, usage.promptTokens + prepared.droppedTokens),
     output_limit: served.outputLimit ?? null,
     output_capped: prepared.outputCapped,
     latency_ms: latencyMs,
     compressed_tokens: compressedTokens,
-    compress_saved_nano: inputCost(model, compressedTokens, usage.promptTokens),
+    compress_saved_nano: inputCost(model, compressedTokens, usage.promptTokens + compressedTokens),
     priced: true,
   };
   const settled = settle(cost, record);

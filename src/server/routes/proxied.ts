@@ -54,19 +54,22 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
 
     forwardedAt = performance.now();
     services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
-    const batched = chat && (await answerInBatch(services, request.batchWaitMs, chat.prepared(attempts.current.prepared), request.id));
+    const first = attempts.current;
+    const batched = chat && request.batchWaitMs !== undefined ? await answerInBatch(services, request.batchWaitMs, chat.prepared(first.prepared), request.id) : undefined;
     if (batched) {
-      const accounted = await accountRequest(services, servedNow(), { status: 200, usage: batched.answer.usage }, settle);
-      const headers = { ...tollgateHeaders(servedNow(), attempts.current.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
+      const now = servedNow();
+      const accounted = await accountRequest(services, now, { status: 200, usage: batched.answer.usage }, settle);
+      const headers = { ...tollgateHeaders(now, first.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
-    const forwarded = await forwardWithFallback(attempts.current.prepared, {
+    const forwarded = await forwardWithFallback(first.prepared, {
       send: (candidate) => sendUpstream(services, ex, shape, candidate),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
     });
-    return relayAnswer(services, ex, shape, servedNow(), attempts.current.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
+    const answering = servedNow();
+    return relayAnswer(services, ex, shape, answering, attempts.current.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
   });
 }
 
@@ -177,8 +180,8 @@ async function relayAnswer<B extends RequestBody>(
         await accounted.settled;
         await remember(outcome);
         const answer = outcome.status === 200 ? assembler?.json() : undefined;
-        // An answer assembled from a whole stream replays as it came.
-        if (answer) await storeInCache?.(served.prepared, answer, { usage: true, replayable: true });
+        // An answer assembled from a whole stream replays as it came, masked as the client saw it.
+        if (answer) await storeInCache?.(served.prepared, maskSecrets(answer, services.upstream.secrets), { usage: true, replayable: true });
       } finally {
         finish();
       }
