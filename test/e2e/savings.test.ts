@@ -190,6 +190,19 @@ describe("response cache", () => {
     expect(again.data.choices[0]!.message.content).toBe("answered by gpt-4o");
   });
 
+  it("replays an answer with the upstream's secrets masked, as the client first saw it", async () => {
+    upstream.behave = () => ({ kind: "stream", pieces: ["key: ", "sk-upstream-openai", " done"], usage: { prompt_tokens: 15, completion_tokens: 3 } });
+    const read = async () => {
+      let text = "";
+      for await (const chunk of await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("secret"), temperature: 0, stream: true })) text += chunk.choices[0]?.delta?.content ?? "";
+      return text;
+    };
+    const asked = upstream.requests.length;
+    expect(await read()).toBe("key: *** done");
+    expect(await read()).toBe("key: *** done");
+    expect(upstream.requests.length).toBe(asked + 1);
+  });
+
   it("replays a hit as a stream the SDK parses like a live one", async () => {
     upstream.behave = () => ({ kind: "stream", pieces: ["Par", "is", "."], usage: { prompt_tokens: 15, completion_tokens: 3 } });
     const live = await client.chat.completions.create({ model: "gpt-4o-mini", messages: question("s"), temperature: 0, stream: true, stream_options: { include_usage: true } });
