@@ -82,12 +82,17 @@ export interface PriceInput<B extends RequestBody> {
 
 /** Prices a fitted request on its model: the worst case it holds and the estimate it shows. */
 export function priceFitted<B extends RequestBody>(input: PriceInput<B>): Prepared<B> {
-  const { model, fitted, shape, body } = input;
+  const { model, fitted, shape } = input;
+  let body = input.body;
   const floor = input.promptBefore > 0 ? Math.ceil((input.floorTokens * fitted.promptTokens) / input.promptBefore) : input.floorTokens;
   const inputTokens = Math.max(fitted.promptTokens, floor);
   const choices = shape.choices(body);
   const clientLimit = shape.outputLimit(body);
   const worstOutput = shape.modelKind === "embedding" ? 0 : worstCaseOutput(model, fitted.promptTokens, clientLimit) + input.tokens.prediction;
+  // The hold is the contract: a request held for the model's output limit is sent with it, so the
+  // upstream cannot write past what was held. (A model whose limit is unknown is held for the rest
+  // of its window, more than the upstream can write.)
+  if (clientLimit === undefined && shape.modelKind !== "embedding" && model.max_output_tokens !== undefined) body = shape.withOutputLimit(body, worstOutput - input.tokens.prediction);
   const expected = expectedOutput(worstOutput, inputTokens, clientLimit, input.outputEstimate);
   const prepared: Prepared<B> = {
     model: input.name,

@@ -131,6 +131,11 @@ export async function accountRequest(
     priced: true,
   };
   const settled = settle(cost, record);
+  const choices = typeof request.body.n === "number" && request.body.n > 0 ? request.body.n : 1;
+  if (source === "upstream" && usage.completionTokens > prepared.worstOutput * choices) {
+    // Recorded as it is: the bill is what it is. Worth a look: the hold did not bound this answer.
+    services.logger.log("warn", "usage_above_hold", { request_id: request.id, model: prepared.model, output_tokens: usage.completionTokens, held_output_tokens: prepared.worstOutput });
+  }
 
   const m = services.metrics;
   const tier = model.tier;

@@ -126,6 +126,29 @@ describe("plain answers", () => {
   });
 });
 
+describe("the hold is the contract", () => {
+  it("sends a request without a limit with the model's output limit it was held for", async () => {
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: user("no limit given") });
+    expect(lastRequest().body.max_tokens).toBe(16384);
+    await client.responses.create({ model: "gpt-4o-mini", input: "no limit given" });
+    expect(lastRequest().body.max_output_tokens).toBe(16384);
+    // A model whose limit is unknown is held for the rest of its window, more than it can write: nothing is sent.
+    await client.chat.completions.create({ model: "gpt-4o", messages: user("no limit known") }, { headers: { "x-tollgate-tier": "standard" } });
+    expect(lastRequest().body).not.toHaveProperty("max_tokens");
+    // The client's own limit is never raised.
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: user("my limit"), max_tokens: 7 });
+    expect(lastRequest().body.max_tokens).toBe(7);
+  });
+
+  it("records a usage above what was held as it is, and says so in the log", async () => {
+    upstream.behave = () => ({ kind: "json", usage: { prompt_tokens: 10, completion_tokens: 50 } });
+    const { response } = await client.chat.completions.create({ model: "gpt-4o-mini", messages: user("too long an answer"), max_tokens: 20 }).withResponse();
+    const id = response.headers.get("x-request-id");
+    await expect.poll(async () => (await records()).find((r) => r.request_id === id)).toMatchObject({ output_tokens: 50, cost_nano: 10 * 150 + 50 * 600 });
+    expect(proxy.logger.lines.find((l) => l.event === "usage_above_hold" && l.request_id === id)).toMatchObject({ level: "warn", output_tokens: 50, held_output_tokens: 20 });
+  });
+});
+
 describe("streaming", () => {
   it("hides usage from a client that did not ask for it, yet records the real cost", async () => {
     upstream.behave = () => ({ kind: "stream", pieces: ["One", " two", " three"], usage: { prompt_tokens: 20, completion_tokens: 3 } });
