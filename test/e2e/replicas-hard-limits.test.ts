@@ -41,8 +41,8 @@ describe("hard limits across three replicas", () => {
 
   beforeAll(async () => {
     upstream = await startUpstream((req) => {
-      // As much output as allowed: the request's own limit, else a long answer of 2,000 tokens.
-      const completion = req.body.max_tokens ?? req.body.max_completion_tokens ?? 2000;
+      // A long answer of 2,000 tokens, or as much as the limit the request was sent with allows.
+      const completion = Math.min(req.body.max_tokens ?? req.body.max_completion_tokens ?? Infinity, 2000);
       const prompt = 12;
       billedNano += Math.round(prompt * 0.15 * 1000) + Math.round(completion * 0.6 * 1000);
       return { kind: "json", usage: { prompt_tokens: prompt, completion_tokens: completion } };
