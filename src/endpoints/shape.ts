@@ -44,3 +44,19 @@ export interface EndpointShape<B extends RequestBody = RequestBody> {
 
 /** The output limit the client set, whichever field it used. */
 export const positiveInt = (value: unknown): number | undefined => (typeof value === "number" && Number.isInteger(value) && value > 0 ? value : undefined);
+
+/**
+ * The chat side of a rewritable endpoint: its body is the chat body itself (`rewritable`), so its
+ * values are chat values; the steps only chat takes (token reduction, context fit, compression,
+ * micro-batches) see them so. This is the one place that is said to the compiler; any other
+ * endpoint gets undefined.
+ */
+export function chatSide<B extends RequestBody>(shape: EndpointShape<B>) {
+  if (!shape.rewritable) return undefined;
+  return {
+    toChat: (body: B) => body as unknown as ChatBody,
+    fromChat: (body: ChatBody) => body as unknown as B,
+    /** A value holding the body (a request, a prepared request), seen as holding the chat body. */
+    holding: <T extends { body: B }>(value: T) => value as unknown as Omit<T, "body"> & { body: ChatBody },
+  };
+}

@@ -1,7 +1,7 @@
 import type { Config, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { chatShape } from "../endpoints/chat.js";
-import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
+import { chatSide, type EndpointShape, type RequestBody } from "../endpoints/shape.js";
 import { applyOutputLimit } from "../optimize/output-limit.js";
 import { optimizePrompt } from "../optimize/prompt.js";
 import type { ChatBody } from "../request/parse.js";
@@ -119,7 +119,8 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
   let body = request.body;
   let outputLimit: number | undefined;
   let optimizerSavedTokens = 0;
-  if (shape.rewritable) {
+  const chatBody = chatSide(shape);
+  if (chatBody) {
     const limited = applyOutputLimit(view, request.requestType, config.optimize.output_limits);
     let chat = limited.body;
     outputLimit = limited.applied;
@@ -131,9 +132,9 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
         chat = optimized;
       }
     }
-    body = chat as unknown as B;
+    body = chatBody.fromChat(chat);
   }
-  const countedView = shape.rewritable ? (body as unknown as ChatBody) : view;
+  const countedView = chatBody ? chatBody.toChat(body) : view;
   const floorTokens = sizeFloorTokens(request.bodyChars, view);
   const prior = request.priorTokens ?? 0;
 
@@ -145,7 +146,7 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
     let fitted: Fitted;
     if (shape.modelKind === "embedding") fitted = { body: countedView, droppedMessages: 0, droppedTokens: 0, promptTokens: before };
     else fitted = fitToModel(countedView, tokens, model, shape.rewritable && config.optimize.fit_context, shape.outputLimit(body), prior);
-    const sent = shape.rewritable ? (fitted.body as unknown as B) : body;
+    const sent = chatBody ? chatBody.fromChat(fitted.body) : body;
     return priceFitted({ name, model, shape, body: sent, fitted, tokens, floorTokens: floorTokens + prior, promptBefore: before, outputEstimate: config.budgets.output_estimate });
   };
   return {

@@ -3,10 +3,9 @@ import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
 import { isStoredAnswer, rememberAnswer } from "../../endpoints/previous-response.js";
-import type { EndpointShape, RequestBody } from "../../endpoints/shape.js";
+import { chatSide, type EndpointShape, type RequestBody } from "../../endpoints/shape.js";
 import { headerUsd, type Nano } from "../../money.js";
-import { planRequest, type ChatRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
-import type { ChatBody } from "../../request/parse.js";
+import { planRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
 import { restoreBigIntegers } from "../../request/big-integers.js";
 import type { Services } from "../../services.js";
 import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
@@ -35,10 +34,10 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
   return exchange(services, async (ex, c) => {
     let request = await admit(services, c, shape);
     let plan = await planRequest(services, request, shape);
-    const chat = chatView(shape);
-    const compressed = chat && (await compressIfLong(services, c, chat.request(request), plan.decision.model));
+    const chat = chatSide(shape);
+    const compressed = chat && (await compressIfLong(services, c, chat.holding(request), plan.decision.model));
     if (chat && compressed) {
-      request = { ...request, body: chat.body(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
+      request = { ...request, body: chat.fromChat(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
       plan = await planRequest(services, request, shape);
     }
     const routed = await plan.prepare(plan.decision.model);
@@ -55,7 +54,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     forwardedAt = performance.now();
     services.metrics.overhead.observe((forwardedAt - request.startedMono) / 1000);
     const first = attempts.current;
-    const batched = chat && request.batchWaitMs !== undefined ? await answerInBatch(services, request.batchWaitMs, chat.prepared(first.prepared), request.id) : undefined;
+    const batched = chat && request.batchWaitMs !== undefined ? await answerInBatch(services, request.batchWaitMs, chat.holding(first.prepared), request.id) : undefined;
     if (batched) {
       const now = servedNow();
       const accounted = await accountRequest(services, now, { status: 200, usage: batched.answer.usage }, settle);
@@ -81,19 +80,6 @@ function served<B extends RequestBody>(shape: EndpointShape<B>, request: Proxied
   return { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
 }
 
-/**
- * The steps only chat takes (compression, micro-batches) see a rewritable endpoint's values as chat
- * ones: its body is the chat body itself (EndpointShape.rewritable). This is the one place that is
- * said to the compiler; other endpoints get undefined.
- */
-function chatView<B extends RequestBody>(shape: EndpointShape<B>) {
-  if (!shape.rewritable) return undefined;
-  return {
-    request: (request: ProxiedRequest<B>) => request as unknown as ChatRequest,
-    prepared: (prepared: Prepared<B>) => prepared as unknown as Prepared<ChatBody>,
-    body: (body: ChatBody) => body as unknown as B,
-  };
-}
 
 /** The request as the model receives it. */
 function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>) {
