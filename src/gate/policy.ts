@@ -1,6 +1,7 @@
 import type { PassthroughConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
-import { classifyPath, grantAllows, policyOf, type Classified } from "./classes.js";
+import type { Caller } from "../caller.js";
+import { classifyPath, grantAllows, policyOf, type Classified, type EndpointClassName } from "./classes.js";
 
 /** What the gate lets a pass-through call do. */
 export interface GateDecision {
@@ -13,9 +14,11 @@ export interface GateDecision {
 }
 
 /** What the gate knows of a caller. */
-export interface GateCaller {
-  endpoints?: readonly string[];
-  admin?: true;
+export type GateCaller = Pick<Caller, "endpoints" | "admin">;
+
+/** The key's `endpoints` allow-list, for every class, priced ones included: a 403 when it leaves `name` out. */
+export function requireGrant(caller: GateCaller, name: EndpointClassName): void {
+  if (!grantAllows(caller.endpoints, name)) throw new ProxyError("endpoint_not_allowed", `This key may not call the ${name} endpoints.`);
 }
 
 /**
@@ -36,7 +39,7 @@ export function gateCall(settings: PassthroughConfig, caller: GateCaller, method
   if (policy === "off") {
     throw new ProxyError("endpoint_not_allowed", `The ${endpoint.class} endpoints are turned off on this gateway (passthrough.endpoints.${endpoint.class}).`);
   }
-  if (!grantAllows(caller.endpoints, endpoint.class)) throw new ProxyError("endpoint_not_allowed", `This key may not call the ${endpoint.class} endpoints.`);
+  requireGrant(caller, endpoint.class);
   const holdUsd = endpoint.spends && policy !== "free" ? policy.hold : undefined;
   if (holdUsd !== undefined && caller.admin) {
     throw new ProxyError("endpoint_not_allowed", "The admin key reads and deletes stored objects; calls that spend need a client key.");

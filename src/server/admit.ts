@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { readBatchHeader } from "../batch/step.js";
 import { ProxyError } from "../errors.js";
-import { grantAllows, type EndpointClassName } from "../gate/classes.js";
+import type { EndpointClassName } from "../gate/classes.js";
+import { requireGrant } from "../gate/policy.js";
 import { objectNotFound } from "../gate/objects.js";
 import { MAY_REFERENCE, referencedIds } from "../gate/stored.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
@@ -40,7 +41,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   const startedMono = performance.now();
   const startedAt = services.clock.now();
   const caller = services.auth.authenticate(c.req.header("authorization"));
-  if (!grantAllows(caller.endpoints, shape.name as EndpointClassName)) throw endpointNotAllowed(shape.name);
+  requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
@@ -77,10 +78,6 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
 
 /** Continuations: checked on their own, with what they say of the upstream and the context. */
 const CONTINUATIONS = new Set(["previous_response_id", "conversation"]);
-
-function endpointNotAllowed(name: string): ProxyError {
-  return new ProxyError("endpoint_not_allowed", `This key may not call the ${name} endpoints.`);
-}
 
 export function modelNotAllowed(model: string): ProxyError {
   return new ProxyError("model_not_allowed", `This key may not use the model '${model}'.`, "model");
