@@ -35,6 +35,19 @@ export const priceSchema = z.strictObject({
   per_audio_second: usd.optional(),
   per_1k_characters: usd.optional(),
   per_video_second: usd.optional(),
+  /** Audio tokens, USD per 1M: input, output and cached input (chat audio, realtime models). */
+  input_audio: usd.optional(),
+  output_audio: usd.optional(),
+  cached_audio: usd.optional(),
+  /** A fee per call, USD (some providers bill each request on top of its tokens). */
+  per_request: usd.optional(),
+  /** A fee per web search the model makes, USD. */
+  web_search: usd.optional(),
+  /**
+   * Multipliers of the token prices by `service_tier` (`priority: 2.0`, `flex: 0.5`); a tier not
+   * listed here is priced as OpenAI publishes it (src/pricing/cost.ts SERVICE_TIERS), else at 1.
+   */
+  service_tiers: z.record(z.string(), z.number().positive()).optional(),
 });
 
 export const modelSchema = z.strictObject({

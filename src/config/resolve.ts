@@ -34,6 +34,15 @@ export interface ResolveOptions {
 
 const RATE_FIELDS = ["input", "cached_input", "output"] as const;
 
+/** Prices of what is billed besides text tokens: filled in from the catalogue when the configuration leaves them out. */
+const EXTRA_FIELDS = ["input_audio", "output_audio", "cached_audio", "per_request", "web_search"] as const;
+
+function extrasOf(price: Price | undefined): Partial<Price> {
+  const out: Partial<Price> = {};
+  for (const field of EXTRA_FIELDS) if (price?.[field] !== undefined) out[field] = price[field];
+  return out;
+}
+
 function describeDifference(configured: Price, catalogue: Price): string | undefined {
   const parts: string[] = [];
   for (const field of RATE_FIELDS) {
@@ -57,8 +66,9 @@ function sortedLongContext(price: Price): Price {
 /**
  * Gives every model concrete prices, a context window and (when known) an output limit: the
  * configuration's own fields first, then the catalogue's entry for the model's upstream id on the
- * upstream's provider. A price in the configuration always wins, whole: the catalogue neither fills
- * its gaps nor adds long-context rates to it.
+ * upstream's provider. A price in the configuration always wins, whole for its token rates: the
+ * catalogue neither fills their gaps nor adds long-context rates; it only adds the prices of what
+ * the configuration does not price at all (audio tokens, fees per call and per web search).
  */
 export function resolveModels(input: Pick<ConfigInput, "models" | "upstreams">, options: ResolveOptions = {}): ResolvedModels {
   const catalogue = options.catalogue ?? genaiPrices;
@@ -74,7 +84,9 @@ export function resolveModels(input: Pick<ConfigInput, "models" | "upstreams">, 
     let price: Price;
     let source: string;
     if (model.price) {
-      price = sortedLongContext(model.price);
+      // The token rates configured win whole; what the configuration does not price at all
+      // (audio, fees per call or search) comes from the catalogue, so it is not billed as free.
+      price = { ...extrasOf(found?.price), ...sortedLongContext(model.price) };
       source = "config";
       const detail = found && describeDifference(price, found.price);
       if (found && detail) resolved.differences.push({ model: name, catalogueModel: `${found.provider}/${found.model}`, configured: price, catalogue: found.price, detail });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CLASS_NAMES, ENDPOINT_CLASSES, ENDPOINT_GRANTS } from "../gate/classes.js";
 import { modelSchema, priceSchema, longContextSchema, routingSchema, ruleSchema, upstreamSchema } from "./models.js";
-import { batchSchema, budgetsSchema, cacheSchema, keySchema, ledgerSchema, limitsSchema, optimizeSchema, passthroughSchema, serverSchema, storeSchema } from "./sections.js";
+import { accountingSchema, batchSchema, budgetsSchema, cacheSchema, keySchema, ledgerSchema, limitsSchema, optimizeSchema, passthroughSchema, responsesSchema, serverSchema, storeSchema } from "./sections.js";
 import { tierSchema } from "./units.js";
 
 export { TIERS, tierSchema, type Tier } from "./units.js";
@@ -30,6 +30,8 @@ export const configInputSchema = z
     passthrough: passthroughSchema.default({ body_limit_mb: 512, endpoints: {}, unknown: "refuse", owner: "key" }),
     batch: batchSchema.default({ max_size: 20 }),
     ledger: ledgerSchema.default(ledgerSchema.parse({})),
+    accounting: accountingSchema.default(accountingSchema.parse({})),
+    responses: responsesSchema.default(responsesSchema.parse({})),
   })
   .superRefine((config, ctx) => {
     if (config.passthrough !== false && config.passthrough.upstream !== undefined && !config.upstreams[config.passthrough.upstream]) {

@@ -19,6 +19,8 @@ export const storeSchema = z.strictObject({
   on_error: z.enum(["closed", "open"]).default("closed"),
   /** How many usage records the store keeps (newest first). */
   usage_records_max: positiveInt.default(100_000),
+  /** Refuse to start when Redis keeps nothing on disk (a restart would reset every budget); see src/budget/persistence.ts. */
+  require_persistence: z.boolean().default(false),
 });
 
 export const limitsSchema = z.strictObject({
@@ -36,6 +38,29 @@ export const budgetsSchema = z.strictObject({
   global: limitsSchema.default({}),
   teams: z.record(z.string(), limitsSchema).default({}),
   keys: z.record(z.string(), limitsSchema).default({}),
+  /**
+   * What a request with web search is held for: at most `max` searches (a Responses request is
+   * sent with `max_tool_calls` at most this), each the model's fee plus `input_tokens` of search
+   * content read as input.
+   */
+  web_search: z
+    .strictObject({ max: positiveInt.default(10), input_tokens: z.number().int().nonnegative().default(8000) })
+    .default({ max: 10, input_tokens: 8000 }),
+});
+
+export const accountingSchema = z.strictObject({
+  /**
+   * Once a request has gone upstream, a client that leaves does not end its accounting: tollgate
+   * reads on to the answer's usage for at most this long (0: stop reading at once).
+   */
+  drain_seconds: z.number().nonnegative().default(120),
+});
+
+export const responsesSchema = z.strictObject({
+  /** How often tollgate looks up an unfinished background response to settle it. */
+  background_poll_seconds: positiveInt.default(30),
+  /** A background response still unfinished after this long is charged at its hold (`unreconciled`). */
+  background_hold_hours: z.number().positive().default(24),
 });
 
 export const keySchema = z.strictObject({

@@ -11,6 +11,7 @@ import { TIER_RANK } from "../routing/tiers.js";
 import type { Caller } from "../caller.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
+import { DEFAULT_IMAGE_FORMULA, imageFormulaFor, type ImageFormula } from "../tokens/media.js";
 import { fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";
 
 export type { Prepared } from "./prepare.js";
@@ -64,17 +65,18 @@ export interface PlanServices {
 }
 
 /**
- * Token counts of a request's bodies, once per (body, encoding): routing, every candidate model
- * and the usage record share them.
+ * Token counts of a request's bodies, once per (body, encoding, image formula): routing, every
+ * candidate model and the usage record share them.
  */
 class Counts {
-  private readonly byBody = new WeakMap<ChatBody, Map<EncodingName, Promise<RequestTokens>>>();
+  private readonly byBody = new WeakMap<ChatBody, Map<string, Promise<RequestTokens>>>();
 
-  of(body: ChatBody, encoding: EncodingName): Promise<RequestTokens> {
-    let perEncoding = this.byBody.get(body);
-    if (!perEncoding) this.byBody.set(body, (perEncoding = new Map()));
-    let counted = perEncoding.get(encoding);
-    if (!counted) perEncoding.set(encoding, (counted = countChatRequest(body, encoding)));
+  of(body: ChatBody, encoding: EncodingName, images: ImageFormula = DEFAULT_IMAGE_FORMULA): Promise<RequestTokens> {
+    let perCount = this.byBody.get(body);
+    if (!perCount) this.byBody.set(body, (perCount = new Map()));
+    const key = `${encoding}/${images.id}`;
+    let counted = perCount.get(key);
+    if (!counted) perCount.set(key, (counted = countChatRequest(body, encoding, images)));
     return counted;
   }
 }
@@ -141,13 +143,13 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
   const prepared = new Map<string, Promise<Prepared<B>>>();
   const prepareFor = async (name: string): Promise<Prepared<B>> => {
     const model = config.models[name]!;
-    const tokens = await counts.of(countedView, services.encodingOf(name));
+    const tokens = await counts.of(countedView, services.encodingOf(name), imageFormulaFor(model.upstream_model ?? name));
     const before = promptOf(tokens) + prior;
     let fitted: Fitted;
     if (shape.modelKind === "embedding") fitted = { body: countedView, droppedMessages: 0, droppedTokens: 0, promptTokens: before };
     else fitted = fitToModel(countedView, tokens, model, shape.rewritable && config.optimize.fit_context, shape.outputLimit(body), prior);
     const sent = chatBody ? chatBody.fromChat(fitted.body) : body;
-    return priceFitted({ name, model, shape, body: sent, fitted, tokens, floorTokens: floorTokens + prior, promptBefore: before, outputEstimate: config.budgets.output_estimate });
+    return priceFitted({ name, model, shape, body: sent, fitted, tokens, floorTokens: floorTokens + prior, promptBefore: before, outputEstimate: config.budgets.output_estimate, webSearch: config.budgets.web_search });
   };
   return {
     decision,

@@ -5,7 +5,8 @@ import { fitContext } from "../optimize/context-fit.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ChatBody } from "../request/parse.js";
 import { sum, type RequestTokens } from "../tokens/request.js";
-import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput } from "../pricing/estimate.js";
+import { affordableOutput, expectedOutput, MIN_CAPPED_OUTPUT, requestCost, worstCaseOutput, type HoldExtras } from "../pricing/estimate.js";
+import { holdExtras, withSearchLimit } from "./charges.js";
 import { ProxyError } from "../errors.js";
 
 /** Room kept for the answer when fitting the context and neither the client nor the request type set an output limit. */
@@ -38,6 +39,8 @@ export interface Prepared<B extends RequestBody = RequestBody> extends Priced {
   expectedCost: Nano;
   /** The output limit the proxy lowered the request to, when a budget left no room for more. */
   outputCapped: number | null;
+  /** What the hold covers besides text tokens (audio, web searches, the service tier). */
+  extras: HoldExtras;
 }
 
 /**
@@ -78,6 +81,7 @@ export interface PriceInput<B extends RequestBody> {
   /** Prompt tokens before context fit (the floor shrinks with what fit dropped). */
   promptBefore: number;
   outputEstimate: Config["budgets"]["output_estimate"];
+  webSearch: Config["budgets"]["web_search"];
 }
 
 /** Prices a fitted request on its model: the worst case it holds and the estimate it shows. */
@@ -93,6 +97,8 @@ export function priceFitted<B extends RequestBody>(input: PriceInput<B>): Prepar
   // upstream cannot write past what was held. (A model whose limit is unknown is held for the rest
   // of its window, more than the upstream can write.)
   if (clientLimit === undefined && shape.modelKind !== "embedding" && model.max_output_tokens !== undefined) body = shape.withOutputLimit(body, worstOutput - input.tokens.prediction);
+  body = withSearchLimit(body, input.webSearch);
+  const extras = holdExtras(body, input.tokens, input.webSearch);
   const expected = expectedOutput(worstOutput, inputTokens, clientLimit, input.outputEstimate);
   const prepared: Prepared<B> = {
     model: input.name,
@@ -103,9 +109,10 @@ export function priceFitted<B extends RequestBody>(input: PriceInput<B>): Prepar
     droppedMessages: fitted.droppedMessages,
     droppedTokens: fitted.droppedTokens,
     worstOutput,
-    holdAmount: requestCost(model, inputTokens, worstOutput, choices),
-    expectedCost: requestCost(model, inputTokens, expected, choices),
+    holdAmount: requestCost(model, inputTokens, worstOutput, choices, extras),
+    expectedCost: requestCost(model, inputTokens, expected, choices, extras),
     outputCapped: null,
+    extras,
     capped: (room) => capOutput(prepared, input, room),
   };
   return prepared;
@@ -115,7 +122,7 @@ export function priceFitted<B extends RequestBody>(input: PriceInput<B>): Prepar
 function capOutput<B extends RequestBody>(prepared: Prepared<B>, input: PriceInput<B>, room: Nano): Prepared<B> | undefined {
   if (input.shape.modelKind === "embedding") return undefined;
   const choices = input.shape.choices(prepared.body);
-  const limit = affordableOutput(prepared.config, prepared.inputTokens, choices, room) - input.tokens.prediction;
+  const limit = affordableOutput(prepared.config, prepared.inputTokens, choices, room, prepared.extras) - input.tokens.prediction;
   if (limit < MIN_CAPPED_OUTPUT || limit >= prepared.worstOutput - input.tokens.prediction) return undefined;
   const capped = priceFitted({ ...input, body: input.shape.withOutputLimit(prepared.body, limit) });
   return { ...capped, outputCapped: limit };

@@ -109,7 +109,26 @@ export function toPrice(prices: ModelPrice): Price | undefined {
   };
   const starts = [...new Set([...tierStarts(input), ...tierStarts(cached), ...tierStarts(output)])].sort((a, b) => a - b);
   const longContext: LongContextPrice[] = starts.map((start) => ({ above_input_tokens: start, ...base(start + 1) }));
-  return longContext.length > 0 ? { ...base(0), long_context: longContext } : base(0);
+  return { ...base(0), ...(longContext.length > 0 ? { long_context: longContext } : {}), ...extraPrices(prices) };
+}
+
+/** The catalogue's keys for what is billed besides text tokens, and tollgate's name for each (fees per 1,000 become per one). */
+const EXTRAS: Array<[from: string, to: keyof Price, per: number]> = [
+  ["input_audio_mtok", "input_audio", 1],
+  ["output_audio_mtok", "output_audio", 1],
+  ["cache_audio_read_mtok", "cached_audio", 1],
+  ["requests_kcount", "per_request", 1000],
+  ["web_searches_kcount", "web_search", 1000],
+];
+
+/** Audio token prices and fees per call or per search, as the catalogue has them. */
+export function extraPrices(prices: ModelPrice): Partial<Price> {
+  const out: Partial<Record<keyof Price, number>> = {};
+  for (const [from, to, per] of EXTRAS) {
+    const rate = rateAt(prices[from], 0);
+    if (rate !== undefined) out[to] = rate / per;
+  }
+  return out as Partial<Price>;
 }
 
 const NO_USAGE = { input_tokens: 0, output_tokens: 0 };

@@ -2,11 +2,44 @@ import type { ModelConfig, Price } from "../config/schema.js";
 import { tokensCost, usdToNano, type Nano } from "../money.js";
 import { ratesFor } from "./rates.js";
 
-/** Token counts as the upstream reports them (OpenAI `usage`). */
+/**
+ * Token counts as the upstream reports them (OpenAI `usage`). Prompt and completion are totals;
+ * the audio and reasoning counts are parts of them, read from their `_details`.
+ */
 export interface TokenUsage {
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
+  /** Input audio tokens (of promptTokens), and those of them read from the cache (of cachedTokens). */
+  audioInputTokens?: number;
+  cachedAudioTokens?: number;
+  /** Output audio tokens (of completionTokens). */
+  audioOutputTokens?: number;
+  /** Reasoning tokens (of completionTokens), billed as output. */
+  reasoningTokens?: number;
+}
+
+/** What a call is billed for besides its tokens. */
+export interface Charges {
+  /** The `service_tier` the answer was served at (or was asked for, when the answer does not say). */
+  serviceTier?: string;
+  /** Web searches the model made. */
+  webSearches?: number;
+  /** Calls billed (the fee per request): 1 for an answered call, 0 for one nothing was billed for. */
+  requests?: number;
+}
+
+/**
+ * Token price multipliers by service tier as OpenAI publishes them (priority at twice the standard
+ * rates, flex at half), for a model whose price does not list its own. `auto`, `default` and
+ * `scale` are billed at the standard rates.
+ */
+export const SERVICE_TIERS: Readonly<Record<string, number>> = { priority: 2, flex: 0.5 };
+
+/** The multiplier of a model's token prices at `tier`. */
+export function tierMultiplier(price: Price, tier: string | undefined): number {
+  if (tier === undefined) return 1;
+  return price.service_tiers?.[tier] ?? SERVICE_TIERS[tier] ?? 1;
 }
 
 /**
@@ -16,22 +49,39 @@ export interface TokenUsage {
 
 /**
  * Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6), at the
- * long-context rates when the prompt is above their threshold.
+ * long-context rates when the prompt is above their threshold; audio tokens at the audio prices
+ * (the text ones when the model has none); all of it times the service tier's multiplier; plus the
+ * fee per call and per web search.
  */
-export function usageCost(model: Pick<ModelConfig, "price">, usage: TokenUsage): Nano {
+export function usageCost(model: Pick<ModelConfig, "price">, usage: TokenUsage, charges: Charges = {}): Nano {
+  const price = model.price;
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
-  const rates = ratesFor(model.price, usage.promptTokens);
-  return (
-    tokensCost(usage.promptTokens - cached, rates.input) +
-    tokensCost(cached, rates.cached_input ?? rates.input) +
-    tokensCost(usage.completionTokens, rates.output)
-  );
+  const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.promptTokens);
+  const cachedAudio = Math.min(usage.cachedAudioTokens ?? 0, audioIn, cached);
+  const audioOut = Math.min(usage.audioOutputTokens ?? 0, usage.completionTokens);
+  const rates = ratesFor(price, usage.promptTokens);
+  const cachedRate = rates.cached_input ?? rates.input;
+  const tokens =
+    tokensCost(usage.promptTokens - audioIn - (cached - cachedAudio), rates.input) +
+    tokensCost(cached - cachedAudio, cachedRate) +
+    tokensCost(audioIn - cachedAudio, price.input_audio ?? rates.input) +
+    tokensCost(cachedAudio, price.cached_audio ?? price.input_audio ?? cachedRate) +
+    tokensCost(usage.completionTokens - audioOut, rates.output) +
+    tokensCost(audioOut, price.output_audio ?? rates.output);
+  return Math.round(tokens * tierMultiplier(price, charges.serviceTier)) + feesCost(price, charges.requests ?? 1, charges.webSearches ?? 0);
 }
+
+/** The fees of `requests` calls and `searches` web searches. */
+export function feesCost(price: Price, requests: number, searches: number): Nano {
+  return usdToNano((price.per_request ?? 0) * requests + (price.web_search ?? 0) * searches);
+}
+
+const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined);
 
 /**
  * Reads an OpenAI `usage` object: chat and completions (`prompt_tokens`, `completion_tokens`), the
- * Responses API (`input_tokens`, `output_tokens`), embeddings (`prompt_tokens` only). Undefined
- * when it is missing or malformed.
+ * Responses API (`input_tokens`, `output_tokens`), embeddings (`prompt_tokens` only), with their
+ * details: cached, audio and reasoning tokens. Undefined when it is missing or malformed.
  */
 export function readUsage(raw: unknown): TokenUsage | undefined {
   if (raw === null || typeof raw !== "object") return undefined;
@@ -39,9 +89,19 @@ export function readUsage(raw: unknown): TokenUsage | undefined {
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const completion = u.completion_tokens ?? u.output_tokens ?? (typeof prompt === "number" && u.total_tokens === prompt ? 0 : undefined);
   if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
-  const details = (u.prompt_tokens_details ?? u.input_tokens_details) as Record<string, unknown> | null | undefined;
-  const cached = details && typeof details.cached_tokens === "number" ? details.cached_tokens : 0;
-  return { promptTokens: prompt, cachedTokens: cached, completionTokens: completion };
+  const input = (u.prompt_tokens_details ?? u.input_tokens_details) as Record<string, unknown> | null | undefined;
+  const output = (u.completion_tokens_details ?? u.output_tokens_details) as Record<string, unknown> | null | undefined;
+  const cachedDetails = input?.cached_tokens_details as Record<string, unknown> | null | undefined;
+  const usage: TokenUsage = { promptTokens: prompt, cachedTokens: count(input?.cached_tokens) ?? 0, completionTokens: completion };
+  const audioIn = count(input?.audio_tokens);
+  const cachedAudio = count(cachedDetails?.audio_tokens);
+  const audioOut = count(output?.audio_tokens);
+  const reasoning = count(output?.reasoning_tokens);
+  if (audioIn) usage.audioInputTokens = audioIn;
+  if (cachedAudio) usage.cachedAudioTokens = cachedAudio;
+  if (audioOut) usage.audioOutputTokens = audioOut;
+  if (reasoning) usage.reasoningTokens = reasoning;
+  return usage;
 }
 
 /** Batch prices (the provider's Batch API): the model's own, else half its regular ones. */

@@ -1,6 +1,6 @@
 import type { Config, ModelConfig } from "../config/schema.js";
 import { tokensCost, type Nano } from "../money.js";
-import { batchPrice } from "./cost.js";
+import { batchPrice, feesCost, tierMultiplier } from "./cost.js";
 import { ratesFor } from "./rates.js";
 
 /** What a request may cost before it runs: its worst case (the hold), its expected cost, and what fits a budget. */
@@ -30,21 +30,51 @@ export function expectedOutput(worst: number, inputTokens: number, clientLimit: 
   return Math.min(guess, worst);
 }
 
-/** Input plus `outputTokens` for each of `choices` answers, at the rates of the input's size (long context). */
-export function requestCost(model: ModelConfig, inputTokens: number, outputTokens: number, choices: number): Nano {
+/** What a request is held for besides its text tokens (src/plan/charges.ts reads them from its body). */
+export interface HoldExtras {
+  /** Input audio tokens (part of the input tokens), at the model's audio price. */
+  audioInput: number;
+  /** The answer may be audio: its output is held at the dearer of the text and audio prices. */
+  audioOutput: boolean;
+  /** Web searches at most, each its fee plus `searchTokens` of search content read as input. */
+  webSearches: number;
+  searchTokens: number;
+  /** The service tier asked for: its multiplier applies to every token. */
+  serviceTier?: string;
+}
+
+export const NO_EXTRAS: HoldExtras = { audioInput: 0, audioOutput: false, webSearches: 0, searchTokens: 0 };
+
+/** The price of one output token, USD per 1M, before the tier's multiplier. */
+function outputRate(model: ModelConfig, inputTokens: number, extras: HoldExtras): number {
+  const text = ratesFor(model.price, inputTokens).output;
+  return extras.audioOutput ? Math.max(text, model.price.output_audio ?? text) : text;
+}
+
+/**
+ * Input plus `outputTokens` for each of `choices` answers, at the rates of the input's size (long
+ * context), with what the extras add: audio at its price, web searches, the service tier's
+ * multiplier, the fee per call.
+ */
+export function requestCost(model: ModelConfig, inputTokens: number, outputTokens: number, choices: number, extras: HoldExtras = NO_EXTRAS): Nano {
   const rates = ratesFor(model.price, inputTokens);
-  return tokensCost(inputTokens, rates.input) + tokensCost(outputTokens * choices, rates.output);
+  const audio = Math.min(extras.audioInput, inputTokens);
+  const tokens =
+    tokensCost(inputTokens - audio + extras.webSearches * extras.searchTokens, rates.input) +
+    tokensCost(audio, model.price.input_audio ?? rates.input) +
+    tokensCost(outputTokens * choices, outputRate(model, inputTokens, extras));
+  return Math.round(tokens * tierMultiplier(model.price, extras.serviceTier)) + feesCost(model.price, 1, extras.webSearches);
 }
 
 /** The most output tokens per answer that `room` pays for after the input; 0 when not even the input fits. */
-export function affordableOutput(model: ModelConfig, inputTokens: number, choices: number, room: Nano): number {
-  const rates = ratesFor(model.price, inputTokens);
-  const left = room - tokensCost(inputTokens, rates.input);
+export function affordableOutput(model: ModelConfig, inputTokens: number, choices: number, room: Nano, extras: HoldExtras = NO_EXTRAS): number {
+  const left = room - requestCost(model, inputTokens, 0, choices, extras);
   if (left <= 0) return 0;
-  if (rates.output === 0) return Infinity;
-  let tokens = Math.floor(left / (rates.output * 1000 * choices));
+  const rate = outputRate(model, inputTokens, extras) * tierMultiplier(model.price, extras.serviceTier);
+  if (rate === 0) return Infinity;
+  let tokens = Math.floor(left / (rate * 1000 * choices));
   // Rounding in tokensCost: step down until the request's own cost fits.
-  while (tokens > 0 && requestCost(model, inputTokens, tokens, choices) > room) tokens--;
+  while (tokens > 0 && requestCost(model, inputTokens, tokens, choices, extras) > room) tokens--;
   return tokens;
 }
 

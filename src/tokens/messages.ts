@@ -1,14 +1,16 @@
 import { countShortTextTokens, countTextTokens, textTokensNow, yieldToLoop, type EncodingName } from "./count.js";
+import { dataUrlImageSize, DEFAULT_IMAGE_FORMULA, imageTokens, inputAudioTokens, type ImageFormula } from "./media.js";
 
 /**
  * Tokens of chat messages and prompts (SPEC 7): each message's texts (count.ts), its parts
- * (images, audio, files by their size), and the chat overhead of 3 tokens per message, 1 per
+ * (images by their size and the model's formula, audio by its duration, files by their size; see
+ * media.ts), and the chat overhead of 3 tokens per message, 1 per
  * `name`, 3 for the reply primer. Counts are remembered per message object, so a conversation
  * resent each turn costs only its new message.
  */
 
-/** Tokens an image part is assumed to cost (a high-detail 512px tile plus base); settle corrects it. */
-export const IMAGE_TOKENS = 765;
+/** Tokens an image of unknown size is held at on gpt-4o's formula: high detail, the most tiles (8). */
+export const IMAGE_TOKENS = imageTokens(DEFAULT_IMAGE_FORMULA, undefined, undefined, "high");
 
 export interface ChatMessageLike {
   role?: unknown;
@@ -36,11 +38,11 @@ function base64Tokens(data: unknown): number {
 }
 
 /**
- * The tokens of one content part beyond its text: images at their fixed price, audio and files by
- * their size. A part of a type nobody knows yet counts by its JSON text, so a new kind of part
- * cannot be free.
+ * The tokens of one content part beyond its text: images by their size and detail on the model's
+ * formula, audio by its duration, files by their size. A part of a type nobody knows yet counts by
+ * its JSON text, so a new kind of part cannot be free.
  */
-function partCost(part: Record<string, unknown>, texts: string[]): number {
+function partCost(part: Record<string, unknown>, texts: string[], images: ImageFormula): number {
   switch (part.type) {
     case "text":
     case "input_text":
@@ -51,12 +53,14 @@ function partCost(part: Record<string, unknown>, texts: string[]): number {
       return 0;
     case "image_url":
     case "input_image": {
-      const image = part.image_url as { detail?: unknown } | string | undefined;
+      const image = part.image_url as { detail?: unknown; url?: unknown } | string | undefined;
       const detail = typeof image === "object" && image !== null ? image.detail : part.detail;
-      return detail === "low" ? LOW_DETAIL_IMAGE_TOKENS : IMAGE_TOKENS;
+      const url = typeof image === "string" ? image : typeof image?.url === "string" ? image.url : undefined;
+      const size = url !== undefined && detail !== "low" ? dataUrlImageSize(url) : undefined;
+      return imageTokens(images, size?.width, size?.height, detail);
     }
     case "input_audio":
-      return base64Tokens((part.input_audio as { data?: unknown } | undefined)?.data);
+      return inputAudioTokens(part.input_audio as { data?: unknown; format?: unknown } | undefined);
     case "file":
     case "input_file": {
       const file = (part.file as Record<string, unknown> | undefined) ?? part;
@@ -71,7 +75,7 @@ function partCost(part: Record<string, unknown>, texts: string[]): number {
 }
 
 /** The texts of a message that are counted, each with the tokens it adds beyond its own count. */
-function messageTexts(message: ChatMessageLike): { texts: string[]; fixed: number } {
+function messageTexts(message: ChatMessageLike, images: ImageFormula): { texts: string[]; fixed: number } {
   const texts: string[] = [];
   let fixed = TOKENS_PER_MESSAGE;
   const content = message.content;
@@ -79,7 +83,7 @@ function messageTexts(message: ChatMessageLike): { texts: string[]; fixed: numbe
   else if (Array.isArray(content)) {
     for (const part of content as Array<Record<string, unknown>>) {
       if (part === null || typeof part !== "object") continue;
-      fixed += partCost(part, texts);
+      fixed += partCost(part, texts, images);
     }
   }
   if (typeof message.name === "string") {
@@ -135,11 +139,11 @@ function remember(message: ChatMessageLike, encoding: EncodingName, tokens: numb
  * a prompt whose texts are all known then costs no promise per message: in a conversation resent
  * each turn, that is every message but the newest.
  */
-function messageTokensNow(message: ChatMessageLike, encoding: EncodingName): number | undefined {
+function messageTokensNow(message: ChatMessageLike, encoding: EncodingName, images: ImageFormula): number | undefined {
   const remembered = rememberedCount(message, encoding);
   if (remembered !== undefined) return remembered;
   let tokens = typeof message.role === "string" ? countShortTextTokens(message.role, encoding) : 0;
-  const { texts, fixed } = messageTexts(message);
+  const { texts, fixed } = messageTexts(message, images);
   tokens += fixed;
   for (const text of texts) {
     const n = textTokensNow(text, encoding);
@@ -151,11 +155,11 @@ function messageTokensNow(message: ChatMessageLike, encoding: EncodingName): num
 }
 
 /** Tokens one message adds to a prompt, its per-message overhead included. */
-export async function countMessageTokens(message: ChatMessageLike, encoding: EncodingName): Promise<number> {
-  const now = messageTokensNow(message, encoding);
+export async function countMessageTokens(message: ChatMessageLike, encoding: EncodingName, images: ImageFormula = DEFAULT_IMAGE_FORMULA): Promise<number> {
+  const now = messageTokensNow(message, encoding, images);
   if (now !== undefined) return now;
   let tokens = typeof message.role === "string" ? countShortTextTokens(message.role, encoding) : 0;
-  const { texts, fixed } = messageTexts(message);
+  const { texts, fixed } = messageTexts(message, images);
   tokens += fixed;
   for (const text of texts) tokens += await countTextTokens(text, encoding);
   remember(message, encoding, tokens);
@@ -172,12 +176,12 @@ const MESSAGES_PER_LOOK = 64;
  * prompt of a hundred thousand of them still takes seconds: the loop yields to the event loop
  * whenever it has counted for COUNT_SLICE_MS, so other requests wait at most that long.
  */
-export async function countMessagesTokens(messages: readonly ChatMessageLike[], encoding: EncodingName): Promise<number[]> {
+export async function countMessagesTokens(messages: readonly ChatMessageLike[], encoding: EncodingName, images: ImageFormula = DEFAULT_IMAGE_FORMULA): Promise<number[]> {
   const counts = new Array<number>(messages.length);
   let sliceStart = performance.now();
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i]!;
-    counts[i] = messageTokensNow(message, encoding) ?? (await countMessageTokens(message, encoding));
+    counts[i] = messageTokensNow(message, encoding, images) ?? (await countMessageTokens(message, encoding, images));
     if (i % MESSAGES_PER_LOOK === MESSAGES_PER_LOOK - 1 && performance.now() - sliceStart > COUNT_SLICE_MS) {
       await yieldToLoop();
       sliceStart = performance.now();

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ChatBody } from "../request/parse.js";
 import { countTextTokens } from "./count.js";
 import { countMessagesTokens, IMAGE_TOKENS, LOW_DETAIL_IMAGE_TOKENS } from "./messages.js";
+import { wavBase64 } from "../../test/support/media.js";
 import { countChatRequest, sizeFloorTokens, sum } from "./request.js";
 
 const ENC = "o200k_base";
@@ -40,7 +41,10 @@ describe("countChatRequest counts every part of the body the upstream bills", ()
     const empty = await parts([]);
     expect((await parts([{ type: "image_url", image_url: { url: "https://x/y.png" } }])) - empty).toBe(IMAGE_TOKENS);
     expect((await parts([{ type: "image_url", image_url: { url: "https://x/y.png", detail: "low" } }])) - empty).toBe(LOW_DETAIL_IMAGE_TOKENS);
-    expect((await parts([{ type: "input_audio", input_audio: { data: "A".repeat(16_000), format: "wav" } }])) - empty).toBe(1000);
+    // Audio by its duration, 10 tokens a second: a 2 s WAV read from its header.
+    expect((await parts([{ type: "input_audio", input_audio: { data: wavBase64(2), format: "wav" } }])) - empty).toBe(20);
+    // Compressed audio whose header is not read: held at 32 kbit/s, longer than it can be.
+    expect((await parts([{ type: "input_audio", input_audio: { data: "A".repeat(16_000), format: "mp3" } }])) - empty).toBe(30);
     expect((await parts([{ type: "file", file: { file_data: "A".repeat(32_000) } }])) - empty).toBe(2000);
     expect((await parts([{ type: "refusal", refusal: text }])) - empty).toBe(await tokens());
     expect((await parts([{ type: "a_future_part", payload: text }])) - empty).toBeGreaterThanOrEqual(await tokens());

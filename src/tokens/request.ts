@@ -1,6 +1,7 @@
 import type { ChatBody } from "../request/parse.js";
 import { countTextTokens, type EncodingName } from "./count.js";
 import { countMessagesTokens, REPLY_PRIMER_TOKENS } from "./messages.js";
+import { DEFAULT_IMAGE_FORMULA, inputAudioTokens, type ImageFormula } from "./media.js";
 
 /**
  * Fields of a chat request the upstream does not bill as input: sampling settings, limits and
@@ -12,7 +13,7 @@ const NOT_BILLED = new Set([
   "model", "messages", "stream", "stream_options", "temperature", "top_p", "n", "max_tokens", "max_completion_tokens",
   "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "metadata", "store",
   "service_tier", "parallel_tool_calls", "reasoning_effort", "modalities", "prompt_cache_key", "safety_identifier",
-  "verbosity", "stop", "prediction",
+  "verbosity", "stop", "prediction", "audio", "web_search_options", "max_tool_calls",
   // The Responses API's settings and references.
   "max_output_tokens", "reasoning", "previous_response_id", "truncation", "include", "background", "conversation",
   "encoding_format", "dimensions",
@@ -25,13 +26,15 @@ export interface RequestTokens {
   fixed: number;
   /** A predicted output's tokens: billed as output when the prediction is rejected. */
   prediction: number;
+  /** Input audio tokens (of the messages' counts), billed at the model's audio price. */
+  audio: number;
 }
 
 export const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Every token of a chat request the upstream bills, in one encoding (SPEC 7, SPEC 5.3 hard limits). */
-export async function countChatRequest(body: ChatBody, encoding: EncodingName): Promise<RequestTokens> {
-  const messages = await countMessagesTokens(body.messages, encoding);
+/** Every token of a chat request the upstream bills, in one encoding and image formula (SPEC 7, SPEC 5.3 hard limits). */
+export async function countChatRequest(body: ChatBody, encoding: EncodingName, images: ImageFormula = DEFAULT_IMAGE_FORMULA): Promise<RequestTokens> {
+  const messages = await countMessagesTokens(body.messages, encoding, images);
   let fixed = REPLY_PRIMER_TOKENS;
   for (const field of Object.keys(body)) {
     const value = body[field];
@@ -43,7 +46,19 @@ export async function countChatRequest(body: ChatBody, encoding: EncodingName): 
   if (predicted !== undefined && predicted !== null) {
     prediction = await countTextTokens(typeof predicted === "string" ? predicted : JSON.stringify(predicted), encoding);
   }
-  return { messages, fixed, prediction };
+  return { messages, fixed, prediction, audio: audioTokens(body) };
+}
+
+/** Input audio tokens of a chat body's `input_audio` parts. */
+function audioTokens(body: ChatBody): number {
+  let tokens = 0;
+  for (const message of body.messages) {
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as Array<Record<string, unknown> | null>) {
+      if (part?.type === "input_audio") tokens += inputAudioTokens(part.input_audio as { data?: unknown; format?: unknown } | undefined);
+    }
+  }
+  return tokens;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readUsage } from "../pricing/cost.js";
+import { answerCharges } from "../usage/charges.js";
 import type { Outcome } from "../usage/account.js";
 import type { StreamReader } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
@@ -65,7 +66,7 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
   if (!usage && typeof parsed?.output_text === "string") outputText.push(parsed.output_text);
   const replayable = Array.isArray(parsed?.choices) && parsed.choices.every((c) => c?.message?.function_call == null && c?.logprobs == null);
   const responseId = typeof parsed?.id === "string" ? parsed.id : undefined;
-  return { text, outcome: { status: reply.status, usage, outputText, responseId }, replayable };
+  return { text, outcome: { status: reply.status, usage, outputText, responseId, ...answerCharges(parsed) }, replayable };
 }
 
 export interface StreamRelayOptions {
@@ -105,7 +106,7 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     if (ended) return;
     ended = true;
     reply.done();
-    await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText, responseId: accountant.responseId });
+    await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText, responseId: accountant.responseId, ...accountant.charges });
   };
   const brokenEvent = (message: string) => encoder.encode(accountant.brokenEvent(message));
 

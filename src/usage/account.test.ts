@@ -1,3 +1,4 @@
+import { NO_EXTRAS } from "../pricing/estimate.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { testConfig } from "../../test/support/proxy.js";
 import type { Config } from "../config/schema.js";
@@ -42,7 +43,7 @@ function served(config: Config, requested = "auto", extra: { prepared?: Partial<
   };
   const prepared: Prepared = {
     model: "gpt-4o", config: config.models["gpt-4o"]!, body, promptTokens: 1000, inputTokens: 1000, droppedMessages: 0, droppedTokens: 0,
-    worstOutput: 4096, holdAmount: 43_460_000, expectedCost: 7_500_000, outputCapped: null, capped: () => undefined, ...extra.prepared,
+    worstOutput: 4096, holdAmount: 43_460_000, expectedCost: 7_500_000, outputCapped: null, extras: NO_EXTRAS, capped: () => undefined, ...extra.prepared,
   };
   return { request, endpoint: "chat.completions", prepared, route: "default", fallbackFrom: [], outputLimit: undefined, optimizerSavedTokens: 0, ...extra.served };
 }

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "../config/schema.js";
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
-import { inputCost, usageCost, type TokenUsage } from "../pricing/cost.js";
+import { inputCost, usageCost, type Charges, type TokenUsage } from "../pricing/cost.js";
 import type { Config, Tier } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
@@ -44,6 +44,10 @@ export interface Outcome {
   cacheHit?: boolean;
   /** The answer's id (a Responses API response), for a later previous_response_id. */
   responseId?: string;
+  /** The service tier the answer says it was served at. */
+  serviceTier?: string;
+  /** Web searches the answer says the model made (a Responses answer's `web_search_call` items). */
+  webSearches?: number;
 }
 
 export interface Accounted {
@@ -71,16 +75,40 @@ export function recordHeader(request: ProxiedRequest, endpoint: string, model: s
   };
 }
 
+/**
+ * What the call is billed for besides its tokens: the tier the answer names (else the one asked
+ * for), the searches it made (a chat search request makes one), the fee of a call the upstream took.
+ */
+function chargesOf(served: Served, outcome: Outcome, source: UsageRecord["usage_source"]): Charges {
+  const body = served.request.body;
+  const asked = typeof body.service_tier === "string" ? body.service_tier : undefined;
+  const searches = outcome.webSearches ?? (body.web_search_options != null && !outcome.nothingBilled ? 1 : 0);
+  const charges: Charges = { webSearches: searches, requests: outcome.nothingBilled || source === "cache" ? 0 : 1 };
+  const tier = outcome.serviceTier ?? asked;
+  if (tier !== undefined) charges.serviceTier = tier;
+  return charges;
+}
+
 /** The model whose price the savings are measured against: the one asked for, or the premium default for auto. */
 function baselineModel(services: AccountServices, requested: string): ModelConfig | undefined {
   const { models } = services.config;
   return Object.hasOwn(models, requested) ? models[requested] : models[services.tierModels.premium[0] ?? ""];
 }
 
+/**
+ * The usage a request is charged for: the upstream's, else counted locally. A reasoning model's
+ * answer without usage (cut, abandoned, or an upstream that sends none) is charged at its hold:
+ * its reasoning tokens were billed and never seen, so the text counted says nothing of them.
+ */
 async function finalUsage(services: AccountServices, served: Served, outcome: Outcome): Promise<{ usage: TokenUsage; source: UsageRecord["usage_source"] }> {
   if (outcome.cacheHit) return { usage: outcome.usage!, source: "cache" };
   if (outcome.usage) return { usage: outcome.usage, source: "upstream" };
   if (outcome.nothingBilled) return { usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0 }, source: "estimated" };
+  const { prepared } = served;
+  if (prepared.config.reasoning) {
+    const choices = typeof served.request.body.n === "number" && served.request.body.n > 0 ? served.request.body.n : 1;
+    return { usage: { promptTokens: prepared.inputTokens, cachedTokens: 0, completionTokens: prepared.worstOutput * choices }, source: "held" };
+  }
   const text = (outcome.outputText ?? []).join("");
   const completionTokens = await countTextTokens(text, services.encodingOf(served.prepared.model));
   return { usage: { promptTokens: served.prepared.inputTokens, cachedTokens: 0, completionTokens }, source: "estimated" };
@@ -101,7 +129,8 @@ export async function accountRequest(
   const { prepared, request } = served;
   const model = prepared.config;
   const { usage, source } = await finalUsage(services, served, outcome);
-  const cost = outcome.cacheHit ? 0 : usageCost(model, usage);
+  const charges = chargesOf(served, outcome, source);
+  const cost = outcome.cacheHit ? 0 : source === "held" ? prepared.holdAmount : usageCost(model, usage, charges);
   const baseline = baselineModel(services, request.body.model);
   const latencyMs = Math.round(performance.now() - request.startedMono);
   const compressedTokens = request.compressed ? request.compressed.before - request.compressed.after : 0;
@@ -115,7 +144,7 @@ export async function accountRequest(
     usage_source: source,
     estimated_cost_nano: prepared.expectedCost,
     cost_nano: cost,
-    requested_model_cost_nano: baseline ? usageCost(baseline, usage) : cost,
+    requested_model_cost_nano: baseline ? usageCost(baseline, usage, charges) : cost,
     cache_hit: outcome.cacheHit ?? false,
     optimizer_saved_tokens: served.optimizerSavedTokens,
     // Each saving at the rates the prompt would have had without it (long context).

@@ -2,6 +2,7 @@ import { ProxyError } from "../errors.js";
 import { readUsage, type TokenUsage } from "../pricing/cost.js";
 import { eventData, SseSplitter, sseEvent } from "../upstream/sse.js";
 import type { StreamReader } from "./stream.js";
+import { answerCharges, type AnswerCharges } from "./charges.js";
 
 /**
  * Reads a Responses API stream as it passes through: named events (`event: response.output_text.delta`),
@@ -14,6 +15,7 @@ export class ResponsesStreamReader implements StreamReader {
   sawEnd = false;
   responseId: string | undefined;
   readonly outputText: string[] = [];
+  charges: AnswerCharges = {};
   private sequence = 0;
 
   transform(chunk: string): string {
@@ -47,6 +49,10 @@ export class ResponsesStreamReader implements StreamReader {
     if (parsed === null || typeof parsed !== "object") return;
     if (typeof parsed.sequence_number === "number") this.sequence = parsed.sequence_number;
     if (typeof parsed.response?.id === "string") this.responseId = parsed.response.id;
+    // Searches are counted as they finish, so a stream cut before its end still bills them.
+    if (parsed.type === "response.output_item.done" && (parsed as { item?: { type?: unknown } }).item?.type === "web_search_call") {
+      this.charges = { ...this.charges, webSearches: (this.charges.webSearches ?? 0) + 1 };
+    }
     if ((parsed.type === "response.output_text.delta" || parsed.type === "response.function_call_arguments.delta") && typeof parsed.delta === "string") {
       this.outputText.push(parsed.delta);
     }
@@ -54,6 +60,7 @@ export class ResponsesStreamReader implements StreamReader {
       this.sawEnd = true;
       const usage = readUsage(parsed.response?.usage);
       if (usage) this.usage = usage;
+      this.charges = answerCharges(parsed.response);
     }
   }
 }

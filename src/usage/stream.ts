@@ -1,6 +1,7 @@
 import { ProxyError } from "../errors.js";
 import { eventData, SseSplitter, sseEvent } from "../upstream/sse.js";
 import { readUsage, type TokenUsage } from "../pricing/cost.js";
+import type { AnswerCharges } from "./charges.js";
 
 /** What the relay needs of a stream's dialect: what to forward, what was used, whether it ended whole. */
 export interface StreamReader {
@@ -14,6 +15,8 @@ export interface StreamReader {
   readonly outputText: readonly string[];
   /** The id of the answer (a Responses API response), when the stream names one. */
   readonly responseId?: string;
+  /** What the stream said the answer was billed for besides its usage. */
+  readonly charges: AnswerCharges;
   /** The event that tells the client the stream broke, in the dialect its SDK raises. */
   brokenEvent(message: string): string;
 }
@@ -33,6 +36,7 @@ export class StreamAccountant implements StreamReader {
   responseId: string | undefined;
   /** Streamed text (content, tool-call arguments, refusals) for counting when usage is missing. */
   readonly outputText: string[] = [];
+  readonly charges: AnswerCharges = {};
 
   constructor(
     private readonly clientWantsUsage: boolean,
@@ -80,6 +84,7 @@ export class StreamAccountant implements StreamReader {
     if (parsed === null || typeof parsed !== "object") return event;
     if (this.model === undefined && typeof parsed.model === "string") this.model = parsed.model;
     if (this.responseId === undefined && typeof parsed.id === "string") this.responseId = parsed.id;
+    if (typeof parsed.service_tier === "string") this.charges.serviceTier = parsed.service_tier;
     this.onChunk?.(parsed);
     this.collectText(parsed.choices);
     if (!("usage" in parsed)) return event;

@@ -1,0 +1,18 @@
+/**
+ * What an answer says it was billed for besides its usage: the service tier it was served at and
+ * the web searches the model made (a Responses answer's `web_search_call` output items).
+ */
+export interface AnswerCharges {
+  serviceTier?: string;
+  webSearches?: number;
+}
+
+/** The charges an answer (a chat completion, a response, or a stream's final response) names. */
+export function answerCharges(answer: unknown): AnswerCharges {
+  if (answer === null || typeof answer !== "object") return {};
+  const { service_tier: tier, output } = answer as { service_tier?: unknown; output?: unknown };
+  const charges: AnswerCharges = {};
+  if (typeof tier === "string") charges.serviceTier = tier;
+  if (Array.isArray(output)) charges.webSearches = output.filter((item) => (item as { type?: unknown } | null)?.type === "web_search_call").length;
+  return charges;
+}
