@@ -115,7 +115,7 @@ export function createLedger(config: Config, store: BudgetStore, logger: Logger,
   if (!config.ledger.postgres_url) return undefined;
   let queue: LedgerQueue;
   if (store instanceof RedisBudgetStore) {
-    queue = new RedisLedgerQueue({ redis: store.redis, stream: store.ledgerStream, pollMs: config.ledger.poll_ms, claimIdleMs: config.ledger.claim_idle_ms });
+    queue = new RedisLedgerQueue({ redis: store.redis, stream: store.ledgerStream, pollMs: config.ledger.poll_ms, claimIdleMs: config.ledger.claim_idle_ms, logger });
   } else if (store instanceof MemoryBudgetStore && store.ledger instanceof MemoryLedgerQueue) {
     queue = store.ledger;
   } else {

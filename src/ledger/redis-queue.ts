@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { jsonLogger, type Logger } from "../log.js";
 import { parseQueued, type LedgerBacklog, type LedgerQueue, type QueuedRecord } from "./queue.js";
 
 const GROUP = "ledger";
@@ -18,6 +19,8 @@ export interface RedisLedgerQueueOptions {
   pollMs: number;
   /** Entries another writer took and left unconfirmed this long are taken over. */
   claimIdleMs: number;
+  /** Where a consumer group created again is reported (default: stdout). */
+  logger?: Logger;
 }
 
 /**
@@ -26,6 +29,10 @@ export interface RedisLedgerQueueOptions {
  * pending list until it confirms it (XACK, and XDEL: the stream holds only records not yet
  * written, so its length is the backlog, and nothing trims it). A replica that dies leaves its
  * entries pending; any live writer takes them over (XAUTOCLAIM) once idle for `claimIdleMs`.
+ *
+ * The group can vanish under a running writer (Redis restarted without persistence, a FLUSHALL,
+ * the stream deleted): every command that needs it creates it again when Redis says it is gone,
+ * and goes on, so the writers never stop while spend keeps being queued.
  */
 export class RedisLedgerQueue implements LedgerQueue {
   readonly kind = "redis";
@@ -34,6 +41,7 @@ export class RedisLedgerQueue implements LedgerQueue {
   private readonly reader: Redis;
   private readonly redis: Redis;
   private readonly stream: string;
+  private readonly logger: Logger;
   private groupReady = false;
   private claimCursor = "0-0";
   private nextClaimScan = 0;
@@ -41,6 +49,7 @@ export class RedisLedgerQueue implements LedgerQueue {
   constructor(private readonly options: RedisLedgerQueueOptions) {
     this.redis = options.redis;
     this.stream = options.stream;
+    this.logger = options.logger ?? jsonLogger;
     // Its commands may wait for the connection (up to the command timeout): nothing on the request path waits on them.
     this.reader = options.redis.duplicate({ commandTimeout: options.pollMs + 5000, enableOfflineQueue: true, lazyConnect: false });
     this.reader.on("error", () => {});
@@ -48,29 +57,57 @@ export class RedisLedgerQueue implements LedgerQueue {
 
   private async ensureGroup(): Promise<void> {
     if (this.groupReady) return;
-    try {
-      // From the stream's start: records queued before any writer existed are written too.
-      await this.reader.call("XGROUP", "CREATE", this.stream, GROUP, "0", "MKSTREAM");
-    } catch (err) {
-      if (!String((err as Error).message).startsWith("BUSYGROUP")) throw err;
-    }
+    await this.createGroup();
     this.groupReady = true;
   }
 
-  async take(count: number): Promise<QueuedRecord[]> {
+  /**
+   * From the stream's start: records queued before any writer existed, or before the group was
+   * lost, are written too. False when the group was there already (another replica was first).
+   */
+  private async createGroup(): Promise<boolean> {
     try {
-      await this.ensureGroup();
+      await this.reader.call("XGROUP", "CREATE", this.stream, GROUP, "0", "MKSTREAM");
+      return true;
+    } catch (err) {
+      if (!String((err as Error).message).startsWith("BUSYGROUP")) throw err;
+      return false;
+    }
+  }
+
+  /** Runs `command` on the group; when Redis answers that the group is gone, creates it again and runs it once more. */
+  private async withGroup<T>(command: () => Promise<T>): Promise<T> {
+    await this.ensureGroup();
+    try {
+      return await command();
+    } catch (err) {
+      if (!groupGone(err)) throw err;
+      await this.recreateGroup(err as Error);
+      return command();
+    }
+  }
+
+  /** Only the replica whose XGROUP CREATE succeeds logs it: one line per loss of the group. */
+  private async recreateGroup(cause: Error): Promise<void> {
+    this.claimCursor = "0-0";
+    if (!(await this.createGroup())) return;
+    this.logger.log("warn", "ledger_group_recreated", {
+      stream: this.stream,
+      error: cause.message,
+      detail:
+        "the ledger's consumer group was gone (Redis restarted without persistence, a FLUSHALL, the stream deleted) and is created again; if the stream went too, the records it held that no writer had taken are lost",
+    });
+  }
+
+  async take(count: number): Promise<QueuedRecord[]> {
+    return this.withGroup(async () => {
       const claimed = await this.claimAbandoned(count);
       if (claimed.length > 0) return claimed;
       const reply = (await this.reader.call("XREADGROUP", "GROUP", GROUP, this.consumer, "COUNT", count, "BLOCK", this.options.pollMs, "STREAMS", this.stream, ">")) as
         | Array<[string, StreamEntry[]]>
         | null;
       return (reply?.[0]?.[1] ?? []).map(toQueued);
-    } catch (err) {
-      // The group went away with the key (a FLUSHALL, a deleted stream): create it again next time.
-      if (String((err as Error).message).startsWith("NOGROUP")) this.groupReady = false;
-      throw err;
-    }
+    });
   }
 
   /**
@@ -118,10 +155,12 @@ export class RedisLedgerQueue implements LedgerQueue {
 
   async renew(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    // Claiming one's own entries resets their idle time, so no other writer takes them over.
-    await this.redis.call("XCLAIM", this.stream, GROUP, this.consumer, 0, ...ids, "JUSTID");
+    // Claiming one's own entries resets their idle time, so no other writer takes them over. In a
+    // group created again they are pending nowhere: nothing to renew, and the writer still holds them.
+    await this.withGroup(() => this.redis.call("XCLAIM", this.stream, GROUP, this.consumer, 0, ...ids, "JUSTID"));
   }
 
+  /** XACK and XDEL never answer NOGROUP (a lost group has nothing pending to acknowledge): no recovery needed. */
   async confirm(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     const replies = await this.redis.multi().xack(this.stream, GROUP, ...ids).xdel(this.stream, ...ids).exec();
@@ -139,11 +178,15 @@ export class RedisLedgerQueue implements LedgerQueue {
     await this.confirm(entries.map((e) => e.id));
   }
 
+  /**
+   * Only reads, and never waits on the writer's connection: without the group nothing is pending,
+   * and the writer's next command creates it again.
+   */
   async backlog(): Promise<LedgerBacklog> {
     const [length, pending] = await Promise.all([
       this.redis.xlen(this.stream),
       this.redis.xpending(this.stream, GROUP).catch((err: Error) => {
-        if (err.message.startsWith("NOGROUP")) return [0];
+        if (groupGone(err)) return [0];
         throw err;
       }),
     ]);
@@ -154,6 +197,15 @@ export class RedisLedgerQueue implements LedgerQueue {
     // Ends a blocking read in progress; the store's own connection is the store's to close.
     this.reader.disconnect();
   }
+}
+
+/**
+ * Redis's answers when the group is gone: NOGROUP; UNBLOCKED to a blocking read whose stream was
+ * deleted; "no such key" to XINFO on a deleted stream.
+ */
+function groupGone(err: unknown): boolean {
+  const message = String((err as Error).message);
+  return message.startsWith("NOGROUP") || message.startsWith("UNBLOCKED") || message === "ERR no such key";
 }
 
 function toQueued([id, fields]: StreamEntry): QueuedRecord {

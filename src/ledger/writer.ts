@@ -61,14 +61,7 @@ export class LedgerWriter {
     let retryMs = FIRST_RETRY_MS;
     while (this.running) {
       try {
-        if (!this.migrated) await this.migrate();
-        if (this.held.length === 0) this.held = await this.queue.take(this.batchSize);
-        else await this.queue.renew(this.held.map((e) => e.id));
-        if (this.held.length > 0) {
-          await this.write(this.held);
-          await this.queue.confirm(this.held.map((e) => e.id));
-          this.held = [];
-        }
+        await this.step();
         if (this.state.postgres !== "up") this.logger.log("info", "ledger_writing", { written: this.state.written });
         this.state.postgres = "up";
         this.state.lastError = null;
@@ -85,6 +78,21 @@ export class LedgerWriter {
         await this.pause(retryMs);
         retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
       }
+    }
+  }
+
+  /**
+   * One turn of the loop, for the loop and for tests that drive the writer themselves: takes a batch
+   * (or renews the one it holds), writes it, confirms it. A batch that fails stays held for the next.
+   */
+  async step(): Promise<void> {
+    if (!this.migrated) await this.migrate();
+    if (this.held.length === 0) this.held = await this.queue.take(this.batchSize);
+    else await this.queue.renew(this.held.map((e) => e.id));
+    if (this.held.length > 0) {
+      await this.write(this.held);
+      await this.queue.confirm(this.held.map((e) => e.id));
+      this.held = [];
     }
   }
 

@@ -2,6 +2,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { buildApp, closeServices, createServices, type ServiceOptions } from "../app.js";
 import type { Config } from "../config/schema.js";
+import { checkPersistence, persistenceRefusal } from "../budget/persistence.js";
 import { RedisBudgetStore } from "../budget/redis.js";
 import type { Services } from "../services.js";
 import { checkOpenBinding } from "./auth.js";
@@ -15,17 +16,24 @@ export interface RunningProxy {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Waits for Redis (up to 5 s, then serves anyway and reconnects in the background) and checks that it
+ * keeps its data on disk; the refusal when `store.require_persistence` is not met.
+ */
+async function checkStore(config: Config, services: Services): Promise<string | undefined> {
+  if (!(services.store instanceof RedisBudgetStore)) return undefined;
+  const ready = await services.store.waitUntilReady(5000);
+  if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
+  return persistenceRefusal(await checkPersistence(services.store.redis), config.store.require_persistence, services.logger);
+}
+
 /** Starts the proxy on the configured host and port (port 0 picks a free one). */
 export async function startProxy(config: Config, options: ServiceOptions = {}): Promise<RunningProxy> {
   const services = createServices(config, options);
-  const refusal = checkOpenBinding(config, services.auth);
+  const refusal = checkOpenBinding(config, services.auth) ?? (await checkStore(config, services));
   if (refusal) {
     await closeServices(services);
     throw new Error(refusal);
-  }
-  if (services.store instanceof RedisBudgetStore) {
-    const ready = await services.store.waitUntilReady(5000);
-    if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
   }
   services.leases.start();
   await services.ledger?.start();

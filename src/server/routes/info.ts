@@ -1,4 +1,7 @@
 import type { Hono } from "hono";
+import type { BudgetStore } from "../../budget/interface.js";
+import { checkPersistence } from "../../budget/persistence.js";
+import { RedisBudgetStore } from "../../budget/redis.js";
 import { ProxyError } from "../../errors.js";
 import { headerUsd } from "../../money.js";
 import { chatShape } from "../../endpoints/chat.js";
@@ -24,6 +27,15 @@ function routingThresholds(services: Services) {
     standard: round(thresholds.standard),
     ...(target ? { target_share: target, window_scores: windowCount ?? 0 } : {}),
   };
+}
+
+/**
+ * Redis's persistence, asked again on each look (a Redis replaced since the start shows): false is
+ * shown, not judged, as a backlog is; `store.require_persistence` refuses the start instead.
+ */
+async function storePersistence(store: BudgetStore): Promise<{ store_persistent?: boolean | "unknown" }> {
+  if (!(store instanceof RedisBudgetStore)) return {};
+  return { store_persistent: (await checkPersistence(store.redis)).persistent };
 }
 
 /** GET /v1/models, POST /v1/estimate, GET /health, GET /ready. */
@@ -87,7 +99,7 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
     const ledger = services.ledger ? { ledger: await services.ledger.status() } : {};
     try {
       await services.store.ping();
-      return c.json({ status: "ready", store: services.store.kind, settle_backlog: services.settler.backlog, ...ledger });
+      return c.json({ status: "ready", store: services.store.kind, ...(await storePersistence(services.store)), settle_backlog: services.settler.backlog, ...ledger });
     } catch (err) {
       return c.json({ status: "unavailable", store: services.store.kind, error: (err as Error).message, ...ledger }, 503);
     }
