@@ -39,6 +39,11 @@ export class Metrics {
     labelNames: ["scope", "id", "window"] as const,
     registers: [this.registry],
   });
+  readonly draining = new Gauge({
+    name: "tollgate_upstream_draining",
+    help: "Upstream answers whose client left, read on for their usage (accounting.drain_seconds)",
+    registers: [this.registry],
+  });
   readonly upstreamLatency = new Histogram({
     name: "tollgate_upstream_latency_seconds",
     help: "Time from sending upstream to the end of the answer",

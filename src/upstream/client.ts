@@ -13,6 +13,11 @@ export interface UpstreamReply {
    * reply read whole is disposed by its `using` declaration; a streamed one by its stream's end.
    */
   done(): void;
+  /**
+   * Nobody will read the answer any more (the client left): the call goes on for the drain period,
+   * so its usage can still be read, and is aborted after it. Idempotent.
+   */
+  abandon(): void;
   [Symbol.dispose](): void;
 }
 
@@ -28,6 +33,11 @@ export interface UpstreamRequest {
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
    */
   finishAfterHeaders?: boolean;
+  /**
+   * The client leaving (the signal) aborts the call only this long after (`accounting.drain_seconds`):
+   * what the upstream bills goes on after the client is gone, and its usage comes at the end.
+   */
+  drainMs?: number;
 }
 
 /** A call of any method and body to an upstream path, for the pass-through. */
@@ -128,6 +138,8 @@ interface Upstream {
  */
 export class UpstreamClient {
   private readonly upstreams = new Map<string, Upstream>();
+  /** Calls whose client left, read on for their usage until they end or the drain period does. */
+  draining = 0;
 
   constructor(configs: Record<string, UpstreamConfig>) {
     for (const [name, config] of Object.entries(configs)) {
@@ -162,6 +174,7 @@ export class UpstreamClient {
     if (waiting) await waiting;
     return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers: upstream.headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
+      drainMs: req.drainMs ?? 0,
       release: () => upstream.slots.release(),
     });
   }
@@ -174,30 +187,44 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const headers: Record<string, string> = { ...req.headers };
     if (upstream.headers.authorization) headers.authorization = upstream.headers.authorization;
-    return this.call(upstream, req.upstream, { path: req.path, method: req.method, headers, body: req.body }, req.signal, { finishAfterHeaders: false, release: () => {} });
+    return this.call(upstream, req.upstream, { path: req.path, method: req.method, headers, body: req.body }, req.signal, { finishAfterHeaders: false, drainMs: 0, release: () => {} });
   }
 
-  /** One call with the total timeout and the caller's signal; `done` (once) frees its timer, listener and slot. */
+  /**
+   * One call with the total timeout and the caller's signal; `done` (once) frees its timers,
+   * listener and slot. The signal aborts the call at once, or after `drainMs` (see `abandon`).
+   */
   private async call(
     upstream: Upstream,
     name: string,
     request: { path: string; method: string; headers: Record<string, string>; body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined },
     signal: AbortSignal,
-    options: { finishAfterHeaders: boolean; release: () => void },
+    options: { finishAfterHeaders: boolean; drainMs: number; release: () => void },
   ): Promise<UpstreamReply> {
     const controller = new UpstreamAbort();
-    const onAbort = () => controller.abort(signal.reason);
+    let released = false;
+    let drain: NodeJS.Timeout | undefined;
+    const abandon = () => {
+      if (released || drain !== undefined || controller.aborted) return;
+      if (options.drainMs <= 0) return controller.abort(signal.reason);
+      this.draining++;
+      drain = setTimeout(() => controller.abort(new Error("drain period over")), options.drainMs);
+    };
+    const onAbort = () => abandon();
     signal.addEventListener("abort", onAbort, { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort(new Error("upstream timeout"));
     }, upstream.config.timeout_ms);
-    let released = false;
     const done = () => {
       if (released) return;
       released = true;
       clearTimeout(timer);
+      if (drain !== undefined) {
+        clearTimeout(drain);
+        this.draining--;
+      }
       signal.removeEventListener("abort", onAbort);
       options.release();
     };
@@ -210,7 +237,7 @@ export class UpstreamClient {
         signal: controller,
       });
       if (options.finishAfterHeaders) signal.removeEventListener("abort", onAbort);
-      return { status: res.statusCode, headers: res.headers, body: res.body, done, [Symbol.dispose]: done };
+      return { status: res.statusCode, headers: res.headers, body: res.body, done, abandon, [Symbol.dispose]: done };
     } catch (err) {
       done();
       if (err instanceof ProxyError) throw err;

@@ -13,6 +13,7 @@ function reply(status: number, body = "", headers: Record<string, string> = {}):
     headers,
     body: Object.assign(Readable.from([Buffer.from(body)]), { text: async () => body }) as UpstreamReply["body"],
     disposed: 0,
+    abandon() {},
     done() {
       r.disposed++;
     },

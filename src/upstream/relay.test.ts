@@ -15,7 +15,6 @@ const DONE = "data: [DONE]\n\n";
 
 /** An upstream reply over `body`, counting every call of done() (the real one frees a slot: twice would be a bug). */
 function replyOf(body: Readable, status = 200) {
-  const calls = { done: 0 };
   const readable = Object.assign(body, {
     text: async () => {
       let text = "";
@@ -23,8 +22,11 @@ function replyOf(body: Readable, status = 200) {
       return text;
     },
   });
+  const calls = { done: 0, abandoned: 0 };
   const done = () => void calls.done++;
-  const reply: UpstreamReply = { status, headers: {}, body: readable, done, [Symbol.dispose]: done };
+  // The real client aborts the call once the drain period is over; here a test ends it when it likes.
+  const abandon = () => void calls.abandoned++;
+  const reply: UpstreamReply = { status, headers: {}, body: readable, done, abandon, [Symbol.dispose]: done };
   return { reply, calls };
 }
 
@@ -93,18 +95,40 @@ describe("relayStream", () => {
     expect(calls.done).toBe(1);
   });
 
-  it("on a client cancel counts what the upstream already delivered, destroys it and ends with 499", async () => {
+  it("on a client cancel reads on to the usage the upstream sends after it, forwarding nothing, and ends with 499", async () => {
     const body = new Readable({ read() {} });
     const { reply, calls } = replyOf(body);
     const { stream, ends } = relay(reply);
     const reader = stream.getReader();
     body.push(delta("Hello"));
     expect(new TextDecoder().decode((await reader.read()).value)).toBe(delta("Hello"));
-    // Delivered to this process, not yet read by anyone, when the client leaves.
-    body.push(USAGE_CHUNK);
     await reader.cancel();
-    expect(body.destroyed).toBe(true);
-    expect(ends).toEqual([{ status: 499, usage: { promptTokens: 9, cachedTokens: 0, completionTokens: 2 }, outputText: ["Hello"], responseId: "chatcmpl-1" }]);
+    expect(calls.abandoned).toBe(1);
+    expect(body.destroyed).toBe(false);
+    expect(ends).toEqual([]);
+    // The upstream goes on after the client left: its text and usage still count.
+    body.push(delta(" world"));
+    body.push(USAGE_CHUNK + DONE);
+    body.push(null);
+    while (ends.length === 0) await turn();
+    expect(ends).toEqual([{ status: 499, usage: { promptTokens: 9, cachedTokens: 0, completionTokens: 2 }, outputText: ["Hello", " world"], responseId: "chatcmpl-1" }]);
+    expect(calls.done).toBe(1);
+  });
+
+  it("on a client cancel whose drain period runs out, ends with 499 and what was read by then", async () => {
+    const body = new Readable({ read() {} });
+    const { reply, calls } = replyOf(body);
+    const { stream, ends } = relay(reply);
+    const reader = stream.getReader();
+    body.push(delta("Hello"));
+    await reader.read();
+    await reader.cancel();
+    body.push(delta(" wor"));
+    await turn();
+    // The drain period is over: the client aborts the call.
+    body.destroy(new Error("drain period over"));
+    while (ends.length === 0) await turn();
+    expect(ends).toEqual([{ status: 499, usage: undefined, outputText: ["Hello", " wor"], responseId: "chatcmpl-1" }]);
     await turn();
     expect(ends).toHaveLength(1);
     expect(calls.done).toBe(1);
@@ -119,6 +143,10 @@ describe("relayStream", () => {
     let text = "";
     while (!text.endsWith(DONE)) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
+    // Nothing is left to wait for: the upstream is let go at once, not drained.
+    expect(calls.abandoned).toBe(0);
+    expect(body.destroyed).toBe(true);
+    while (ends.length === 0) await turn();
     expect(ends.map((e) => e.status)).toEqual([200]);
     expect(ends[0]!.usage).toEqual({ promptTokens: 9, cachedTokens: 0, completionTokens: 2 });
     expect(calls.done).toBe(1);

@@ -89,9 +89,10 @@ export const RELAY_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Streams an upstream SSE answer to the client as it arrives. Every byte read is counted at once,
- * whether or not the client has taken it. When the client goes away, what the upstream already
- * delivered to this process is counted too, then the upstream is aborted. A stream that ends
- * without `[DONE]` or breaks becomes an error event, never a clean end.
+ * whether or not the client has taken it. When the client goes away, the reply is abandoned: the
+ * upstream goes on (and bills) for the drain period, so the relay reads on, forwarding nothing,
+ * until the stream ends with its usage or the drain period aborts it. A stream that ends without
+ * `[DONE]` or breaks becomes an error event, never a clean end.
  */
 export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
   const accountant = options.reader;
@@ -100,6 +101,8 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
   const encoder = new TextEncoder();
   let ended = false;
   let cancelled = false;
+  /** The client had the whole answer when it left (`[DONE]` seen): it got what it asked for. */
+  let answeredBeforeLeaving = false;
   let wake: (() => void) | undefined;
 
   const end = async (status: number) => {
@@ -108,6 +111,8 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     reply.done();
     await options.onEnd({ status, usage: accountant.usage, outputText: accountant.outputText, responseId: accountant.responseId, ...accountant.charges });
   };
+  /** The status of a stream over: whole, cut, or abandoned by its client. */
+  const statusAtEnd = (whole: boolean) => (cancelled ? (answeredBeforeLeaving ? 200 : 499) : whole ? 200 : 502);
   const brokenEvent = (message: string) => encoder.encode(accountant.brokenEvent(message));
 
   const pump = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
@@ -121,31 +126,33 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     try {
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
         const out = masker.push(accountant.transform(decoder.decode(chunk, { stream: true })));
-        if (cancelled) return;
+        // The client left: read on to the usage, forwarding nothing, until the answer is whole.
+        if (cancelled) {
+          if (accountant.sawEnd) break;
+          continue;
+        }
         if (out) push(encoder.encode(out));
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
-        if (cancelled) return;
       }
       const tail = masker.push(accountant.flush() + decoder.decode()) + masker.end();
       if (accountant.sawEnd) {
         if (tail.trim()) push(encoder.encode(tail));
-        await end(200);
+        await end(statusAtEnd(true));
       } else {
         // An event cut in the middle is dropped, never glued to the error event: every SDK then
         // parses the error and raises it, instead of failing on broken JSON.
         // What the masker still held was part of the cut event, dropped with it.
         push(brokenEvent("the upstream stream ended before it was complete"));
-        await end(502);
+        await end(statusAtEnd(false));
       }
       close();
     } catch (err) {
-      if (cancelled) return;
       if (ended) {
         // The stream was whole but its accounting failed: the client still gets its end.
         options.onFailure?.(err);
       } else {
         push(brokenEvent("the upstream connection broke during the stream"));
-        await end(502).catch((e: unknown) => options.onFailure?.(e));
+        await end(statusAtEnd(false)).catch((e: unknown) => options.onFailure?.(e));
       }
       close();
     }
@@ -161,17 +168,14 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         wake?.();
         wake = undefined;
       },
-      async cancel() {
+      cancel() {
         cancelled = true;
-        // What the upstream delivered but nobody read yet was billed all the same.
-        for (let chunk = reply.body.read() as Buffer | null; chunk !== null; chunk = reply.body.read() as Buffer | null) {
-          accountant.transform(decoder.decode(chunk, { stream: true }));
-        }
-        // The client went away: stop the upstream generating (and billing) more.
-        reply.body.destroy();
+        answeredBeforeLeaving = accountant.sawEnd;
+        // The upstream may go on generating (and billing): the pump reads on for the drain period.
+        if (answeredBeforeLeaving) reply.body.destroy();
+        else reply.abandon();
         wake?.();
-        // A client leaving after the whole answer arrived (`[DONE]` seen) got its answer: 200.
-        await end(accountant.sawEnd ? 200 : 499);
+        wake = undefined;
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: RELAY_BUFFER_BYTES }),

@@ -1,10 +1,10 @@
-import { NO_EXTRAS } from "../pricing/estimate.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { testConfig } from "../../test/support/proxy.js";
 import type { Config } from "../config/schema.js";
 import { MemoryLogger } from "../log.js";
 import { Metrics } from "../metrics.js";
-import type { Nano } from "../money.js";
+import { usdToNano, type Nano } from "../money.js";
+import { NO_EXTRAS } from "../pricing/estimate.js";
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
 import { tierModels } from "../routing/tiers.js";
 import type { EncodingName } from "../tokens/count.js";
@@ -92,6 +92,30 @@ describe("accountRequest", () => {
     expect(accounted).toMatchObject({ usage: { promptTokens: 1000, cachedTokens: 0, completionTokens: 2 }, source: "estimated", cost: 1000 * 2500 + 2 * 10_000 });
     expect(encodings).toEqual(["gpt-4o"]);
     expect(calls[0]![1]).toMatchObject({ usage_source: "estimated", input_tokens: 1000, output_tokens: 2, cost_nano: accounted.cost });
+  });
+
+  it("charges a reasoning model's answer without usage at its hold: its reasoning was billed, never seen", async () => {
+    const { services: s } = services();
+    const reasoning = { ...s.config.models["gpt-4o"]!, reasoning: true };
+    const { accounted, calls } = await account(s, served(s.config, "auto", { prepared: { config: reasoning } }), { status: 499, outputText: ["Hel"] });
+    expect(accounted).toMatchObject({ cost: 43_460_000, usage: { promptTokens: 1000, cachedTokens: 0, completionTokens: 4096 }, source: "held" });
+    expect(calls[0]![1]).toMatchObject({ usage_source: "held", cost_nano: 43_460_000, output_tokens: 4096 });
+  });
+
+  it("bills the service tier the answer names, and the web searches it made", async () => {
+    const { services: s } = services();
+    const what = served(s.config, "auto", { request: { body: { model: "auto", messages: [], service_tier: "priority" } } });
+    const standard = (await account(s, served(s.config), { status: 200, usage: USAGE })).accounted.cost;
+    // Asked for priority, served at it: twice the tokens' price.
+    expect((await account(s, what, { status: 200, usage: USAGE, serviceTier: "priority" })).accounted.cost).toBe(2 * standard);
+    // Asked for priority, served at the default tier (the answer says so): the standard price.
+    expect((await account(s, what, { status: 200, usage: USAGE, serviceTier: "default" })).accounted.cost).toBe(standard);
+    // No word from the answer: the tier asked for.
+    expect((await account(s, what, { status: 200, usage: USAGE })).accounted.cost).toBe(2 * standard);
+    const searched = await account(s, served(s.config), { status: 200, usage: USAGE, webSearches: 3 });
+    // gpt-4o's fee per search comes from the catalogue ($10 per 1,000); the configuration priced only its tokens.
+    expect(s.config.models["gpt-4o"]!.price.web_search).toBe(0.01);
+    expect(searched.accounted.cost - standard).toBe(3 * usdToNano(0.01));
   });
 
   it("bills nothing when nothing was produced, and still records the request", async () => {

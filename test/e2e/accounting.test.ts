@@ -175,9 +175,31 @@ describe("every exit settles once", () => {
     expect(proxy.logger.lines.filter((l) => l.level === "error")).toEqual([]);
   });
 
-  it("logs a client that left before any answer at info, as 499, and charges its prompt", async () => {
-    behave = () => ({ kind: "hang" });
+  it("reads on to the usage of an answer that comes after its client left, within the drain period", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    behave = () => ({ kind: "json", usage: { prompt_tokens: 20, completion_tokens: 700 }, answerAfter: gate });
     const proxy = await proxyWith();
+    const controller = new AbortController();
+    const asked = upstream.requests.length;
+    const pending = post(proxy, { model: "gpt-4o-mini", messages: hi, max_tokens: 1000 }, {}, controller.signal).catch((e: Error) => e);
+    await expect.poll(() => upstream.requests.length).toBe(asked + 1);
+    controller.abort();
+    await pending;
+    // The client is gone before the upstream said anything; the upstream goes on and bills.
+    await expect.poll(() => proxy.services.upstream.draining).toBe(1);
+    expect(upstream.requests.at(-1)!.aborted).toBe(false);
+    release();
+    await expect.poll(async () => (await state(proxy)).records).toBe(1);
+    const record = (await proxy.services.store.usageRecords(1))[0]!;
+    expect(record).toMatchObject({ status: 499, usage_source: "upstream", input_tokens: 20, output_tokens: 700 });
+    expect((await state(proxy)).spent[0]).toBe(record.cost_nano);
+    expect(await holdsLeft(proxy)).toBe(0);
+  });
+
+  it("with no drain period, logs a client that left before any answer at info, as 499, and charges its prompt", async () => {
+    behave = () => ({ kind: "hang" });
+    const proxy = await proxyWith({ accounting: { drain_seconds: 0 } });
     const controller = new AbortController();
     const asked = upstream.requests.length;
     const pending = post(proxy, { model: "gpt-4o-mini", messages: hi, max_tokens: 50 }, {}, controller.signal).catch((e: Error) => e);

@@ -200,8 +200,10 @@ describe("streaming", () => {
     }
   });
 
-  it("aborts the upstream request when the client aborts the stream, billing what was streamed", async () => {
-    upstream.behave = () => ({ kind: "stream", pieces: Array.from({ length: 40 }, (_, i) => ` word${i}`), delayMs: 50 });
+  it("reads on to the usage when the client aborts the stream: what the upstream billed is recorded", async () => {
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    upstream.behave = () => ({ kind: "stream", pieces: Array.from({ length: 40 }, (_, i) => ` word${i}`), usage: { prompt_tokens: 11, completion_tokens: 123 }, holdAfter: 3, resume: resumed });
     const controller = new AbortController();
     const { data: stream, response } = await client.chat.completions
       .create({ model: "auto", messages: user("hi"), stream: true }, { signal: controller.signal })
@@ -216,16 +218,51 @@ describe("streaming", () => {
       expect((err as Error).name).toMatch(/Abort/);
     }
     expect(seen).toBe(3);
+    // The proxy saw the client leave and reads on; then the upstream sends the rest.
+    await expect.poll(() => proxy.services.upstream.draining).toBe(1);
+    resume();
     const sent = lastRequest();
-    await expect.poll(() => sent.aborted, { timeout: 3000 }).toBe(true);
-    expect(sent.finished).toBe(false);
     const id = response.headers.get("x-request-id");
-    await expect.poll(async () => (await records()).find((r) => r.request_id === id)?.status, { timeout: 3000 }).toBe(499);
+    await expect.poll(async () => (await records()).find((r) => r.request_id === id)?.status, { timeout: 5000 }).toBe(499);
+    expect(proxy.services.upstream.draining).toBe(0);
     const record = (await records()).find((r) => r.request_id === id)!;
-    expect(record.usage_source).toBe("estimated");
-    expect(record.output_tokens).toBeGreaterThanOrEqual(3);
-    expect(record.output_tokens).toBeLessThan(40 * 3);
-    expect(record.cost_nano).toBeGreaterThan(0);
+    // The upstream was read to its end, not cut: its own usage is the record's.
+    expect(sent.finished).toBe(true);
+    expect(sent.aborted).toBe(false);
+    expect(record).toMatchObject({ usage_source: "upstream", input_tokens: 11, output_tokens: 123 });
+  });
+
+  it("with no drain period, aborts the upstream request when the client aborts the stream, billing what was streamed", async () => {
+    const other = await startTestProxy(testConfig(upstream.baseUrl, { accounting: { drain_seconds: 0 } }), { clock });
+    const otherClient = new OpenAI({ baseURL: `${other.url}/v1`, apiKey: "test", maxRetries: 0 });
+    try {
+      upstream.behave = () => ({ kind: "stream", pieces: Array.from({ length: 40 }, (_, i) => ` word${i}`), delayMs: 50 });
+      const controller = new AbortController();
+      const { data: stream, response } = await otherClient.chat.completions
+        .create({ model: "auto", messages: user("hi"), stream: true }, { signal: controller.signal })
+        .withResponse();
+      let seen = 0;
+      try {
+        for await (const chunk of stream) {
+          if (chunk.choices[0]?.delta?.content && ++seen === 3) controller.abort();
+        }
+      } catch (err) {
+        expect((err as Error).name).toMatch(/Abort/);
+      }
+      const sent = lastRequest();
+      await expect.poll(() => sent.aborted, { timeout: 3000 }).toBe(true);
+      expect(sent.finished).toBe(false);
+      const id = response.headers.get("x-request-id");
+      const find = async () => (await other.services.store.usageRecords(50)).find((r) => r.request_id === id);
+      await expect.poll(async () => (await find())?.status, { timeout: 3000 }).toBe(499);
+      const record = (await find())!;
+      expect(record.usage_source).toBe("estimated");
+      expect(record.output_tokens).toBeGreaterThanOrEqual(3);
+      expect(record.output_tokens).toBeLessThan(40 * 3);
+      expect(record.cost_nano).toBeGreaterThan(0);
+    } finally {
+      await other.shutdown();
+    }
   });
 });
 

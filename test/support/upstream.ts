@@ -35,6 +35,8 @@ export type Behavior =
       extra?: Record<string, unknown>;
       /** Send the headers at once, and the body only when this settles. */
       bodyAfter?: Promise<void>;
+      /** Answer nothing (not even the headers) until this settles. */
+      answerAfter?: Promise<void>;
       headers?: Record<string, string>;
     }
   | {
@@ -47,6 +49,9 @@ export type Behavior =
       cutAfter?: number;
       /** End the response cleanly but without `[DONE]`. */
       noDone?: boolean;
+      /** Send this many content pieces, then wait for `resume` before the rest. */
+      holdAfter?: number;
+      resume?: Promise<void>;
     }
   | { kind: "error"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "hang" };
@@ -107,6 +112,7 @@ async function answer(req: Received, behavior: Behavior, res: ServerResponse, wo
   }
   if (behavior.kind === "json") {
     if (behavior.delayMs) await sleep(behavior.delayMs);
+    if (behavior.answerAfter) await behavior.answerAfter;
     const usage = behavior.usage === undefined ? DEFAULT_USAGE : behavior.usage;
     const body: Record<string, unknown> = {
       id,
@@ -137,6 +143,7 @@ async function answer(req: Received, behavior: Behavior, res: ServerResponse, wo
       res.destroy();
       return;
     }
+    if (i === behavior.holdAfter) await behavior.resume;
     if (res.destroyed) return;
     res.write(chunk(model, id, [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }], usageField));
   }

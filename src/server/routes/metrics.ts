@@ -18,6 +18,7 @@ export function registerMetricsRoute(app: Hono, services: Services): void {
     services.auth.requireAdmin(c.req.header("authorization"));
     // A store that does not answer leaves the gauge at its last value; the other metrics still matter.
     await refreshBudgetRemaining(services).catch(() => {});
+    services.metrics.draining.set(services.upstream.draining);
     const registry = services.metrics.registry;
     return c.text(await registry.metrics(), 200, { "content-type": registry.contentType });
   });

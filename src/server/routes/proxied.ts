@@ -90,6 +90,7 @@ function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, s
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
     finishAfterHeaders: body.stream !== true,
+    drainMs: services.config.accounting.drain_seconds * 1000,
   });
 }
 
@@ -173,6 +174,9 @@ async function relayAnswer<B extends RequestBody>(
       }
     },
   });
+  // A client that left while the answer's headers were on their way reads nothing: the stream is
+  // drained for its usage as if it had left mid-stream.
+  if (ex.clientGone) void stream.cancel();
   return { response: new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
 }
 
