@@ -9,6 +9,7 @@ import type { BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
 import { Leases } from "./budget/leases.js";
+import { BackgroundResponses } from "./usage/background.js";
 import { Settler } from "./budget/settle.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
@@ -69,6 +70,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
   const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
+  const leases = new Leases(store, settler, config, clock, logger);
+  const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
+  leases.followUp = (hold) => background.followUp(hold);
   const services: Services = {
     config,
     clock,
@@ -85,7 +89,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     auth: createAuthenticator(config),
     upstream,
     settler,
-    leases: new Leases(store, settler, config, clock, logger),
+    leases,
     windows: new WindowCache(config.budgets.timezone),
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
     cache: config.cache.enabled ? new ResponseCache(store, config.cache.ttl_seconds * 1000, CACHE_LOCK_MS) : undefined,
@@ -94,6 +98,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     dispatch: () => Promise.reject(new Error("dispatch before buildApp")),
     internalToken: randomUUID(),
     batcher: createBatcher({ config, upstream, clock }),
+    background,
   };
   return services;
 }

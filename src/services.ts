@@ -14,6 +14,7 @@ import type { Router } from "./routing/route.js";
 import type { Authenticator } from "./server/auth.js";
 import type { EncodingName } from "./tokens/count.js";
 import type { UpstreamClient } from "./upstream/client.js";
+import type { BackgroundResponses } from "./usage/background.js";
 
 /** Everything a request handler needs, built once at start (see `createServices`). */
 export interface Services {
@@ -46,6 +47,8 @@ export interface Services {
   readonly internalToken: string;
   /** Micro-batches of this process (`x-tollgate-batch`). */
   readonly batcher: MicroBatcher | undefined;
+  /** Background responses whose holds outlive their requests. */
+  readonly background: BackgroundResponses;
 }
 
 /** Requests in flight, so a shutdown can wait for them. `enter` hands back the one way out. */

@@ -175,6 +175,19 @@ export class BudgetHold<P extends Priced> {
   }
 
   /**
+   * Keeps the hold past this request, settled later by its id (a background response's): its
+   * lease now ends at `leaseEnd` and is no longer renewed here. False when nothing is held (the
+   * store was unreachable and let the request through).
+   */
+  async keepUntil(leaseEnd: number): Promise<boolean> {
+    if (this.state !== "held") return false;
+    await this.services.store.renew([this.holdId], leaseEnd);
+    this.state = "handed-over";
+    this.services.leases.remove(this.holdId);
+    return true;
+  }
+
+  /**
    * The hold is now settled elsewhere, later, by its id (a submitted batch's, at fetch): closing it
    * leaves it held.
    */

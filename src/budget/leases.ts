@@ -24,6 +24,11 @@ const CHARGE_BATCH = 200;
 export class Leases {
   private readonly live = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Looks at an expired hold before it is charged: true when it is one whose request outlives its
+   * replica on purpose (a background response, usage/background.ts) and was dealt with.
+   */
+  followUp: ((hold: ExpiredHold) => Promise<boolean>) | undefined;
 
   constructor(
     private readonly ledger: BudgetLedger,
@@ -84,6 +89,7 @@ export class Leases {
   }
 
   private async charge(hold: ExpiredHold): Promise<void> {
+    if (this.followUp && (await this.followUp(hold))) return;
     let header: RecordHeader;
     try {
       header = JSON.parse(hold.meta) as RecordHeader;

@@ -17,6 +17,8 @@ export interface StoredObject {
   /** A stored response: the model that served it and the context it holds, in tokens. */
   model?: string;
   tokens?: number;
+  /** An unfinished background response: the id of its hold, settled when it finishes (usage/background.ts). */
+  background?: string;
 }
 
 /** Records outlive the upstream's own retention of most objects; a file kept longer is the admin's. */
@@ -46,6 +48,11 @@ export class ObjectDirectory {
   /** Records a new object; an id already recorded keeps its first owner. */
   async remember(id: string, object: StoredObject): Promise<void> {
     await this.store.setValue(key(id), JSON.stringify(object), OBJECT_MEMORY_MS, true).catch(() => false);
+  }
+
+  /** Replaces what a record says of an object its caller reached (a conversation's size). */
+  async update(id: string, object: StoredObject): Promise<void> {
+    await this.store.setValue(key(id), JSON.stringify(object), OBJECT_MEMORY_MS).catch(() => false);
   }
 
   /** The object's record, if tollgate made it. */

@@ -60,6 +60,11 @@ export class Attempts<B extends RequestBody> {
     return alternatives.length > 0 && (await this.hold.moveTo(alternatives)) ? this.hold.priced : undefined;
   }
 
+  /** Keeps the hold past the request (a background response's), under the id it returns; undefined when nothing is held. */
+  async keep(leaseEnd: number): Promise<string | undefined> {
+    return (await this.hold.keepUntil(leaseEnd)) ? this.hold.holdId : undefined;
+  }
+
   settle(cost: Nano, record: UsageRecord | null): Promise<void> {
     return this.hold.settle(cost, record);
   }

@@ -1,4 +1,4 @@
-import type { Config, Tier } from "../config/schema.js";
+import type { Config, ModelConfig, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { chatShape } from "../endpoints/chat.js";
 import { chatSide, type EndpointShape, type RequestBody } from "../endpoints/shape.js";
@@ -12,7 +12,7 @@ import type { Caller } from "../caller.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
 import { DEFAULT_IMAGE_FORMULA, imageFormulaFor, type ImageFormula } from "../tokens/media.js";
-import { fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";
+import { DEFAULT_OUTPUT_RESERVE, fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";
 
 export type { Prepared } from "./prepare.js";
 
@@ -32,6 +32,11 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   maxTierHeader?: string;
   /** Input the upstream holds for this request already (a previous response's context), in tokens. */
   priorTokens?: number;
+  /**
+   * The upstream holds input for this request that tollgate cannot size (a conversation whose items
+   * did not all pass through it): it is held as the whole context window the answer leaves.
+   */
+  priorUnknown?: boolean;
   /** Only these models may serve it (the key's models, a previous response's upstream); undefined: any. */
   allowedModels?: ReadonlySet<string>;
   /** Why (the route label when it changes the model): `key-models` or `previous-response`. */
@@ -138,12 +143,18 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
   }
   const countedView = chatBody ? chatBody.toChat(body) : view;
   const floorTokens = sizeFloorTokens(request.bodyChars, view);
-  const prior = request.priorTokens ?? 0;
+  /** The prior context held for on `model`: what is known of it, else all the window the answer leaves. */
+  const priorFor = (model: ModelConfig, promptTokens: number): number => {
+    if (!request.priorUnknown) return request.priorTokens ?? 0;
+    const answer = shape.outputLimit(body) ?? model.max_output_tokens ?? DEFAULT_OUTPUT_RESERVE;
+    return Math.max(0, model.context_window - promptTokens - answer);
+  };
 
   const prepared = new Map<string, Promise<Prepared<B>>>();
   const prepareFor = async (name: string): Promise<Prepared<B>> => {
     const model = config.models[name]!;
     const tokens = await counts.of(countedView, services.encodingOf(name), imageFormulaFor(model.upstream_model ?? name));
+    const prior = priorFor(model, promptOf(tokens));
     const before = promptOf(tokens) + prior;
     let fitted: Fitted;
     if (shape.modelKind === "embedding") fitted = { body: countedView, droppedMessages: 0, droppedTokens: 0, promptTokens: before };

@@ -10,7 +10,7 @@ import { holdExtras, withSearchLimit } from "./charges.js";
 import { ProxyError } from "../errors.js";
 
 /** Room kept for the answer when fitting the context and neither the client nor the request type set an output limit. */
-const DEFAULT_OUTPUT_RESERVE = 4096;
+export const DEFAULT_OUTPUT_RESERVE = 4096;
 
 /** What context fit did to a request for one model. */
 export interface Fitted {

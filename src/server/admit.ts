@@ -72,7 +72,13 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   }
   const conversation = body.conversation;
   const conversationId = typeof conversation === "string" ? conversation : (conversation as { id?: unknown } | null | undefined)?.id;
-  if (typeof conversationId === "string" && !(await services.objects.reachable(caller, conversationId))) throw objectNotFound(conversationId, "conversation");
+  if (typeof conversationId === "string") {
+    const found = await services.objects.reachable(caller, conversationId);
+    if (!found) throw objectNotFound(conversationId, "conversation");
+    // Its items are input the upstream adds: held for what tollgate counted of them, else the window.
+    if (found !== "unrecorded" && found.tokens !== undefined) request.priorTokens = found.tokens;
+    else request.priorUnknown = true;
+  }
   return request;
 }
 

@@ -46,7 +46,7 @@ interface AnswerLike {
  * Reads a whole (non-streamed) upstream answer and what it says about usage. `replayable` says
  * whether a stream replayed from it could carry everything (no legacy function_call, no logprobs).
  */
-export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: string; outcome: Outcome; replayable: boolean }> {
+export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: string; outcome: Outcome; replayable: boolean; answer: unknown }> {
   using read = reply;
   const text = await read.body.text();
   let parsed: AnswerLike | undefined;
@@ -66,7 +66,7 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
   if (!usage && typeof parsed?.output_text === "string") outputText.push(parsed.output_text);
   const replayable = Array.isArray(parsed?.choices) && parsed.choices.every((c) => c?.message?.function_call == null && c?.logprobs == null);
   const responseId = typeof parsed?.id === "string" ? parsed.id : undefined;
-  return { text, outcome: { status: reply.status, usage, outputText, responseId, ...answerCharges(parsed) }, replayable };
+  return { text, outcome: { status: reply.status, usage, outputText, responseId, ...answerCharges(parsed) }, replayable, answer: parsed };
 }
 
 export interface StreamRelayOptions {

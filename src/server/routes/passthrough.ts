@@ -5,6 +5,7 @@ import { ProxyError } from "../../errors.js";
 import type { Classified } from "../../gate/classes.js";
 import { meteredPrice, readMeteredRequest, readMeteredUsage, type MeteredAnswer } from "../../gate/metered.js";
 import { holdMeteredCall } from "../../gate/metered-hold.js";
+import { countConversationItems } from "../../gate/conversations.js";
 import { objectNotFound, type StoredObject } from "../../gate/objects.js";
 import { gateCall, type GateDecision } from "../../gate/policy.js";
 import { filterList, listedIds, producedIds, referencedIds } from "../../gate/stored.js";
@@ -101,6 +102,9 @@ export function registerPassthrough(app: Hono, services: Services): void {
         const text = await readWhole(reply);
         const body = await ownAnswer(services, decision.endpoint, caller, call, text);
         await settle(ex.clientGone ? 499 : reply.status, true, readMeteredUsage(body.usage));
+        // A background response its owner retrieves: done, its hold settles from its usage.
+        if (call.object?.background !== undefined && reply.status === 200) await services.background.retrieved(call.object.background, body.parsed);
+        if (decision.label === "conversations") await countConversationItems(services.objects, c.req.method, path, call.json, body.parsed, call.object);
         return { response: new Response(maskSecrets(body.text, services.upstream.secrets), { status: reply.status, headers: out }) };
       }
       if (noBody) {
@@ -132,6 +136,8 @@ interface Call {
   field: (name: string) => string | undefined;
   /** The object the path names, when it has a record. */
   object: StoredObject | undefined;
+  /** A JSON body, parsed. */
+  json?: unknown;
 }
 
 /** Classes whose multipart bodies are file contents that stream through unread (uploads up to `passthrough.body_limit_mb`). */
@@ -153,6 +159,7 @@ async function readCall(services: Services, settings: PassthroughConfig, c: Cont
   let body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
   let field: (name: string) => string | undefined = () => undefined;
   let references: string[] = [];
+  let json: unknown;
   if (raw && mediaType(contentType) === "multipart/form-data") {
     const boundary = multipartBoundary(contentType);
     if (boundary === undefined) throw new ProxyError("invalid_request", "A multipart body needs a boundary in its Content-Type.");
@@ -170,6 +177,7 @@ async function readCall(services: Services, settings: PassthroughConfig, c: Cont
     const bytes = await collect(raw, jsonLimit);
     if (bytes.length > 0) {
       const parsed = parseJsonBody(bytes.toString("utf8"));
+      json = parsed;
       body = bytes;
       field = (name) => {
         const value = (parsed as Record<string, unknown> | null)?.[name];
@@ -200,7 +208,7 @@ async function readCall(services: Services, settings: PassthroughConfig, c: Cont
   const upstream = object?.upstream ?? configured?.upstream ?? settings.upstream ?? Object.keys(services.config.upstreams)[0]!;
   // Reports group by model: only a name tollgate knows (configured or priced by the catalogue) becomes a label.
   const known = model !== undefined && (configured !== undefined || meteredPrice(services.config, model, upstream, services.clock.now()) !== undefined);
-  return { body, upstream, model, knownModel: known ? model : undefined, field, object };
+  return { body, upstream, model, knownModel: known ? model : undefined, field, object, json };
 }
 
 /** Whether the answer is worth reading whole: it lists objects, creates one, or is one (what it produced). */
@@ -214,7 +222,7 @@ function answersWithObjects(endpoint: Classified, path: string): boolean {
  * An answer about objects: a list shows only the caller's items; a new object, and whatever an
  * object produced (a batch's output files), become the owner's.
  */
-async function ownAnswer(services: Services, endpoint: Classified, caller: Caller, call: Call, text: string): Promise<{ text: string; usage: unknown }> {
+async function ownAnswer(services: Services, endpoint: Classified, caller: Caller, call: Call, text: string): Promise<{ text: string; usage: unknown; parsed?: unknown }> {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
@@ -232,6 +240,6 @@ async function ownAnswer(services: Services, endpoint: Classified, caller: Calle
     const ids = producedIds(parsed, endpoint.creates);
     await Promise.all(ids.map((id) => services.objects.remember(id, { owner, upstream: call.upstream })));
   }
-  return { text, usage: parsed.usage };
+  return { text, usage: parsed.usage, parsed };
 }
 

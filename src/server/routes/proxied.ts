@@ -2,7 +2,7 @@ import { cooldownKey } from "../../budget/reserve.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
-import { isStoredAnswer, rememberAnswer } from "../../endpoints/previous-response.js";
+import { isStoredAnswer, rememberAnswer, rememberConversationTurn } from "../../endpoints/previous-response.js";
 import { chatSide, type EndpointShape, type RequestBody } from "../../endpoints/shape.js";
 import { headerUsd, type Nano } from "../../money.js";
 import { planRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
@@ -17,6 +17,7 @@ import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } 
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
 import { Attempts, type Attempt } from "../../plan/attempts.js";
 import { compressIfLong } from "../summarize.js";
+import { isUnfinishedBackground } from "../../usage/background.js";
 import { UpstreamFailure } from "../../upstream/client.js";
 import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
@@ -68,7 +69,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       now: () => services.clock.now(),
     });
     const answering = servedNow();
-    return relayAnswer(services, ex, shape, answering, attempts.current.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle);
+    return relayAnswer(services, ex, shape, answering, attempts.current.capped, forwarded, cached.kind === "miss" ? cached.store : undefined, settle, (leaseEnd) => attempts.keep(leaseEnd));
   });
 }
 
@@ -120,15 +121,16 @@ async function relayAnswer<B extends RequestBody>(
   forwarded: Forwarded<Prepared<B>>,
   storeInCache: Extract<CacheLookup, { kind: "miss" }>["store"] | undefined,
   settle: Settle,
+  keepHold: (leaseEnd: number) => Promise<string | undefined>,
 ): Promise<Answer> {
   const { reply } = forwarded;
   const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
   // An answer the upstream stores becomes the caller's object (src/gate/objects.ts).
-  const remember = (outcome: Outcome) =>
-    outcome.responseId && outcome.status < 400 && isStoredAnswer(shape.name, served.request.body)
-      ? rememberAnswer(services.objects, served.request.caller, outcome.responseId, served.prepared, outcome)
-      : Promise.resolve();
+  const remember = async (outcome: Outcome) => {
+    if (outcome.status < 400 && outcome.responseId && isStoredAnswer(shape.name, served.request.body)) await rememberAnswer(services.objects, served.request.caller, outcome.responseId, served.prepared, outcome);
+    if (shape.name === "responses" && (outcome.status < 400 || outcome.status === 499)) await rememberConversationTurn(services.objects, served.request.body, outcome);
+  };
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
     const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
@@ -138,7 +140,11 @@ async function relayAnswer<B extends RequestBody>(
 
   const contentType = String(reply.headers["content-type"] ?? "");
   if (served.request.body.stream !== true || !contentType.includes("text/event-stream")) {
-    const { text, outcome, replayable } = await readJsonAnswer(reply);
+    const { text, outcome, replayable, answer } = await readJsonAnswer(reply);
+    if (outcome.responseId && isUnfinishedBackground(served.request.body, answer)) {
+      const kept = await keepBackground(services, served, outcome, keepHold);
+      if (kept) return { response: new Response(maskSecrets(text, services.upstream.secrets), { status: reply.status, headers: { ...headers, "content-type": contentType || "application/json" } }) };
+    }
     const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
     await remember(outcome);
     if (served.request.body.stream === true) {
@@ -178,6 +184,33 @@ async function relayAnswer<B extends RequestBody>(
   // drained for its usage as if it had left mid-stream.
   if (ex.clientGone) void stream.cancel();
   return { response: new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
+}
+
+/**
+ * A background response the upstream has only queued: its hold is kept until it finishes, and its
+ * record made then (usage/background.ts). False when there is no hold to keep (the store let the
+ * request through unheld): it is then accounted now, as any answer without usage.
+ */
+async function keepBackground(services: Services, served: Served, outcome: Outcome, keepHold: (leaseEnd: number) => Promise<string | undefined>): Promise<boolean> {
+  const holdId = await keepHold(services.background.nextPoll());
+  if (holdId === undefined) return false;
+  const { prepared, request } = served;
+  const tier = request.body.service_tier;
+  await services.background.remember({
+    holdId,
+    responseId: outcome.responseId!,
+    upstream: prepared.config.upstream,
+    model: prepared.model,
+    header: recordHeader(request, served.endpoint, prepared.model, services, served.route),
+    heldAmount: prepared.holdAmount,
+    estimatedCost: prepared.expectedCost,
+    ...(typeof tier === "string" ? { serviceTier: tier } : {}),
+    until: services.background.deadline(),
+  });
+  await rememberAnswer(services.objects, request.caller, outcome.responseId!, prepared, outcome, holdId);
+  // The conversation grows by what the response writes, later: unknown until a turn says.
+  await rememberConversationTurn(services.objects, request.body, { status: 200 });
+  return true;
 }
 
 /** An upstream error passed on: its status and body, with anything key-shaped masked. */
