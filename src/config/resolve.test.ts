@@ -157,7 +157,8 @@ describe("the configuration with the real catalogue (@pydantic/genai-prices)", (
   it("returns the differences for the start to log", () => {
     const text = stringify({ upstreams, models: { "gpt-5-mini": { upstream: "openai", tier: "economy", price: { input: 9, output: 9 } } } });
     const { config, pricing } = parseConfig(text, "test.yaml", {}, { at: AT });
-    expect(config.models["gpt-5-mini"]?.price).toEqual({ input: 9, output: 9 });
+    // The token rates configured win whole; the fee per web search the configuration left out is the catalogue's.
+    expect(config.models["gpt-5-mini"]?.price).toEqual({ web_search: 0.01, input: 9, output: 9 });
     expect(pricing.differences.map((d) => [d.model, d.catalogueModel])).toEqual([["gpt-5-mini", "openai/gpt-5-mini"]]);
     expect(pricing.differences[0]!.detail).toMatch(/^input 9 \(catalogue [\d.]+\), cached_input not set \(catalogue [\d.]+\), output 9 \(catalogue [\d.]+\)$/);
   });

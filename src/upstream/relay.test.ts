@@ -186,6 +186,7 @@ describe("readJsonAnswer", () => {
       text: JSON.stringify(answer),
       outcome: { status: 201, usage: { promptTokens: 5, cachedTokens: 2, completionTokens: 1 }, outputText: [], responseId: "chatcmpl-9" },
       replayable: true,
+      answer,
     });
     expect(calls.done).toBe(1);
   });
