@@ -53,7 +53,13 @@ export function createStore(config: Config, clock: Clock, logger: Logger = jsonL
   // With a ledger, the store also queues every record for it (src/ledger/queue.ts).
   const ledger = config.ledger.postgres_url !== "";
   if (config.store.redis_url) {
-    return new RedisBudgetStore({ url: config.store.redis_url, keyPrefix: config.store.key_prefix, maxRecords: config.store.usage_records_max, ledger });
+    return new RedisBudgetStore({
+      url: config.store.redis_url,
+      keyPrefix: config.store.key_prefix,
+      maxRecords: config.store.usage_records_max,
+      ledger,
+      ...(config.store.budget_leases ? { leases: { replica: randomUUID().slice(0, 8), now: () => clock.now() } } : {}),
+    });
   }
   return new MemoryBudgetStore(clock, config.store.usage_records_max, ledger ? new MemoryLedgerQueue(config.ledger.poll_ms, logger) : undefined);
 }

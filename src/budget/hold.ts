@@ -181,7 +181,7 @@ export class BudgetHold<P extends Priced> {
    */
   async keepUntil(leaseEnd: number): Promise<boolean> {
     if (this.state !== "held") return false;
-    await this.services.store.renew([this.holdId], leaseEnd);
+    await this.services.store.keep(this.holdId, leaseEnd);
     this.state = "handed-over";
     this.services.leases.remove(this.holdId);
     return true;

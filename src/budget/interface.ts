@@ -56,6 +56,8 @@ export interface SettleRequest {
   day: string;
   aggregates: ReadonlyArray<readonly [field: string, delta: number]>;
   now: number;
+  /** The replica's lease the request was held on, when it was (the Redis store sets it). */
+  lease?: string;
 }
 
 export interface CrossedThreshold {
@@ -84,6 +86,11 @@ export interface BudgetLedger {
   settle(request: SettleRequest): Promise<SettleResult>;
   /** Moves the lease of holds this replica still runs to `until` (holds already settled are left alone). */
   renew(requestIds: string[], until: number): Promise<void>;
+  /**
+   * Keeps one hold past its request, until `until` (a background response's): it becomes a hold any
+   * replica can settle or charge by its id.
+   */
+  keep(requestId: string, until: number): Promise<void>;
   /** Holds whose lease ended before `now`, oldest first. They stay until settled (charged). */
   expiredHolds(now: number, limit: number): Promise<ExpiredHold[]>;
   /** Current values of counters (0 for unknown ones). */

@@ -148,6 +148,7 @@ describe("Leases", () => {
       expiredHolds: (now, limit) => store.expiredHolds(now, limit),
       spent: (ids) => store.spent(ids),
       renew: (ids, until) => (down ? Promise.reject(new Error("connect ECONNREFUSED")) : store.renew(ids, until)),
+      keep: (id, until) => store.keep(id, until),
     };
     const { leases, logger } = replica(ledger);
     await hold(leases, "r1", usd(0.1));

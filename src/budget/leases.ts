@@ -75,8 +75,9 @@ export class Leases {
     }
   }
 
+  /** Renews this replica's holds (and, in a store with budget leases, its slices: see lease-slices.ts). */
   async renew(): Promise<void> {
-    if (this.live.size > 0) await this.ledger.renew([...this.live], this.leaseEnd());
+    await this.ledger.renew([...this.live], this.leaseEnd());
   }
 
   /** Charges holds whose lease ended; resolves to how many were found. */
@@ -90,18 +91,28 @@ export class Leases {
 
   private async charge(hold: ExpiredHold): Promise<void> {
     if (this.followUp && (await this.followUp(hold))) return;
-    let header: RecordHeader;
+    let header: RecordHeader & { lease?: boolean };
     try {
-      header = JSON.parse(hold.meta) as RecordHeader;
+      header = JSON.parse(hold.meta) as RecordHeader & { lease?: boolean };
     } catch {
       this.logger.log("error", "hold_meta_unreadable", { request_id: hold.requestId });
       return;
     }
+    if (header.lease) return this.chargeSlice(hold);
     const started = Date.parse(header.time);
     const windows = windowsAt(started, this.config.budgets.timezone);
     const counters = countersFor(scopesFor(this.config.budgets, header.key_id, header.team), windows);
     const record = unreconciledRecord({ ...header, request_id: hold.requestId }, hold.amount);
     const applied = await this.settler.settle({ requestId: hold.requestId, counters, actual: hold.amount, record, day: windows.day });
     if (applied) this.logger.log("warn", "hold_charged_unreconciled", { request_id: hold.requestId, amount_nano: hold.amount, model: header.routed_model });
+  }
+
+  /**
+   * A dead replica's budget slice (lease-slices.ts): its requests' records died with it, so all
+   * that is left of it stays spent (a settle at its amount moves no counter) and it is logged.
+   */
+  private async chargeSlice(hold: ExpiredHold): Promise<void> {
+    const applied = await this.settler.settle({ requestId: hold.requestId, counters: [], actual: hold.amount, record: null, day: "" });
+    if (applied) this.logger.log("warn", "budget_slice_charged", { lease: hold.requestId, amount_nano: hold.amount });
   }
 }

@@ -91,6 +91,10 @@ export class MemoryBudgetStore implements BudgetStore {
     return { ok: true };
   }
 
+  async keep(requestId: string, until: number): Promise<void> {
+    await this.renew([requestId], until);
+  }
+
   async renew(requestIds: string[], until: number): Promise<void> {
     for (const id of requestIds) {
       const hold = this.holds.get(id);

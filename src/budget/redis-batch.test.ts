@@ -47,7 +47,7 @@ describe("batch layout", () => {
     expect(call.args.slice(0, 15)).toEqual(["0.8,1", "10", "5", "6", key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
     // Per day: its field count, then (field, sum) pairs.
     expect(call.args.slice(15, 21)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
-    expect(call.args.slice(21)).toEqual(["3 1 a", "", "3 1 b", "", "3 2 c", ""]);
+    expect(call.args.slice(21)).toEqual(["3 1 - a", "", "3 1 - b", "", "3 2 - c", ""]);
   });
 });
 

@@ -179,7 +179,7 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
     let fields = days.get(r.day);
     if (!fields) days.set(r.day, (fields = new Map()));
     for (const [field, delta] of r.aggregates) fields.set(field, (fields.get(field) ?? 0) + Math.round(delta));
-    requestArgs.push(`${r.actual} ${counters.listOf(r.counters)} ${r.requestId}`, r.record ? JSON.stringify(r.record) : "");
+    requestArgs.push(`${r.actual} ${counters.listOf(r.counters)} ${r.lease ?? "-"} ${r.requestId}`, r.record ? JSON.stringify(r.record) : "");
   }
   const dayArgs: string[] = [];
   for (const fields of days.values()) {

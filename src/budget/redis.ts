@@ -3,9 +3,11 @@ import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 import {
   AGGREGATE_TTL_MS,
+  COUNTER_GRACE_MS,
   SETTLED_MEMORY_MS,
   StoreUnavailableError,
   type BudgetStore,
+  type Counter,
   type ExpiredHold,
   type ReserveRequest,
   type ReserveResult,
@@ -13,13 +15,23 @@ import {
   type SettleResult,
 } from "./interface.js";
 import { Batcher, reserveCall, reserveResults, sameThresholds, settleCall, settleResults } from "./redis-batch.js";
-import { RESERVE_SCRIPT, SETTLE_SCRIPT } from "./scripts.js";
+import { LEASE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
+import { IDLE_MS, LEASE_FRACTION, LeaseSlices, type LeaseRequest } from "./lease-slices.js";
+
+/** A hold meant to live longer than this (a submitted batch's) is never taken from a slice. */
+const MAX_SLICED_HOLD_MS = 60_000;
+/** How long a model another replica reported cooling down is not sent requests reserved on a slice. */
+const COOLING_MEMORY_MS = 1000;
+/** A slice's meta, in place of a request's record header: charged whole, with no record, when it expires. */
+export const LEASE_META = JSON.stringify({ lease: true });
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 
 interface ScriptedRedis extends Redis {
   tollgateReserve: ScriptRunner;
   tollgateSettle: ScriptRunner;
+  tollgateLease: ScriptRunner;
+  tollgateTransfer: ScriptRunner;
 }
 
 export interface RedisStoreOptions {
@@ -30,6 +42,11 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** Queue every record for the PostgreSQL ledger too (the stream at `ledgerStream`). */
   ledger?: boolean;
+  /**
+   * Budget leases (lease-slices.ts): reserve in memory against slices taken from Redis, named by
+   * this replica's id. Off: every reserve is a script call.
+   */
+  leases?: { replica: string; now: () => number };
 }
 
 /**
@@ -61,7 +78,41 @@ export class RedisBudgetStore implements BudgetStore {
     redis.on("error", () => {});
     redis.defineCommand("tollgateReserve", { lua: RESERVE_SCRIPT });
     redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
+    redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
+    redis.defineCommand("tollgateTransfer", { lua: TRANSFER_SCRIPT });
     this.redis = redis as ScriptedRedis;
+    if (options.leases) {
+      const { replica, now } = options.leases;
+      this.slices = new LeaseSlices({ lease: (request) => this.lease(request), giveBack: (slice) => this.giveBack(slice) }, replica);
+      this.idleTimer = setInterval(() => this.slices?.returnIdle(now()), IDLE_MS / 2).unref();
+    }
+  }
+
+  /** Budget leases, when on: reserves made in memory against slices of the budgets. */
+  private readonly slices: LeaseSlices | undefined;
+  private readonly idleTimer: NodeJS.Timeout | undefined;
+
+  private async lease(request: LeaseRequest): Promise<Nano | undefined> {
+    const counters = request.counters;
+    const args: string[] = [String(counters.length), String(request.wanted), String(request.least), String(LEASE_FRACTION), String(request.expiresAt), request.id, LEASE_META];
+    for (const c of counters) args.push(c.limit === null ? "-1" : String(c.limit), String(Math.max(1000, c.windowEnd + COUNTER_GRACE_MS - request.now)));
+    const keys = [this.key("holds"), this.key("hold-data"), ...counters.map((c) => this.key(c.id))];
+    try {
+      const [ok, amount] = (await this.redis.tollgateLease(keys.length, ...keys, ...args)) as [number, string];
+      return ok === 1 ? Number(amount) : undefined;
+    } catch {
+      // Redis is away: the request's own reserve reports it.
+      return undefined;
+    }
+  }
+
+  /** A slice goes back: settled at 0 under its id, which takes what is left of it off its counters. */
+  private giveBack(slice: { id: string; counters: Counter[] }): void {
+    void this.settles
+      .add({ requestId: slice.id, actual: 0, counters: slice.counters, thresholds: [], record: null, day: "", aggregates: [], now: 0 })
+      .catch(() => {
+        // Redis is away: the slice's lease runs out and it is charged whole, as a dead replica's.
+      });
   }
 
   private key(id: string): string {
@@ -98,11 +149,30 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    return this.reserves.add(req);
+    // A hold that outlives the replica's leases (a submitted batch's) is always one of its own.
+    if (this.slices && req.expiresAt - req.now <= MAX_SLICED_HOLD_MS) {
+      const local = await this.slices.reserve(req);
+      if (local) return local;
+    }
+    const result = await this.reserves.add(req);
+    if (!result.ok && result.cooling && req.cooldownKey) this.slices?.noteCooling(req.cooldownKey, req.now + COOLING_MEMORY_MS);
+    return result;
   }
 
   async settle(req: SettleRequest): Promise<SettleResult> {
-    return this.settles.add(req);
+    const released = this.slices?.release(req.requestId, req.actual);
+    if (!released) return this.settles.add(req);
+    const result = this.settles.add({ ...req, lease: released.lease });
+    if (released.emptied) this.giveBack(released.emptied);
+    return result;
+  }
+
+  async keep(requestId: string, until: number): Promise<void> {
+    const detached = this.slices?.detach(requestId);
+    if (!detached) return this.renew([requestId], until);
+    const keys = [this.key("holds"), this.key("hold-data")];
+    await this.call(() => this.redis.tollgateTransfer(keys.length, ...keys, detached.lease, requestId, String(detached.amount), detached.meta, String(until)));
+    if (detached.emptied) this.giveBack(detached.emptied);
   }
 
   /** Reserves of one turn of the event loop, in one script call. */
@@ -145,6 +215,8 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async renew(requestIds: string[], until: number): Promise<void> {
+    // The replica's slices live under leases renewed with its holds.
+    if (this.slices) requestIds = [...requestIds, ...this.slices.leaseIds];
     if (requestIds.length === 0) return;
     const args: Array<string | number> = [];
     for (const id of requestIds) args.push(until, id);
@@ -233,6 +305,12 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    if (this.slices) {
+      // What this replica did not use goes back to the budgets before it goes.
+      this.slices.returnIdle(0, true);
+      await this.settles.idle();
+    }
     this.redis.disconnect();
   }
 }

@@ -93,8 +93,11 @@ return results
  *       [5] key prefix of settled markers, [6] C, [7] D, [8] L counter lists, [9] N requests,
  *       then per counter: limit (-1 = none), counter ttl ms;
  *       then the L lists of counter indexes ("1,2,3"); then per day: F, then F pairs (field, the sum of
- *       the batch's deltas for it); then per request "actual-cost list-index request-id" and its
- *       record JSON ('' = none)
+ *       the batch's deltas for it); then per request "actual-cost list-index lease-id request-id" and
+ *       its record JSON ('' = none)
+ * A request held on a replica's lease (lease-id not "-", see LEASE_SCRIPT) has no hold of its own:
+ * its cost moves out of the lease instead (the lease shrinks by it, at most to 0), so the counters
+ * change only by what the lease did not cover.
  * The aggregates arrive summed over the batch, so they are only right if every request of the batch
  * is settled now: when one was settled before (a retried settle), nothing is done and the script
  * returns {0, its index, ...}, for the caller to send the batch again without it.
@@ -114,8 +117,8 @@ local base = a
 local ledger = KEYS[C + D + 4]
 local requests, marked, settled = {}, {}, {0}
 for r = 1, N do
-  local actual, l, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (.*)$')
-  requests[r] = {tonumber(actual), tonumber(l), id}
+  local actual, l, lease, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (%S+) (.*)$')
+  requests[r] = {tonumber(actual), tonumber(l), id, lease}
   if redis.call('SET', ARGV[5] .. id, '1', 'NX', 'PX', ARGV[4]) then
     marked[#marked + 1] = ARGV[5] .. id
   else
@@ -146,11 +149,20 @@ local results, sum = {}, {}
 for r = 1, N do
   local request = requests[r]
   local reserved = 0
-  local hold = redis.call('HGET', KEYS[2], request[3])
-  if hold then
-    reserved = tonumber(string.match(hold, '^(%S+)'))
-    redis.call('HDEL', KEYS[2], request[3])
-    redis.call('ZREM', KEYS[1], request[3])
+  if request[4] ~= '-' then
+    local lease = redis.call('HGET', KEYS[2], request[4])
+    if lease then
+      local amount, meta = string.match(lease, '^(%S+) (.*)$')
+      reserved = math.min(request[1], tonumber(amount))
+      redis.call('HSET', KEYS[2], request[4], string.format('%.0f', tonumber(amount) - reserved) .. ' ' .. meta)
+    end
+  else
+    local hold = redis.call('HGET', KEYS[2], request[3])
+    if hold then
+      reserved = tonumber(string.match(hold, '^(%S+)'))
+      redis.call('HDEL', KEYS[2], request[3])
+      redis.call('ZREM', KEYS[1], request[3])
+    end
   end
   request[1] = request[1] - reserved
   for _, c in ipairs(lists[request[2]]) do sum[c] = (sum[c] or 0) + request[1] end
@@ -188,4 +200,56 @@ for r = 1, N do
   end
 end
 return {1, results}
+`;
+
+/**
+ * A replica's lease: a slice of what a list of counters has left, held like a request's hold (in
+ * the holds hash and zset, under the lease's id, renewed while the replica lives), from which the
+ * replica then reserves locally. It takes at most `fraction` of the least room any limited counter
+ * has, and nothing when that is below `least` (the replica then reserves each request here, so the
+ * last dollars are exact).
+ * KEYS: [1] holds zset, [2] holds hash, [3..C+2] the counters
+ * ARGV: [1] C, [2] wanted, [3] least, [4] fraction, [5] lease end ms, [6] lease id, [7] meta,
+ *       then per counter: limit (-1 = none), counter ttl ms
+ * Returns {1, amount} when leased, {0, room} when not.
+ */
+export const LEASE_SCRIPT = `
+local C = tonumber(ARGV[1])
+local room = nil
+for c = 1, C do
+  local limit = tonumber(ARGV[6 + 2 * c])
+  if limit >= 0 then
+    local left = limit - tonumber(redis.call('GET', KEYS[2 + c]) or '0')
+    if room == nil or left < room then room = left end
+  end
+end
+local size = tonumber(ARGV[2])
+if room ~= nil then size = math.min(size, math.floor(room * tonumber(ARGV[4]))) end
+if size < tonumber(ARGV[3]) then return {0, string.format('%.0f', math.max(room or 0, 0))} end
+local amount = string.format('%.0f', size)
+for c = 1, C do
+  redis.call('INCRBY', KEYS[2 + c], amount)
+  redis.call('PEXPIRE', KEYS[2 + c], ARGV[7 + 2 * c])
+end
+redis.call('HSET', KEYS[2], ARGV[6], amount .. ' ' .. ARGV[7])
+redis.call('ZADD', KEYS[1], ARGV[5], ARGV[6])
+return {1, amount}
+`;
+
+/**
+ * Moves a request held locally on a lease to a hold of its own (a background response's, kept past
+ * its request): the lease shrinks by the amount, the hold gets it; the counters do not change.
+ * KEYS: [1] holds zset, [2] holds hash
+ * ARGV: [1] lease id, [2] hold id, [3] amount, [4] meta, [5] hold's lease end ms
+ * Returns 1, or 0 when the lease is gone (charged as a dead replica's): the amount is counted there.
+ */
+export const TRANSFER_SCRIPT = `
+local lease = redis.call('HGET', KEYS[2], ARGV[1])
+if not lease then return 0 end
+local amount, meta = string.match(lease, '^(%S+) (.*)$')
+local moved = math.min(tonumber(amount), tonumber(ARGV[3]))
+redis.call('HSET', KEYS[2], ARGV[1], string.format('%.0f', tonumber(amount) - moved) .. ' ' .. meta)
+redis.call('HSET', KEYS[2], ARGV[2], string.format('%.0f', moved) .. ' ' .. ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[5], ARGV[2])
+return 1
 `;

@@ -26,6 +26,7 @@ function flaky(store: MemoryBudgetStore, failures: number) {
   const ledger: BudgetLedger = {
     reserve: (r) => store.reserve(r),
     renew: (ids, until) => store.renew(ids, until),
+    keep: (id, until) => store.keep(id, until),
     expiredHolds: (now, limit) => store.expiredHolds(now, limit),
     spent: (ids) => store.spent(ids),
     settle: async (r) => {

@@ -17,6 +17,11 @@ export const storeSchema = z.strictObject({
   redis_url: z.string().default(""),
   key_prefix: z.string().default("tollgate:"),
   on_error: z.enum(["closed", "open"]).default("closed"),
+  /**
+   * Budget leases (src/budget/lease-slices.ts): each replica reserves in memory against slices of
+   * the budgets it takes from Redis, so no request waits for Redis before it goes upstream.
+   */
+  budget_leases: z.boolean().default(true),
   /** How many usage records the store keeps (newest first). */
   usage_records_max: positiveInt.default(100_000),
   /** Refuse to start when Redis keeps nothing on disk (a restart would reset every budget); see src/budget/persistence.ts. */

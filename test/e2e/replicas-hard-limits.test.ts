@@ -49,7 +49,8 @@ describe("hard limits across three replicas", () => {
     });
     const file = writeConfigFile(
       testConfigInput(upstream.baseUrl, {
-        store: { redis_url: redisUrl(), key_prefix: prefix },
+        // Budget leases on: each replica reserves in memory against its slices; the last dollars go exact.
+        store: { redis_url: redisUrl(), key_prefix: prefix, budget_leases: true },
         keys: [{ id: "app", key: KEY, team: "research" }],
         budgets: { downgrade: false, output_estimate: 10, global: { daily: LIMIT_USD } },
       }),
@@ -98,7 +99,7 @@ describe("hard limits across three replicas", () => {
 
     const redis = new Redis(redisUrl());
     try {
-      // An answer leaves before its settle lands: wait until no hold is left, then read.
+      // An answer leaves before its settle lands, and a slice goes back once idle: wait until no hold is left, then read.
       await expect.poll(() => redis.zcard(`${prefix}{tg}:holds`), { timeout: 10_000 }).toBe(0);
       const recs = records(await redis.xrange(`${prefix}{tg}:usage`, "-", "+"));
       expect(recs.length).toBe(answered + moreAnswered);

@@ -12,7 +12,10 @@ import type { ServiceOptions } from "../../src/app.js";
 
 /** The example configuration's models and tiers, every upstream pointed at the fake. */
 export function testConfigInput(upstreamUrl: string, overrides: Record<string, unknown> = {}): Record<string, any> {
+  // Counters hold exactly what each request holds and spent, unless a test turns budget leases on.
+  const { store, ...rest } = overrides as { store?: Record<string, unknown> };
   return {
+    store: { budget_leases: false, ...store },
     server: { host: "127.0.0.1", port: 0 },
     upstreams: {
       openai: { base_url: upstreamUrl, api_key: "sk-upstream-openai", timeout_ms: 5000 },
@@ -27,7 +30,7 @@ export function testConfigInput(upstreamUrl: string, overrides: Record<string, u
       "o3-mini": { upstream: "openai", tier: "premium", reasoning: true, price: { input: 1.1, cached_input: 0.55, output: 4.4 }, context_window: 200000 },
     },
     tiers: { economy: ["gpt-4o-mini", "claude-3-haiku"], standard: ["gpt-4o", "claude-3-sonnet"], premium: ["gpt-4-turbo", "o3-mini"] },
-    ...overrides,
+    ...rest,
   };
 }
 
