@@ -18,6 +18,8 @@ import { Batcher, reserveCall, reserveResults, sameThresholds, settleCall, settl
 import { LEASE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
 import { IDLE_MS, LEASE_FRACTION, LeaseSlices, type LeaseRequest } from "./lease-slices.js";
 
+/** Cool-down keys (reserve.ts `cooldownKey`), seen by the slices. */
+const COOLDOWN_PREFIX = "cool:";
 /** A hold meant to live longer than this (a submitted batch's) is never taken from a slice. */
 const MAX_SLICED_HOLD_MS = 60_000;
 /** How long a model another replica reported cooling down is not sent requests reserved on a slice. */
@@ -81,6 +83,7 @@ export class RedisBudgetStore implements BudgetStore {
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
     redis.defineCommand("tollgateTransfer", { lua: TRANSFER_SCRIPT });
     this.redis = redis as ScriptedRedis;
+    this.leaseClock = options.leases?.now ?? (() => 0);
     if (options.leases) {
       const { replica, now } = options.leases;
       this.slices = new LeaseSlices({ lease: (request) => this.lease(request), giveBack: (slice) => this.giveBack(slice) }, replica);
@@ -90,6 +93,7 @@ export class RedisBudgetStore implements BudgetStore {
 
   /** Budget leases, when on: reserves made in memory against slices of the budgets. */
   private readonly slices: LeaseSlices | undefined;
+  private readonly leaseClock: () => number;
   private readonly idleTimer: NodeJS.Timeout | undefined;
 
   private async lease(request: LeaseRequest): Promise<Nano | undefined> {
@@ -281,6 +285,8 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
+    // A model this replica puts to cool down gets no request reserved on a slice meanwhile.
+    if (key.startsWith(COOLDOWN_PREFIX)) this.slices?.noteCooling(key, this.leaseClock() + ttlMs);
     const k = this.key(`v:${key}`);
     const reply = await this.call(() =>
       onlyIfAbsent ? this.redis.set(k, value, "PX", ttlMs, "NX") : this.redis.set(k, value, "PX", ttlMs),
