@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { encodingFor } from "../tokens/count.js";
+import { Tiktoken } from "js-tiktoken/lite";
+import o200k from "js-tiktoken/ranks/o200k_base";
 
 /**
  * The demo's upstream: an LLM stand-in on loopback speaking the OpenAI chat completions wire format,
@@ -57,7 +58,10 @@ function hash(text: string): number {
   return h;
 }
 
-const tokens = (text: string) => encodingFor("o200k_base").encode(text);
+/** The demo writes and cuts real tokens, so it keeps a full tokenizer (the proxy only counts), built on first use. */
+let tokenizer: Tiktoken | undefined;
+const o200kBase = () => (tokenizer ??= new Tiktoken(o200k));
+const tokens = (text: string) => o200kBase().encode(text);
 
 /** Prompt tokens as OpenAI counts a chat: 3 per message, 1 per name, 3 to prime the reply. */
 function promptTokens(messages: ChatMessage[]): number {
@@ -80,7 +84,7 @@ function answerFor(model: string, messages: ChatMessage[], limit: number | undef
   const full = `Demo answer from ${model} to "${quoted}": ${ANSWERS[hash(question) % ANSWERS.length]}`;
   const encoded = tokens(full);
   if (limit === undefined || encoded.length <= limit) return { text: full, completionTokens: encoded.length, finishReason: "stop" };
-  return { text: encodingFor("o200k_base").decode(encoded.slice(0, limit)), completionTokens: limit, finishReason: "length" };
+  return { text: o200kBase().decode(encoded.slice(0, limit)), completionTokens: limit, finishReason: "length" };
 }
 
 function sendError(res: ServerResponse, status: number, message: string): void {

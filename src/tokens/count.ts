@@ -1,7 +1,7 @@
-import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
+import { BpeCounter } from "./bpe.js";
 
 /**
- * Token counts of text (SPEC 7): js-tiktoken with the model's encoding. Chat messages and their
+ * Token counts of text (SPEC 7): the model's encoding, over js-tiktoken's ranks (bpe.ts). Chat messages and their
  * overhead are counted in messages.ts.
  *
  * Counting sits on the hot path, so it must never stall the event loop:
@@ -19,7 +19,7 @@ import { getEncoding, type Tiktoken, type TiktokenEncoding } from "js-tiktoken";
  *   tokens per character (an estimate too, corrected at settle).
  */
 
-export type EncodingName = Extract<TiktokenEncoding, "o200k_base" | "cl100k_base">;
+export type EncodingName = "o200k_base" | "cl100k_base";
 
 const SLICE = 2048;
 const MAX_RUN = 32;
@@ -31,12 +31,12 @@ const LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1},}|\\s{${MAX_RUN + 1},}`, "g");
 const HAS_LONG_RUN = new RegExp(`\\S{${MAX_RUN + 1}}|\\s{${MAX_RUN + 1}}`);
 
 
-const encodings = new Map<EncodingName, Tiktoken>();
+const encodings = new Map<EncodingName, BpeCounter>();
 
-export function encodingFor(name: EncodingName): Tiktoken {
+export function encodingFor(name: EncodingName): BpeCounter {
   let enc = encodings.get(name);
   if (!enc) {
-    enc = getEncoding(name);
+    enc = BpeCounter.load(name);
     encodings.set(name, enc);
   }
   return enc;
@@ -48,19 +48,19 @@ export function defaultEncoding(model: string): EncodingName {
 }
 
 /** Counts a short text exactly, splitting over-long runs. */
-function countSlice(enc: Tiktoken, text: string): number {
-  if (!HAS_LONG_RUN.test(text)) return enc.encode(text, [], []).length;
+function countSlice(enc: BpeCounter, text: string): number {
+  if (!HAS_LONG_RUN.test(text)) return enc.count(text);
   let tokens = 0;
   let last = 0;
   for (const match of text.matchAll(LONG_RUN)) {
-    if (match.index > last) tokens += enc.encode(text.slice(last, match.index), [], []).length;
+    if (match.index > last) tokens += enc.count(text.slice(last, match.index));
     const run = match[0];
     // The merge step's cost grows with bytes, not characters: CJK or emoji take 3-4 bytes each.
     const step = ASCII.test(run) ? MAX_RUN : MAX_RUN / 8;
-    for (let i = 0; i < run.length; i += step) tokens += enc.encode(run.slice(i, i + step), [], []).length;
+    for (let i = 0; i < run.length; i += step) tokens += enc.count(run.slice(i, i + step));
     last = match.index + run.length;
   }
-  if (last < text.length) tokens += enc.encode(text.slice(last), [], []).length;
+  if (last < text.length) tokens += enc.count(text.slice(last));
   return tokens;
 }
 
@@ -74,7 +74,7 @@ function nextCut(text: string, from: number): number {
 
 export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function countLongText(enc: Tiktoken, text: string): Promise<number> {
+async function countLongText(enc: BpeCounter, text: string): Promise<number> {
   let tokens = 0;
   let pos = 0;
   let work = 0;
