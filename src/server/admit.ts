@@ -8,7 +8,7 @@ import { objectNotFound } from "../gate/objects.js";
 import { MAY_REFERENCE, referencedIds } from "../gate/stored.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
-import { parseJsonBody } from "../request/parse.js";
+import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import type { Caller } from "./auth.js";
 import { readRequestType } from "./request-headers.js";
@@ -44,6 +44,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
+  checkParts(shape.view(body), services.config.server.max_parts);
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
   if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   if (caller.models) {
@@ -87,4 +88,13 @@ const CONTINUATIONS = new Set(["previous_response_id", "conversation"]);
 
 export function modelNotAllowed(model: string): ProxyError {
   return new ProxyError("model_not_allowed", `This key may not use the model '${model}'.`, "model");
+}
+
+/** 400 for a request of more messages and content parts than `server.max_parts`. */
+function checkParts(view: ChatBody, max: number): void {
+  let parts = view.messages.length;
+  for (const message of view.messages) if (Array.isArray(message.content)) parts += message.content.length;
+  if (parts > max) {
+    throw new ProxyError("invalid_request", `This request has ${parts} messages and content parts; this proxy accepts at most ${max} (server.max_parts).`, "messages");
+  }
 }

@@ -161,7 +161,15 @@ export async function countMessageTokens(message: ChatMessageLike, encoding: Enc
   let tokens = typeof message.role === "string" ? countShortTextTokens(message.role, encoding) : 0;
   const { texts, fixed } = messageTexts(message, images);
   tokens += fixed;
-  for (const text of texts) tokens += await countTextTokens(text, encoding);
+  // A message of thousands of parts yields to the event loop as a prompt of thousands of messages does.
+  let sliceStart = performance.now();
+  for (let i = 0; i < texts.length; i++) {
+    tokens += await countTextTokens(texts[i]!, encoding);
+    if (i % MESSAGES_PER_LOOK === MESSAGES_PER_LOOK - 1 && performance.now() - sliceStart > COUNT_SLICE_MS) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+  }
   remember(message, encoding, tokens);
   return tokens;
 }

@@ -13,7 +13,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   const config = testConfig(upstream.baseUrl, {
     store: { redis_url: redisUrl(), key_prefix: prefix },
-    server: { host: "127.0.0.1", port: 0, body_limit_mb: 0.01 },
+    server: { host: "127.0.0.1", port: 0, body_limit_mb: 0.01, max_parts: 40 },
     keys: [{ id: "app", key: KEY, team: "research" }],
     budgets: { downgrade: false, global: { daily: 10, monthly: 100, per_request: 0.2 }, teams: { research: { daily: 5 } }, keys: { app: { daily: 1 } } },
   });
@@ -62,6 +62,14 @@ const cases: Array<{ name: string; body: string; headers?: Record<string, string
   { name: "stream as a string", body: JSON.stringify({ ...valid, stream: "yes" }), status: 400, code: "invalid_request", param: "stream", message: /boolean/ },
   { name: "an enormous n", body: JSON.stringify({ ...valid, n: 1e9 }), status: 400, code: "invalid_request", param: "n", message: /between 1 and 128/ },
   { name: "an unknown model", body: JSON.stringify({ ...valid, model: "gpt-9-ultra" }), status: 404, code: "model_not_found", param: "model", message: /gpt-9-ultra.*gpt-4o-mini/ },
+  {
+    name: "more messages and parts than server.max_parts",
+    body: JSON.stringify({ ...valid, messages: [{ role: "user", content: Array.from({ length: 40 }, () => ({ type: "text", text: "a" })) }] }),
+    status: 400,
+    code: "invalid_request",
+    param: "messages",
+    message: /41 messages and content parts.*at most 40 \(server.max_parts\)/,
+  },
   { name: "a body over the limit", body: JSON.stringify({ ...valid, messages: [{ role: "user", content: "x".repeat(20_000) }] }), status: 413, code: "request_too_large", message: /larger than the limit/ },
   { name: "a wrong key", body: JSON.stringify(valid), headers: { authorization: "Bearer sk-wrong" }, status: 401, code: "invalid_api_key", message: /Incorrect API key/ },
   { name: "no key", body: JSON.stringify(valid), headers: { authorization: "" }, status: 401, code: "invalid_api_key", message: /Missing API key/ },
