@@ -67,9 +67,9 @@ export function checks(results: TargetResult[], subject: string): TargetCheck[] 
   out.push({ name: `p99 latency, ${subject}`, measured: `${p99.toFixed(2)}× the pass-through`, limit: "≤ 1.50×", holds: p99 <= 1.5 });
   for (const r of results.filter((r) => r.name.startsWith("tollgate"))) {
     const d = r.ttfb.p50 - base.ttfb.p50;
-    out.push({ name: `Streaming TTFB (median), ${r.name}`, measured: `${d >= 0 ? "+" : ""}${d.toFixed(2)} ms vs the pass-through`, limit: "≤ +0.4 ms", holds: d <= 0.4 });
+    out.push({ name: `Streaming TTFB (median), ${r.name}`, measured: `${d >= 0 ? "+" : ""}${d.toFixed(2)} ms vs the pass-through`, limit: "≤ +0.3 ms", holds: d <= 0.3 });
     const plain = r.ttfb.plainP50 - base.ttfb.plainP50;
-    if (Number.isFinite(plain)) out.push({ name: `Added latency one at a time (median), ${r.name}`, measured: `${plain >= 0 ? "+" : ""}${plain.toFixed(2)} ms vs the pass-through`, limit: "≤ +0.4 ms", holds: plain <= 0.4 });
+    if (Number.isFinite(plain)) out.push({ name: `Added latency one at a time (median), ${r.name}`, measured: `${plain >= 0 ? "+" : ""}${plain.toFixed(2)} ms vs the pass-through`, limit: "≤ +0.3 ms", holds: plain <= 0.3 });
   }
   for (const r of results.filter((r) => r.name.startsWith("tollgate") && r.conversation)) {
     const c = r.conversation!;

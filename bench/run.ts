@@ -9,6 +9,7 @@ import { measureTarget, PHASES, type Phase, type Plan, type TargetResult, type T
 import { freePort, ROOT, spawnServer, type ServerProcess } from "./processes.js";
 import { checks, renderReport, type RunInfo, type TargetCheck } from "./report.js";
 import { MODEL } from "./workload.js";
+import { idleRssMb } from "./idle.js";
 
 /**
  * `npm run bench`: the upstream, a bare Hono + undici pass-through, tollgate on the memory store
@@ -248,6 +249,10 @@ async function main(): Promise<void> {
   const info = { ...(await runInfo(seconds)), otherLoad: others };
   const subject = results.some((r) => r.name === "tollgate-redis") ? "tollgate-redis" : results[results.length - 1]!.name;
   const targetChecks = checks(results, subject);
+  if (!only && !process.env.BENCH_PHASES) {
+    const idle = await idleRssMb();
+    targetChecks.push({ name: "Idle RSS, example config (node dist/main.js)", measured: `${idle.toFixed(1)} MB`, limit: "≤ 160 MB", holds: idle <= 160 });
+  }
   const resultsFile = join(tmpdir(), `tollgate-bench-results-${Date.now()}.json`);
   writeFileSync(resultsFile, JSON.stringify({ info, results, checks: targetChecks }, null, 2));
   process.stderr.write(`[bench] results in ${resultsFile}\n`);
