@@ -66,6 +66,19 @@ describe("hard limits across three replicas", () => {
 
   it("never records more than the limit, with half the requests giving no output limit", async () => {
     const clients = replicas.map((r) => new OpenAI({ baseURL: `${r.url}/v1`, apiKey: KEY, maxRetries: 0 }));
+    // While the burst runs, the global counter (settled spend, holds and every replica's slices) is
+    // read over and over: it must never be above the limit.
+    const sampler = new Redis(redisUrl());
+    let bursting = true;
+    const samples: number[] = [];
+    const sampling = (async () => {
+      while (bursting) {
+        // Every day's counter the burst touched (it may cross midnight): each is held to the limit.
+        const keys = await sampler.keys(`${prefix}{tg}:c:global::d:*`);
+        const values = keys.length > 0 ? await sampler.mget(keys) : [];
+        samples.push(Math.max(0, ...values.map((v) => Number(v ?? 0))));
+      }
+    })();
     const results = await Promise.all(
       Array.from({ length: REQUESTS }, async (_, i) => {
         try {
@@ -77,6 +90,12 @@ describe("hard limits across three replicas", () => {
         }
       }),
     );
+    bursting = false;
+    await sampling;
+    sampler.disconnect();
+    expect(samples.length).toBeGreaterThan(10);
+    expect(Math.max(...samples)).toBeGreaterThan(0);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(LIMIT_USD * 1e9);
     expect(results.filter((r) => r.status !== 200 && r.status !== 429)).toEqual([]);
     const answered = results.filter((r) => r.status === 200).length;
     expect(answered).toBeGreaterThan(20);
