@@ -19,7 +19,7 @@ function priced(model: string, holdAmount: Nano, smallest = 1): Priced {
 
 /** A ledger, the counters of key k1 of team research, and a walk over `prices` in their order. */
 function setup(budgets: Record<string, unknown>) {
-  const config = testConfig("http://upstream.test/v1", { budgets });
+  const config = testConfig("http://upstream.test/v1", { budgets, keys: [{ id: "k1", key: "sk-k1", team: "research" }] });
   const clock = new ManualClock(T0);
   const store = new MemoryBudgetStore(clock);
   const scopes = scopesFor(config.budgets, "k1", "research");

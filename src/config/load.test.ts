@@ -153,6 +153,14 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("rejects a budget under a key id or team no key has, naming it", () => {
+    const problems = problemsOf(configText({ keys: [{ id: "alice", key: "sk-a", team: "research" }], budgets: { keys: { alcie: { daily: 1 } }, teams: { reserch: { daily: 5 } } } }));
+    expect(problems).toEqual([
+      'budgets.keys.alcie: no key has the id "alcie" (keys: alice)',
+      'budgets.teams.reserch: no key is in the team "reserch" (teams: research)',
+    ]);
+  });
+
   it("rejects a tier listing a model declared with another tier", () => {
     const problems = problemsOf(configText({ tiers: { premium: ["gpt-4o"] } }));
     expect(problems).toEqual(['tiers.premium.0: model "gpt-4o" is declared with tier standard']);

@@ -84,6 +84,14 @@ export const configInputSchema = z
         if (!Object.hasOwn(config.models, name)) ctx.addIssue({ code: "custom", path: ["keys", i, "models", j], message: `unknown model "${name}"` });
       });
     });
+    // A budget under a name no key has would bind nobody, and the key meant would have no limit.
+    for (const id of Object.keys(config.budgets.keys)) {
+      if (!keyIds.has(id)) ctx.addIssue({ code: "custom", path: ["budgets", "keys", id], message: `no key has the id "${id}" (keys: ${[...keyIds].join(", ") || "none"})` });
+    }
+    const teams = new Set(config.keys.flatMap((k) => (k.team === undefined ? [] : [k.team])));
+    for (const team of Object.keys(config.budgets.teams)) {
+      if (!teams.has(team)) ctx.addIssue({ code: "custom", path: ["budgets", "teams", team], message: `no key is in the team "${team}" (teams: ${[...teams].join(", ") || "none"})` });
+    }
     if (config.passthrough !== false) {
       for (const name of Object.keys(config.passthrough.endpoints)) {
         const known = (CLASS_NAMES as string[]).includes(name) ? ENDPOINT_CLASSES[name as keyof typeof ENDPOINT_CLASSES] : undefined;

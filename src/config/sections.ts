@@ -12,7 +12,7 @@ export const serverSchema = z.strictObject({
   /** Requests still in flight get this long to finish after SIGTERM. */
   shutdown_grace_ms: positiveInt.default(30_000),
   /** Messages and content parts one request may have (each is counted; a body of millions would hold the CPU). */
-  max_parts: positiveInt.default(10_000),
+  max_parts: positiveInt.default(20_000),
 });
 
 export const storeSchema = z.strictObject({
