@@ -21,6 +21,7 @@ const ERRORS = {
   client_closed_request: { status: 499, type: "invalid_request_error" },
   budget_exceeded: { status: 429, type: "insufficient_quota" },
   request_cost_limit_exceeded: { status: 429, type: "insufficient_quota" },
+  rate_limit_exceeded: { status: 429, type: "requests" },
   internal_error: { status: 500, type: "server_error" },
   upstream_unreachable: { status: 502, type: "server_error" },
   upstream_stream_broken: { status: 502, type: "server_error" },

@@ -122,7 +122,25 @@ export interface HistogramStore {
   histograms(keys: string[]): Promise<Array<Map<number, number>>>;
 }
 
-export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, HistogramStore {
+/** One rate window's counter: what a request adds to it, and the most it may hold. */
+export interface RateWindow {
+  key: string;
+  amount: number;
+  /** Undefined: added without a check (a correction). */
+  limit?: number;
+  ttlMs: number;
+}
+
+/** Per-minute counters of requests and tokens (rate limits), shared by every replica. */
+export interface RateStore {
+  /**
+   * Adds every window's amount, atomically, unless one would go over its limit: then nothing is
+   * added, and the answer names that window and its count.
+   */
+  takeRate(windows: RateWindow[]): Promise<{ ok: true; counts: number[] } | { ok: false; index: number; count: number }>;
+}
+
+export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, HistogramStore, RateStore {
   readonly kind: "memory" | "redis";
   /** Resolves when the store answers; rejects with the reason otherwise. */
   ping(): Promise<void>;

@@ -7,6 +7,7 @@ import {
   type BudgetStore,
   type CrossedThreshold,
   type ExpiredHold,
+  type RateWindow,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
@@ -37,6 +38,7 @@ export class MemoryBudgetStore implements BudgetStore {
   private readonly days = new Map<string, Map<string, number>>();
   private readonly records: UsageRecord[] = [];
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
+  private readonly rates = new Map<string, { value: number; expiresAt: number }>();
   private readonly histogramsByKey = new Map<string, { counts: Map<number, number>; expiresAt: number }>();
 
   constructor(
@@ -155,6 +157,19 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   async ping(): Promise<void> {}
+
+  async takeRate(windows: RateWindow[]): Promise<{ ok: true; counts: number[] } | { ok: false; index: number; count: number }> {
+    const now = this.clock.now();
+    const current = windows.map((w) => {
+      const entry = this.rates.get(w.key);
+      return entry && entry.expiresAt > now ? entry.value : 0;
+    });
+    const over = windows.findIndex((w, i) => w.limit !== undefined && w.amount > 0 && current[i]! + w.amount > w.limit);
+    if (over >= 0) return { ok: false, index: over, count: current[over]! };
+    if (this.rates.size > 10_000) for (const [key, entry] of this.rates) if (entry.expiresAt <= now) this.rates.delete(key);
+    windows.forEach((w, i) => this.rates.set(w.key, { value: current[i]! + w.amount, expiresAt: now + w.ttlMs }));
+    return { ok: true, counts: windows.map((w, i) => current[i]! + w.amount) };
+  }
 
   async getValue(key: string): Promise<string | null> {
     const v = this.values.get(key);

@@ -9,13 +9,14 @@ import {
   type BudgetStore,
   type Counter,
   type ExpiredHold,
+  type RateWindow,
   type ReserveRequest,
   type ReserveResult,
   type SettleRequest,
   type SettleResult,
 } from "./interface.js";
 import { Batcher, reserveCall, reserveResults, sameThresholds, settleCall, settleResults } from "./redis-batch.js";
-import { LEASE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
+import { LEASE_SCRIPT, RATE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
 import { IDLE_MS, LEASE_FRACTION, LeaseSlices, type LeaseRequest } from "./lease-slices.js";
 
 /** Cool-down keys (reserve.ts `cooldownKey`), seen by the slices. */
@@ -34,6 +35,7 @@ interface ScriptedRedis extends Redis {
   tollgateSettle: ScriptRunner;
   tollgateLease: ScriptRunner;
   tollgateTransfer: ScriptRunner;
+  tollgateRate: ScriptRunner;
 }
 
 export interface RedisStoreOptions {
@@ -82,6 +84,7 @@ export class RedisBudgetStore implements BudgetStore {
     redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
     redis.defineCommand("tollgateTransfer", { lua: TRANSFER_SCRIPT });
+    redis.defineCommand("tollgateRate", { lua: RATE_SCRIPT });
     this.redis = redis as ScriptedRedis;
     this.leaseClock = options.leases?.now ?? (() => 0);
     if (options.leases) {
@@ -216,6 +219,13 @@ export class RedisBudgetStore implements BudgetStore {
       pending = pending.filter((_, i) => !reply.settledBefore.includes(i));
     }
     return results as SettleResult[];
+  }
+
+  async takeRate(windows: RateWindow[]): Promise<{ ok: true; counts: number[] } | { ok: false; index: number; count: number }> {
+    const keys = windows.map((w) => this.key(w.key));
+    const args = windows.flatMap((w) => [String(w.amount), String(w.limit ?? -1), String(w.ttlMs)]);
+    const reply = (await this.call(() => this.redis.tollgateRate(keys.length, ...keys, ...args))) as number[];
+    return reply[0] === 1 ? { ok: true, counts: reply.slice(1).map(Number) } : { ok: false, index: Number(reply[1]) - 1, count: Number(reply[2]) };
   }
 
   async renew(requestIds: string[], until: number): Promise<void> {

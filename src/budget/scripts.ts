@@ -253,3 +253,25 @@ redis.call('HSET', KEYS[2], ARGV[2], string.format('%.0f', moved) .. ' ' .. ARGV
 redis.call('ZADD', KEYS[1], ARGV[5], ARGV[2])
 return 1
 `;
+
+/**
+ * Rate windows (rate-limits.ts): every window's amount added, unless one with a limit would go
+ * over it; then nothing is added.
+ * KEYS: the windows. ARGV: per window: amount, limit (-1 = none), ttl ms.
+ * Returns {1, count after, ...} or {0, index (1-based), count}.
+ */
+export const RATE_SCRIPT = `
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  local amount = tonumber(ARGV[3 * i - 2])
+  local limit = tonumber(ARGV[3 * i - 1])
+  if limit >= 0 and amount > 0 and count + amount > limit then return {0, i, count} end
+  counts[i] = count + amount
+end
+for i, key in ipairs(KEYS) do
+  redis.call('INCRBY', key, ARGV[3 * i - 2])
+  redis.call('PEXPIRE', key, ARGV[3 * i])
+end
+return {1, unpack(counts)}
+`;

@@ -59,6 +59,17 @@ for (const [name, make] of implementations) {
       return { clock, store };
     };
 
+    it("adds rate windows together or not at all, and takes corrections unchecked", async () => {
+      const { store } = await setup();
+      const w = (key: string, amount: number, limit?: number) => ({ key, amount, ttlMs: 60_000, ...(limit === undefined ? {} : { limit }) });
+      expect(await store.takeRate([w("r", 1, 2), w("t", 500, 1000)])).toEqual({ ok: true, counts: [1, 500] });
+      // The tokens window would go over: the request window is not counted either.
+      expect(await store.takeRate([w("r", 1, 2), w("t", 600, 1000)])).toEqual({ ok: false, index: 1, count: 500 });
+      expect(await store.takeRate([w("t", -400)])).toEqual({ ok: true, counts: [100] });
+      expect(await store.takeRate([w("r", 1, 2), w("t", 600, 1000)])).toEqual({ ok: true, counts: [2, 700] });
+      expect(await store.takeRate([w("r", 1, 2)])).toEqual({ ok: false, index: 0, count: 2 });
+    });
+
     it("reserves when every counter fits and refuses, changing nothing, when one does not", async () => {
       const { store } = await setup();
       const cs = counters([1000, 500, null]);

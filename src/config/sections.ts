@@ -34,6 +34,9 @@ export const limitsSchema = z.strictObject({
   daily: usd.optional(),
   monthly: usd.optional(),
   per_request: usd.optional(),
+  /** Requests and tokens per minute (src/budget/rate-limits.ts), shared by every replica. */
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
 });
 
 export const budgetsSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import { cooldownKey } from "../../budget/reserve.js";
+import { correctRate, takeRate } from "../../budget/rate-limits.js";
 import { CompletionAssembler } from "../../cache/assemble.js";
 import { lookInCache, type CacheLookup } from "../../cache/lookup.js";
 import { chatShape } from "../../endpoints/chat.js";
@@ -46,10 +47,15 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
 
+    // Rate limits count the request and its worst-case tokens; the settle corrects them to what it used.
+    const rate = await takeRate(services.store, services.config, request.caller, routed.inputTokens + routed.worstOutput * shape.choices(routed.body), services.clock.now());
     const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
     let forwardedAt: number | undefined;
     const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
-    const settle: Settle = (cost, record) => attempts.settle(cost, record);
+    const settle: Settle = async (cost, record) => {
+      await attempts.settle(cost, record);
+      if (record) await correctRate(services.store, rate, record.input_tokens + record.output_tokens).catch(() => {});
+    };
     ex.defer(() => attempts.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
 
     forwardedAt = performance.now();
