@@ -8,8 +8,8 @@ import type { RouteDecision } from "../routing/route.js";
  * Keeps the candidates whose upstream can serve the request in its client's API: natively, or
  * translated when every field of the body has a counterpart there. A routed Messages request tries
  * the models of Anthropic upstreams first within each tier, since a translation loses what only that
- * API has (prompt caching, thinking, server tools). When none is left, the request gets the 400 of
- * the model it was routed to, naming the field.
+ * API has (prompt caching, thinking, server tools). A model the client named is never replaced: the
+ * request then gets its 400 naming the field, as it does when no candidate is left.
  */
 export function keepServable<B extends RequestBody>(config: Config, decision: RouteDecision, shape: EndpointShape<B>, body: B): RouteDecision {
   const problems = new Map<string, Error | undefined>();
@@ -19,9 +19,10 @@ export function keepServable<B extends RequestBody>(config: Config, decision: Ro
     if (!problems.has(protocol)) problems.set(protocol, checkWire(shape, body, protocol));
     return problems.get(protocol);
   };
+  // A model the client named serves the request as it is, or refuses it.
+  if (decision.route === "client-model" && problemOf(decision.model)) throw problemOf(decision.model)!;
   let kept = decision.candidates.filter((m) => problemOf(m) === undefined);
   if (kept.length === 0) throw problemOf(decision.model)!;
-  // A model the client named keeps its place.
   if (shape.protocol === "anthropic" && decision.route !== "client-model") {
     const tierOf = (m: string) => config.models[m]!.tier;
     const native = (m: string) => (protocolOf(m) === "anthropic" ? 0 : 1);
