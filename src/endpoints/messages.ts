@@ -15,7 +15,8 @@ export function validateMessagesBody(value: unknown): MessagesBody {
   messages.forEach((message: unknown, i) => {
     const field = `messages.${i}`;
     if (!isChatObject(message)) throw invalid(`'${field}' must be an object, got ${describe(message)}`, field);
-    if (message.role !== "user" && message.role !== "assistant") throw invalid(`'${field}.role' must be user or assistant`, `${field}.role`);
+    // Claude Code also sends system turns between the others.
+    if (message.role !== "user" && message.role !== "assistant" && message.role !== "system") throw invalid(`'${field}.role' must be user, assistant or system`, `${field}.role`);
     checkBlocks(message.content, `${field}.content`);
   });
   if (body.system !== undefined && typeof body.system !== "string") checkBlocks(body.system, "system");

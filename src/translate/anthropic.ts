@@ -14,7 +14,7 @@ export interface AnthropicBlock {
 }
 
 export interface AnthropicMessage {
-  role: "user" | "assistant";
+  role: "user" | "assistant" | "system";
   content: string | AnthropicBlock[];
 }
 

@@ -49,8 +49,9 @@ function textOf(block: AnthropicBlock, field: string): string {
 }
 
 /** One Anthropic turn as chat messages: a user turn's tool results come first, each its own tool message. */
-function turnOf(role: "user" | "assistant", content: string | AnthropicBlock[], i: number): ChatMessage[] {
+function turnOf(role: "user" | "assistant" | "system", content: string | AnthropicBlock[], i: number): ChatMessage[] {
   if (typeof content === "string") return [{ role, content }];
+  if (role === "system") return [{ role, content: content.map((b, j) => textOf(b, `messages[${i}].content[${j}]`)).join("\n\n") }];
   const out: ChatMessage[] = [];
   const parts: Array<Record<string, unknown>> = [];
   const calls: unknown[] = [];

@@ -23,7 +23,7 @@ export interface AnthropicReceived {
 
 export type AnthropicBehavior =
   /** A text answer, or a tool call when the request offers tools and its last turn is not a tool result. */
-  | { kind: "answer"; text?: string; usage?: AnthropicUsage; stopReason?: string }
+  | { kind: "answer"; text?: string; usage?: AnthropicUsage; stopReason?: string; noTools?: boolean }
   | { kind: "error"; status: number; type: string; message: string };
 
 export interface FakeAnthropic {
@@ -35,14 +35,15 @@ export interface FakeAnthropic {
 
 export const ANTHROPIC_USAGE: AnthropicUsage = { input_tokens: 20, output_tokens: 7 };
 
-function wantsTool(body: Record<string, any>): boolean {
+function wantsTool(body: Record<string, any>, behavior?: { noTools?: boolean }): boolean {
+  if (behavior?.noTools) return false;
   const last = body.messages?.at(-1);
   const lastIsResult = Array.isArray(last?.content) && last.content.some((b: any) => b.type === "tool_result");
   return Array.isArray(body.tools) && body.tools.length > 0 && !lastIsResult;
 }
 
-function contentOf(body: Record<string, any>, text: string): Array<Record<string, unknown>> {
-  if (wantsTool(body)) return [{ type: "tool_use", id: "toolu_fake_1", name: body.tools[0].name, input: { city: "Paris" } }];
+function contentOf(body: Record<string, any>, text: string, noTools = false): Array<Record<string, unknown>> {
+  if (wantsTool(body, { noTools })) return [{ type: "tool_use", id: "toolu_fake_1", name: body.tools[0].name, input: { city: "Paris" } }];
   return [{ type: "text", text }];
 }
 
@@ -50,12 +51,12 @@ function event(res: ServerResponse, type: string, data: Record<string, unknown>)
   res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
 }
 
-function stream(res: ServerResponse, body: Record<string, any>, text: string, usage: AnthropicUsage, stopReason: string): void {
+function stream(res: ServerResponse, body: Record<string, any>, text: string, usage: AnthropicUsage, stopReason: string, noTools: boolean): void {
   res.writeHead(200, { "content-type": "text/event-stream" });
   const { output_tokens, ...input } = usage;
   event(res, "message_start", { message: { id: "msg_fake_1", type: "message", role: "assistant", model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...input, output_tokens: 1 } } });
   event(res, "ping", {});
-  contentOf(body, text).forEach((block, index) => {
+  contentOf(body, text, noTools).forEach((block, index) => {
     if (block.type === "tool_use") {
       event(res, "content_block_start", { index, content_block: { ...block, input: {} } });
       const json = JSON.stringify(block.input);
@@ -95,10 +96,11 @@ export async function startFakeAnthropic(behave?: FakeAnthropic["behave"]): Prom
     }
     const text = behavior.text ?? "Hello from the fake Claude.";
     const usage = behavior.usage ?? ANTHROPIC_USAGE;
-    const stopReason = behavior.stopReason ?? (wantsTool(body) ? "tool_use" : "end_turn");
-    if (body.stream === true) return stream(res, body, text, usage, stopReason);
+    const noTools = behavior.noTools === true;
+    const stopReason = behavior.stopReason ?? (wantsTool(body, behavior) ? "tool_use" : "end_turn");
+    if (body.stream === true) return stream(res, body, text, usage, stopReason, noTools);
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ id: "msg_fake_1", type: "message", role: "assistant", model: body.model, content: contentOf(body, text), stop_reason: stopReason, stop_sequence: null, usage }));
+    res.end(JSON.stringify({ id: "msg_fake_1", type: "message", role: "assistant", model: body.model, content: contentOf(body, text, noTools), stop_reason: stopReason, stop_sequence: null, usage }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
