@@ -13,7 +13,7 @@ import { BackgroundResponses } from "./usage/background.js";
 import { Settler } from "./budget/settle.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
-import { ProxyError, toProxyError } from "./errors.js";
+import { ProxyError, toProxyError, type ErrorFormat } from "./errors.js";
 import { ObjectDirectory } from "./gate/objects.js";
 import { canonicalPath, pathProblem } from "./gate/path.js";
 import { jsonLogger, type Logger } from "./log.js";
@@ -31,6 +31,7 @@ import { responsesShape } from "./endpoints/responses.js";
 import { createBatcher } from "./batch/step.js";
 import { registerPassthrough } from "./server/routes/passthrough.js";
 import { registerSeedChat } from "./server/routes/seed-chat.js";
+import { registerMessagesRoutes } from "./server/routes/messages.js";
 import { chatCompletions, proxiedEndpoint } from "./server/routes/proxied.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
@@ -150,13 +151,14 @@ export function buildApp(services: Services): Hono {
     maxSize: limitBytes,
     onError: (c) => {
       lingerOn(c.env as NodeBindings | undefined, limitBytes);
-      return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse();
+      return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({}, errorFormat(c.req.path));
     },
   });
   app.post("/v1/chat/completions", limited, chatCompletions(services));
   app.post("/v1/responses", limited, proxiedEndpoint(services, responsesShape));
   app.post("/v1/completions", limited, proxiedEndpoint(services, completionsShape));
   app.post("/v1/embeddings", limited, proxiedEndpoint(services, embeddingsShape));
+  registerMessagesRoutes(app, services, limited);
   app.post("/v1/estimate", limited);
   app.post("/v1/chat", limited);
   registerSeedChat(app, services);
@@ -173,9 +175,14 @@ export function buildApp(services: Services): Hono {
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
     if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
     services.metrics.rejected.inc({ code: error.code });
-    return error.toResponse();
+    return error.toResponse({}, errorFormat(c.req.path));
   });
   return app;
+}
+
+/** Errors on Anthropic's Messages API take its shape; every other route answers OpenAI's. */
+function errorFormat(path: string): ErrorFormat {
+  return path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai";
 }
 
 export async function closeServices(services: Services): Promise<void> {

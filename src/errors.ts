@@ -1,6 +1,7 @@
 /**
  * Every error the proxy answers itself comes from here, in the OpenAI format
- * `{"error":{"message","type","param","code"}}`, with its status from one table.
+ * `{"error":{"message","type","param","code"}}`, with its status from one table; on the Anthropic
+ * Messages API in Anthropic's `{"type":"error","error":{"type","message"}}`, same status.
  */
 
 const ERRORS = {
@@ -38,6 +39,35 @@ export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
+export interface AnthropicErrorBody {
+  type: "error";
+  error: { type: string; message: string };
+}
+
+/** Anthropic's error type for a status, as its API and SDKs name them. */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+/** The two wire formats an error can be answered in. */
+export type ErrorFormat = "openai" | "anthropic";
+
 export class ProxyError extends Error {
   readonly status: number;
   readonly type: string;
@@ -58,8 +88,13 @@ export class ProxyError extends Error {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 
-  toResponse(extraHeaders: Record<string, string> = {}): Response {
-    return new Response(JSON.stringify(this.toBody()), {
+  /** Anthropic's shape, whose error has no field for the offending parameter: the message names it. */
+  toAnthropicBody(): AnthropicErrorBody {
+    return { type: "error", error: { type: anthropicErrorType(this.status), message: this.param ? `${this.message} (${this.param})` : this.message } };
+  }
+
+  toResponse(extraHeaders: Record<string, string> = {}, format: ErrorFormat = "openai"): Response {
+    return new Response(JSON.stringify(format === "anthropic" ? this.toAnthropicBody() : this.toBody()), {
       status: this.status,
       headers: { "content-type": "application/json", ...extraHeaders, ...this.headers },
     });

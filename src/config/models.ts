@@ -13,7 +13,16 @@ export const upstreamSchema = z.strictObject({
   max_in_flight: positiveInt.default(256),
   /** Requests waiting for a slot; past it the proxy answers 503 at once. */
   max_queued: z.number().int().nonnegative().default(1024),
+  /** The API it speaks: OpenAI's (chat completions...) or Anthropic's Messages; unset, see `upstreamProtocol`. */
+  protocol: z.enum(["openai", "anthropic"]).optional(),
 });
+
+export type UpstreamProtocol = "openai" | "anthropic";
+
+/** An upstream's protocol: the configured one, else Anthropic's for api.anthropic.com and OpenAI's for any other host. */
+export function upstreamProtocol(upstream: { base_url: string; protocol?: UpstreamProtocol | undefined }): UpstreamProtocol {
+  return upstream.protocol ?? (new URL(upstream.base_url).hostname === "api.anthropic.com" ? "anthropic" : "openai");
+}
 
 /** Rates that replace the base ones for a request whose input is above a number of tokens (long context). */
 export const longContextSchema = z.strictObject({
@@ -21,12 +30,20 @@ export const longContextSchema = z.strictObject({
   input: usd,
   cached_input: usd.optional(),
   output: usd,
+  cache_write: usd.optional(),
+  cache_write_1h: usd.optional(),
 });
 
 export const priceSchema = z.strictObject({
   input: usd,
   cached_input: usd.optional(),
   output: usd,
+  /**
+   * Prompt-cache writes (Anthropic's `cache_creation_input_tokens`), USD per 1M: the 5-minute and
+   * the 1-hour lifetimes. Unset: Anthropic's multiples of the input price (1.25 and 2).
+   */
+  cache_write: usd.optional(),
+  cache_write_1h: usd.optional(),
   batch_input: usd.optional(),
   batch_output: usd.optional(),
   long_context: z.array(longContextSchema).optional(),

@@ -5,6 +5,7 @@ import { accountingSchema, batchSchema, budgetsSchema, cacheSchema, keySchema, l
 import { tierSchema } from "./units.js";
 
 export { TIERS, tierSchema, type Tier } from "./units.js";
+export { upstreamProtocol, type UpstreamProtocol } from "./models.js";
 
 /**
  * The configuration file's schema. Its inferred type is the `Config` every module reads,

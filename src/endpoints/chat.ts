@@ -25,5 +25,6 @@ export const chatShape: EndpointShape<ChatBody> = {
   },
   streamDialect: "chat",
   modelKind: "chat",
+  protocol: "openai",
   cache: "deterministic",
 };

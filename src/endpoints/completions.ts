@@ -52,5 +52,6 @@ export const completionsShape: EndpointShape<CompletionBody> = {
   },
   streamDialect: "chat",
   modelKind: "chat",
+  protocol: "openai",
   cache: "never",
 };

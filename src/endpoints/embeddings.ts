@@ -38,5 +38,6 @@ export const embeddingsShape: EndpointShape<EmbeddingBody> = {
   },
   streamDialect: "chat",
   modelKind: "embedding",
+  protocol: "openai",
   cache: "always",
 };

@@ -63,5 +63,6 @@ export const responsesShape: EndpointShape<ResponsesBody> = {
   },
   streamDialect: "responses",
   modelKind: "chat",
+  protocol: "openai",
   cache: "never",
 };

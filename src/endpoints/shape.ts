@@ -31,10 +31,12 @@ export interface EndpointShape<B extends RequestBody = RequestBody> {
   choices(body: B): number;
   /** The body as the routed model receives it. */
   adapt(body: B, model: ModelConfig, upstreamModel: string): Record<string, unknown>;
-  /** The dialect of its streams: chat-style chunks with `[DONE]`, or the Responses API's named events. */
-  streamDialect: "chat" | "responses";
+  /** The dialect of its streams: chat-style chunks with `[DONE]`, or the Responses or Messages API's named events. */
+  streamDialect: "chat" | "responses" | "anthropic";
   /** The kind of model it is served by. */
   modelKind: "chat" | "embedding";
+  /** The API the client speaks: its errors' format, and what a model on an upstream of the other one needs translated. */
+  protocol: "openai" | "anthropic";
   /**
    * Whether the response cache serves it: `deterministic` requests only (`temperature: 0`, or
    * `x-tollgate-cache: on`), `always` (its answers are deterministic), or never.

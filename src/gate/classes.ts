@@ -20,6 +20,8 @@ export const ENDPOINT_CLASSES = {
   responses: { kind: "priced" },
   completions: { kind: "priced" },
   embeddings: { kind: "priced" },
+  // Anthropic's Messages API (and its free count_tokens).
+  messages: { kind: "priced" },
   images: { kind: "metered", policy: { hold: 0.5 } },
   audio: { kind: "metered", policy: { hold: 0.25 } },
   videos: { kind: "metered", policy: { hold: 2 } },
@@ -69,6 +71,8 @@ const ROUTES: RouteSpec[] = [
   { method: "POST", path: "responses", class: "responses" },
   { method: "POST", path: "completions", class: "completions" },
   { method: "POST", path: "embeddings", class: "embeddings" },
+  { method: "POST", path: "messages", class: "messages" },
+  { method: "POST", path: "messages/count_tokens", class: "messages" },
 
   { method: "POST", path: "images/generations", class: "images", spends: true },
   { method: "POST", path: "images/edits", class: "images", spends: true },

@@ -16,6 +16,13 @@ function hasWebSearchTool(body: RequestBody): boolean {
   return Array.isArray(body.tools) && body.tools.some(isWebSearchTool);
 }
 
+/** Anthropic's server-side web search tool (`web_search_20250305`): limited by its own `max_uses`. */
+const isAnthropicSearchTool = (tool: unknown) => /^web_search_\d{8}$/.test(String((tool as { type?: unknown } | null)?.type));
+
+function anthropicSearchTools(body: RequestBody): Array<Record<string, unknown>> {
+  return Array.isArray(body.tools) ? (body.tools as Array<Record<string, unknown>>).filter(isAnthropicSearchTool) : [];
+}
+
 /**
  * The most web searches a request can make: a chat request with `web_search_options` searches
  * once (the search models do on every call); a Responses request with a web search tool up to its
@@ -24,12 +31,18 @@ function hasWebSearchTool(body: RequestBody): boolean {
 export function searchesHeld(body: RequestBody, settings: Config["budgets"]["web_search"]): number {
   if (body.web_search_options !== undefined && body.web_search_options !== null) return 1;
   if (!hasWebSearchTool(body)) return 0;
+  const anthropic = anthropicSearchTools(body);
+  if (anthropic.length > 0) return anthropic.reduce((n, tool) => n + Math.min(typeof tool.max_uses === "number" ? tool.max_uses : Infinity, settings.max), 0);
   const own = typeof body.max_tool_calls === "number" && body.max_tool_calls >= 0 ? body.max_tool_calls : Infinity;
   return Math.min(own, settings.max);
 }
 
-/** A Responses request with a web search tool goes upstream with the tool-call limit it was held for. */
+/** A request with a web search tool goes upstream with the limit it was held for: a Responses tool-call limit, an Anthropic tool's `max_uses`. */
 export function withSearchLimit<B extends RequestBody>(body: B, settings: Config["budgets"]["web_search"]): B {
+  if (anthropicSearchTools(body).length > 0) {
+    const limited = (tool: Record<string, unknown>) => (isAnthropicSearchTool(tool) && !(typeof tool.max_uses === "number" && tool.max_uses <= settings.max) ? { ...tool, max_uses: settings.max } : tool);
+    return { ...body, tools: (body.tools as Array<Record<string, unknown>>).map(limited) };
+  }
   if (!hasWebSearchTool(body) || (typeof body.max_tool_calls === "number" && body.max_tool_calls <= settings.max)) return body;
   return { ...body, max_tool_calls: settings.max };
 }
@@ -42,5 +55,26 @@ export function holdExtras(body: RequestBody, tokens: RequestTokens, settings: C
     webSearches: searchesHeld(body, settings),
     searchTokens: settings.input_tokens,
     ...(typeof tier === "string" ? { serviceTier: tier } : {}),
+    ...cacheWriteOf(body),
   };
+}
+
+/**
+ * Whether an Anthropic prompt asks for cache writes (`cache_control` on the request, its system
+ * prompt, messages or tools), and the longest lifetime asked: the hold prices the prompt at it.
+ */
+function cacheWriteOf(body: RequestBody): Pick<HoldExtras, "cacheWrite"> {
+  let found: "5m" | "1h" | undefined;
+  const see = (block: unknown) => {
+    const control = (block as { cache_control?: { ttl?: unknown } | null } | null)?.cache_control;
+    if (control == null || typeof control !== "object") return;
+    if (control.ttl === "1h") found = "1h";
+    else found ??= "5m";
+  };
+  const blocks = (value: unknown) => (Array.isArray(value) ? value.forEach(see) : undefined);
+  see(body);
+  blocks(body.system);
+  blocks(body.tools);
+  if (Array.isArray(body.messages)) for (const message of body.messages as Array<{ content?: unknown }>) blocks(message?.content);
+  return found ? { cacheWrite: found } : {};
 }

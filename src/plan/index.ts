@@ -13,6 +13,8 @@ import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
 import { DEFAULT_IMAGE_FORMULA, imageFormulaFor, type ImageFormula } from "../tokens/media.js";
 import { DEFAULT_OUTPUT_RESERVE, fitToModel, priceFitted, type Fitted, type Prepared } from "./prepare.js";
+import { claudeModel } from "../routing/claude.js";
+import { keepServable } from "./protocols.js";
 
 export type { Prepared } from "./prepare.js";
 
@@ -109,17 +111,21 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
   const counts = new Counts();
   const view = shape.view(request.body);
   const routingTokens = await counts.of(view, "o200k_base");
+  // Anthropic's clients name dated snapshots and families (routing/claude.ts).
+  const named = shape.protocol === "anthropic" ? claudeModel(config, request.body.model) : { model: request.body.model };
   let decision =
     shape.modelKind === "embedding"
       ? namedModel(config, request.body.model, "embedding")
       : services.router.route({
-          clientModel: request.body.model,
+          clientModel: named.model,
+          ...(named.familyTier ? { familyTier: named.familyTier } : {}),
           features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType),
           keyMaxTier: request.caller.maxTier,
           headerMaxTier: request.maxTierHeader,
           headerTier: request.tierHeader,
         });
   if (request.allowedModels) decision = restrictTo(config, decision, request.allowedModels, shape.modelKind, request.caller.maxTier, request.restrictedBy ?? "key-models");
+  decision = keepServable(config, decision, shape, request.body);
 
   // Token reduction that does not depend on the model, for a chat body: the output limit per
   // request type and the prompt optimizer.

@@ -80,8 +80,8 @@ describe("genaiPrices.lookup", () => {
 });
 
 describe("toPrice", () => {
-  it("maps the catalogue's keys, and an embedding's missing output price to 0", () => {
-    expect(toPrice({ input_mtok: 1, cache_read_mtok: 0.1, output_mtok: 5, cache_write_mtok: 1.25 })).toEqual({ input: 1, cached_input: 0.1, output: 5 });
+  it("maps the catalogue's keys (cache writes included), and an embedding's missing output price to 0", () => {
+    expect(toPrice({ input_mtok: 1, cache_read_mtok: 0.1, output_mtok: 5, cache_write_mtok: 1.25 })).toEqual({ input: 1, cached_input: 0.1, output: 5, cache_write: 1.25 });
     expect(toPrice({ input_mtok: 0.02 })).toEqual({ input: 0.02, output: 0 });
   });
 

@@ -56,6 +56,7 @@ function packageVersion(name: string): string {
 }
 
 type Rate = number | TieredPrices | undefined;
+type LongContextRates = Omit<LongContextPrice, "above_input_tokens">;
 
 /** The rate of one price key for a request of `inputTokens`: a tier applies above its start, as the catalogue defines it. */
 function rateAt(rate: Rate, inputTokens: number): number | undefined {
@@ -101,13 +102,20 @@ export function toPrice(prices: ModelPrice): Price | undefined {
   const input = prices.input_mtok;
   if (input === undefined) return undefined;
   const cached = prices.cache_read_mtok;
+  const writes = prices.cache_write_mtok;
+  const writes1h = prices.cache_write_1h_mtok;
   // Embedding models have no output price: their output is free.
   const output = prices.output_mtok ?? 0;
-  const base = (tokens: number): { input: number; cached_input?: number; output: number } => {
-    const cachedRate = rateAt(cached, tokens);
-    return { input: rateAt(input, tokens)!, ...(cachedRate === undefined ? {} : { cached_input: cachedRate }), output: rateAt(output, tokens)! };
+  const base = (tokens: number): LongContextRates => {
+    const optional: Array<[keyof LongContextRates, Rate]> = [["cached_input", cached], ["cache_write", writes], ["cache_write_1h", writes1h]];
+    const rates: LongContextRates = { input: rateAt(input, tokens)!, output: rateAt(output, tokens)! };
+    for (const [field, rate] of optional) {
+      const value = rateAt(rate, tokens);
+      if (value !== undefined) rates[field] = value;
+    }
+    return rates;
   };
-  const starts = [...new Set([...tierStarts(input), ...tierStarts(cached), ...tierStarts(output)])].sort((a, b) => a - b);
+  const starts = [...new Set([input, cached, writes, writes1h, output].flatMap(tierStarts))].sort((a, b) => a - b);
   const longContext: LongContextPrice[] = starts.map((start) => ({ above_input_tokens: start, ...base(start + 1) }));
   return { ...base(0), ...(longContext.length > 0 ? { long_context: longContext } : {}), ...extraPrices(prices) };
 }

@@ -17,7 +17,13 @@ export interface TokenUsage {
   audioOutputTokens?: number;
   /** Reasoning tokens (of completionTokens), billed as output. */
   reasoningTokens?: number;
+  /** Prompt-cache writes (of promptTokens, not of cachedTokens), 5-minute and 1-hour: Anthropic's `cache_creation`. */
+  cacheWriteTokens?: number;
+  cacheWrite1hTokens?: number;
 }
+
+/** Anthropic's prices of a prompt-cache write, as multiples of the input price, for a model whose price lists none. */
+export const CACHE_WRITE_MULTIPLE = { "5m": 1.25, "1h": 2 } as const;
 
 /** What a call is billed for besides its tokens. */
 export interface Charges {
@@ -49,7 +55,8 @@ export function tierMultiplier(price: Price, tier: string | undefined): number {
 
 /**
  * Cost = (prompt − cached) × input + cached × cached_input + completion × output (SPEC 6), at the
- * long-context rates when the prompt is above their threshold; audio tokens at the audio prices
+ * long-context rates when the prompt is above their threshold; prompt-cache writes at their own
+ * rates (5-minute and 1-hour); audio tokens at the audio prices
  * (the text ones when the model has none); all of it times the service tier's multiplier; plus the
  * fee per call and per web search.
  */
@@ -59,10 +66,14 @@ export function usageCost(model: Pick<ModelConfig, "price">, usage: TokenUsage, 
   const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.promptTokens);
   const cachedAudio = Math.min(usage.cachedAudioTokens ?? 0, audioIn, cached);
   const audioOut = Math.min(usage.audioOutputTokens ?? 0, usage.completionTokens);
+  const writes1h = Math.min(usage.cacheWrite1hTokens ?? 0, usage.promptTokens - cached - audioIn);
+  const writes = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached - audioIn - writes1h);
   const rates = ratesFor(price, usage.promptTokens);
   const cachedRate = rates.cached_input ?? rates.input;
   const tokens =
-    tokensCost(usage.promptTokens - audioIn - (cached - cachedAudio), rates.input) +
+    tokensCost(usage.promptTokens - audioIn - (cached - cachedAudio) - writes - writes1h, rates.input) +
+    tokensCost(writes, rates.cache_write ?? rates.input * CACHE_WRITE_MULTIPLE["5m"]) +
+    tokensCost(writes1h, rates.cache_write_1h ?? rates.input * CACHE_WRITE_MULTIPLE["1h"]) +
     tokensCost(cached - cachedAudio, cachedRate) +
     tokensCost(audioIn - cachedAudio, price.input_audio ?? rates.input) +
     tokensCost(cachedAudio, price.cached_audio ?? price.input_audio ?? cachedRate) +
@@ -86,6 +97,7 @@ const count = (value: unknown): number | undefined => (typeof value === "number"
 export function readUsage(raw: unknown): TokenUsage | undefined {
   if (raw === null || typeof raw !== "object") return undefined;
   const u = raw as Record<string, unknown>;
+  if ("cache_creation_input_tokens" in u || "cache_read_input_tokens" in u) return readAnthropicUsage(u);
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const completion = u.completion_tokens ?? u.output_tokens ?? (typeof prompt === "number" && u.total_tokens === prompt ? 0 : undefined);
   if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
@@ -101,6 +113,25 @@ export function readUsage(raw: unknown): TokenUsage | undefined {
   if (cachedAudio) usage.cachedAudioTokens = cachedAudio;
   if (audioOut) usage.audioOutputTokens = audioOut;
   if (reasoning) usage.reasoningTokens = reasoning;
+  return usage;
+}
+
+/**
+ * Anthropic's `usage`: `input_tokens` are only the prompt tokens neither read from nor written to
+ * the cache, so the prompt is their sum; writes split by lifetime in `cache_creation` (all of them
+ * 5-minute ones when it is absent). Its server tools' calls are charges (src/usage/charges.ts).
+ */
+export function readAnthropicUsage(u: Record<string, unknown>): TokenUsage | undefined {
+  const input = count(u.input_tokens);
+  const output = count(u.output_tokens);
+  if (input === undefined || output === undefined) return undefined;
+  const read = count(u.cache_read_input_tokens) ?? 0;
+  const written = count(u.cache_creation_input_tokens) ?? 0;
+  const split = u.cache_creation as Record<string, unknown> | null | undefined;
+  const written1h = Math.min(count(split?.ephemeral_1h_input_tokens) ?? 0, written);
+  const usage: TokenUsage = { promptTokens: input + read + written, cachedTokens: read, completionTokens: output };
+  if (written - written1h > 0) usage.cacheWriteTokens = written - written1h;
+  if (written1h > 0) usage.cacheWrite1hTokens = written1h;
   return usage;
 }
 

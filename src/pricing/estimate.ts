@@ -1,7 +1,7 @@
 import type { Config, ModelConfig } from "../config/schema.js";
 import { tokensCost, type Nano } from "../money.js";
-import { batchPrice, feesCost, tierMultiplier } from "./cost.js";
-import { ratesFor } from "./rates.js";
+import { batchPrice, CACHE_WRITE_MULTIPLE, feesCost, tierMultiplier } from "./cost.js";
+import { ratesFor, type Rates } from "./rates.js";
 
 /** What a request may cost before it runs: its worst case (the hold), its expected cost, and what fits a budget. */
 
@@ -41,9 +41,18 @@ export interface HoldExtras {
   searchTokens: number;
   /** The service tier asked for: its multiplier applies to every token. */
   serviceTier?: string;
+  /** The prompt marks blocks for Anthropic's cache (the longest lifetime asked): it may all be written at that price. */
+  cacheWrite?: "5m" | "1h";
 }
 
 export const NO_EXTRAS: HoldExtras = { audioInput: 0, audioOutput: false, webSearches: 0, searchTokens: 0 };
+
+/** The price of one input token: a prompt that asks for cache writes is held as if all of it were written. */
+function inputRate(rates: Rates, extras: HoldExtras): number {
+  if (extras.cacheWrite === "1h") return Math.max(rates.input, rates.cache_write_1h ?? rates.input * CACHE_WRITE_MULTIPLE["1h"]);
+  if (extras.cacheWrite === "5m") return Math.max(rates.input, rates.cache_write ?? rates.input * CACHE_WRITE_MULTIPLE["5m"]);
+  return rates.input;
+}
 
 /** The price of one output token, USD per 1M, before the tier's multiplier. */
 function outputRate(model: ModelConfig, inputTokens: number, extras: HoldExtras): number {
@@ -60,7 +69,8 @@ export function requestCost(model: ModelConfig, inputTokens: number, outputToken
   const rates = ratesFor(model.price, inputTokens);
   const audio = Math.min(extras.audioInput, inputTokens);
   const tokens =
-    tokensCost(inputTokens - audio + extras.webSearches * extras.searchTokens, rates.input) +
+    tokensCost(inputTokens - audio, inputRate(rates, extras)) +
+    tokensCost(extras.webSearches * extras.searchTokens, rates.input) +
     tokensCost(audio, model.price.input_audio ?? rates.input) +
     tokensCost(outputTokens * choices, outputRate(model, inputTokens, extras));
   return Math.round(tokens * tierMultiplier(model.price, extras.serviceTier)) + feesCost(model.price, 1, extras.webSearches);

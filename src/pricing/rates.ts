@@ -4,6 +4,8 @@ import type { Price } from "../config/schema.js";
 export interface Rates {
   input: number;
   cached_input?: number;
+  cache_write?: number;
+  cache_write_1h?: number;
   output: number;
 }
 

@@ -16,6 +16,8 @@ export interface RouteInput {
   headerMaxTier?: string;
   /** Header `x-tollgate-tier`. */
   headerTier?: string;
+  /** The tier an unconfigured client model stands for (a Claude family name, routing/claude.ts): read as a configured model of that tier. */
+  familyTier?: Tier;
 }
 
 export interface RouteDecision {
@@ -88,7 +90,8 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
     // Own keys only: a client's "constructor" or "__proto__" is not a configured model.
     // Own keys only (a client's "constructor" is not a model), and chat models only.
     const requested = Object.hasOwn(config.models, clientModel) && config.models[clientModel]!.kind === "chat" ? config.models[clientModel] : undefined;
-    if (!isAuto && !requested) {
+    const familyTier = !isAuto && !requested ? input.familyTier : undefined;
+    if (!isAuto && !requested && !familyTier) {
       throw new ProxyError(
         "model_not_found",
         `The model '${clientModel}' is not configured. Use one of: ${[...autoModels, ...configured].join(", ")}`,
@@ -96,6 +99,8 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
       );
     }
     const mode = isAuto ? "auto" : config.routing.client_model === "ignore" ? "auto" : config.routing.client_model;
+    const namedTier = requested?.tier ?? familyTier;
+    const exact = requested ? clientModel : undefined;
     // Every routed request gets its score (a few microseconds), whatever then decides the tier.
     const score = scorer.score(scoringInput(features));
 
@@ -113,21 +118,21 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
       route = "header";
       // A forced tier that is the requested model's own keeps the very model asked for.
       if (requested && requested.tier === tier) exactModel = clientModel;
-    } else if (mode === "pin" && requested) {
-      tier = requested.tier;
+    } else if (mode === "pin" && namedTier) {
+      tier = namedTier;
       route = "client-model";
-      exactModel = clientModel;
+      exactModel = exact;
     } else {
       const scored = config.routing.scored ? { score, tier: tierForScore(score, scoreTiers.thresholds()) } : undefined;
       const classified = classifyTier(features, rules, config.routing, scored);
       if (classified.scored && count) scoreTiers.observe(score);
       tier = classified.tier;
       route = classified.route;
-      if (mode === "ceiling" && requested) {
-        if (TIER_RANK[classified.tier] >= TIER_RANK[requested.tier]) {
-          tier = requested.tier;
+      if (mode === "ceiling" && namedTier) {
+        if (TIER_RANK[classified.tier] >= TIER_RANK[namedTier]) {
+          tier = namedTier;
           route = "client-model";
-          exactModel = clientModel;
+          exactModel = exact;
         }
       }
     }

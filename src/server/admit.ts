@@ -10,10 +10,10 @@ import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
-import type { Caller } from "./auth.js";
+import { anthropicCredential, type Caller } from "./auth.js";
 import { readRequestType } from "./request-headers.js";
 
-const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-" };
+const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-", messages: "msg-tg-" };
 
 /** A parsed body with tollgate's request headers read (each a 400 when malformed). */
 export function requestOf<B extends RequestBody>(c: Context, id: string, startedAt: number, startedMono: number, caller: Caller, body: B, bodyChars: number): ProxiedRequest<B> {
@@ -40,7 +40,7 @@ export function requestOf<B extends RequestBody>(c: Context, id: string, started
 export async function admit<B extends RequestBody>(services: Services, c: Context, shape: EndpointShape<B>): Promise<ProxiedRequest<B>> {
   const startedMono = performance.now();
   const startedAt = services.clock.now();
-  const caller = services.auth.authenticate(c.req.header("authorization"));
+  const caller = callerOf(services, c, shape.protocol);
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
@@ -81,6 +81,12 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     else request.priorUnknown = true;
   }
   return request;
+}
+
+/** The caller a request's key names (401 otherwise); on the Messages API the key may come as `x-api-key`. */
+export function callerOf(services: Services, c: Context, protocol: "openai" | "anthropic"): Caller {
+  const authorization = protocol === "anthropic" ? anthropicCredential(c.req.header("authorization"), c.req.header("x-api-key")) : c.req.header("authorization");
+  return services.auth.authenticate(authorization);
 }
 
 /** Continuations: checked on their own, with what they say of the upstream and the context. */

@@ -19,6 +19,16 @@ export interface Authenticator {
 
 const digest = (secret: string) => createHash("sha256").update(secret).digest();
 
+/**
+ * The credential of a request on the Messages API, as an Authorization header: Anthropic's clients
+ * send their key as `x-api-key` (Claude Code with ANTHROPIC_API_KEY, the SDK) or as a bearer token
+ * (ANTHROPIC_AUTH_TOKEN).
+ */
+export function anthropicCredential(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  if (authorization || !apiKey) return authorization;
+  return `Bearer ${apiKey}`;
+}
+
 function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());

@@ -18,3 +18,13 @@ export function readRequestType(header: string | undefined): string {
   }
   return type;
 }
+
+/** The client's headers an Anthropic upstream gets: the API version it was written for and the beta features it asks. */
+export function anthropicHeaders(header: (name: string) => string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["anthropic-version", "anthropic-beta"]) {
+    const value = header(name);
+    if (value) out[name] = value;
+  }
+  return out;
+}

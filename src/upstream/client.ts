@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Pool, errors as undiciErrors } from "undici";
 import type { Readable } from "node:stream";
-import type { UpstreamConfig } from "../config/schema.js";
+import { upstreamProtocol, type UpstreamConfig } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 
 export interface UpstreamReply {
@@ -33,6 +33,8 @@ export interface UpstreamRequest {
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
    */
   finishAfterHeaders?: boolean;
+  /** Headers of the client's passed on (Anthropic's version and beta flags); never the upstream's key. */
+  headers?: Record<string, string>;
   /**
    * The client leaving (the signal) aborts the call only this long after (`accounting.drain_seconds`):
    * what the upstream bills goes on after the client is gone, and its usage comes at the end.
@@ -144,8 +146,7 @@ export class UpstreamClient {
   constructor(configs: Record<string, UpstreamConfig>) {
     for (const [name, config] of Object.entries(configs)) {
       const url = new URL(config.base_url);
-      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-      if (config.api_key) headers.authorization = `Bearer ${config.api_key}`;
+      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream", ...authHeaders(config) };
       this.upstreams.set(name, {
         config,
         pool: new Pool(url.origin, {
@@ -172,7 +173,8 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
-    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers: upstream.headers, body: req.body }, req.signal, {
+    const headers = req.headers ? { ...req.headers, ...upstream.headers, ...versionOf(req.headers) } : upstream.headers;
+    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
       drainMs: req.drainMs ?? 0,
       release: () => upstream.slots.release(),
@@ -185,8 +187,7 @@ export class UpstreamClient {
    */
   async forward(req: ForwardRequest): Promise<UpstreamReply> {
     const upstream = this.upstreams.get(req.upstream)!;
-    const headers: Record<string, string> = { ...req.headers };
-    if (upstream.headers.authorization) headers.authorization = upstream.headers.authorization;
+    const headers: Record<string, string> = { ...req.headers, ...authHeaders(upstream.config) };
     return this.call(upstream, req.upstream, { path: req.path, method: req.method, headers, body: req.body }, req.signal, { finishAfterHeaders: false, drainMs: 0, release: () => {} });
   }
 
@@ -248,6 +249,20 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
   }
+}
+
+/** The version of Anthropic's API asked for when the client names none. */
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/** The upstream's own key, as its protocol takes it, and Anthropic's version header. */
+function authHeaders(config: UpstreamConfig): Record<string, string> {
+  if (upstreamProtocol(config) === "anthropic") return { "anthropic-version": ANTHROPIC_VERSION, ...(config.api_key ? { "x-api-key": config.api_key } : {}) };
+  return config.api_key ? { authorization: `Bearer ${config.api_key}` } : {};
+}
+
+/** The client's own `anthropic-version` wins over the default; nothing else of its may replace the upstream's headers. */
+function versionOf(headers: Record<string, string>): Record<string, string> {
+  return headers["anthropic-version"] ? { "anthropic-version": headers["anthropic-version"] } : {};
 }
 
 /** Failures to connect at all: the request was never sent. */

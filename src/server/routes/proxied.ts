@@ -11,8 +11,8 @@ import { restoreBigIntegers } from "../../request/big-integers.js";
 import type { Services } from "../../services.js";
 import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
 import type { UsageRecord } from "../../usage/record.js";
-import { ResponsesStreamReader } from "../../usage/responses-stream.js";
-import { StreamAccountant } from "../../usage/stream.js";
+import { wireFor, type Wire } from "../../endpoints/wire.js";
+import { upstreamProtocol } from "../../config/schema.js";
 import { forwardWithFallback, type Forwarded } from "../../upstream/fallback.js";
 import { passedAnswerHeaders, passedErrorHeaders, readJsonAnswer, relayStream } from "../../upstream/relay.js";
 import { maskSecrets, SecretMasker } from "../../upstream/secrets.js";
@@ -24,6 +24,7 @@ import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
+import { anthropicHeaders } from "../request-headers.js";
 
 type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
 
@@ -68,8 +69,9 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       const headers = { ...tollgateHeaders(now, first.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
+    const passed = anthropicHeaders((name) => c.req.header(name));
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate),
+      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
@@ -88,12 +90,20 @@ function served<B extends RequestBody>(shape: EndpointShape<B>, request: Proxied
 }
 
 
-/** The request as the model receives it. */
-function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>) {
-  const body = shape.adapt(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model);
+/** How the model's upstream is spoken to: natively, or translated (plan/protocols.ts kept only models with a wire). */
+function wireTo<B extends RequestBody>(services: Services, shape: EndpointShape<B>, prepared: Prepared): Wire<B> {
+  return wireFor(shape, upstreamProtocol(services.config.upstreams[prepared.config.upstream]!))!;
+}
+
+/** The request as the model receives it; an Anthropic upstream also gets the client's version and beta headers. */
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, passed: Record<string, string>) {
+  const wire = wireTo(services, shape, prepared);
+  const body = wire.request(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model, prepared.worstOutput);
+  const anthropic = upstreamProtocol(services.config.upstreams[prepared.config.upstream]!) === "anthropic";
   return services.upstream.post({
     upstream: prepared.config.upstream,
-    path: shape.path,
+    path: wire.path,
+    ...(anthropic ? { headers: passed } : {}),
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
     finishAfterHeaders: body.stream !== true,
@@ -130,6 +140,8 @@ async function relayAnswer<B extends RequestBody>(
   keepHold: (leaseEnd: number) => Promise<string | undefined>,
 ): Promise<Answer> {
   const { reply } = forwarded;
+  const wire = wireTo(services, shape, served.prepared);
+  const created = Math.floor(services.clock.now() / 1000);
   const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
   // An answer the upstream stores becomes the caller's object (src/gate/objects.ts).
@@ -139,14 +151,17 @@ async function relayAnswer<B extends RequestBody>(
   };
 
   if (forwarded.errorText !== undefined || reply.status >= 400) {
-    const text = forwarded.errorText ?? (await readJsonAnswer(reply)).text;
+    const text = wire.error(forwarded.errorText ?? (await readJsonAnswer(reply)).text, reply.status);
     const accounted = await accountRequest(services, served, { status: reply.status, nothingBilled: true }, settle);
     return { finished: accounted.settled, response: upstreamError(services, reply.status, text, String(reply.headers["content-type"] ?? "application/json"), { ...headers, ...passedErrorHeaders(reply) }) };
   }
 
   const contentType = String(reply.headers["content-type"] ?? "");
   if (served.request.body.stream !== true || !contentType.includes("text/event-stream")) {
-    const { text, outcome, replayable, answer } = await readJsonAnswer(reply);
+    const read = await readJsonAnswer(reply);
+    const { outcome, replayable, answer } = read;
+    // Read for its usage in the upstream's own dialect, then shown in the client's.
+    const text = answer === undefined || outcome.status >= 400 ? read.text : wire.answer(read.text, created);
     if (outcome.responseId && isUnfinishedBackground(served.request.body, answer)) {
       const kept = await keepBackground(services, served, outcome, keepHold);
       if (kept) return { response: new Response(maskSecrets(text, services.upstream.secrets), { status: reply.status, headers: { ...headers, "content-type": contentType || "application/json" } }) };
@@ -166,7 +181,7 @@ async function relayAnswer<B extends RequestBody>(
 
   const assembler = storeInCache ? new CompletionAssembler() : undefined;
   const clientWantsUsage = served.request.body.stream_options?.include_usage === true;
-  const reader = shape.streamDialect === "responses" ? new ResponsesStreamReader() : new StreamAccountant(clientWantsUsage, assembler && ((chunk) => assembler.add(chunk)));
+  const reader = wire.reader(clientWantsUsage, created, assembler && ((chunk) => assembler.add(chunk)));
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const stream = relayStream(reply, {
