@@ -15,4 +15,8 @@ export interface Caller {
   models?: ReadonlySet<string>;
   /** The admin key on the pass-through, or the one tenant of an open proxy: reaches every stored object, spends nothing. */
   admin?: true;
+  /** The end user the request is for, within its key (`user`, or `x-tollgate-user`). */
+  endUser?: string;
+  /** Labels of its spend (`x-tollgate-tags`). */
+  tags?: readonly string[];
 }

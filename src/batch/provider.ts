@@ -182,7 +182,7 @@ export async function batchStatus(services: BatchServices, state: BatchState, pr
 export async function fetchBatchResults(services: BatchServices, state: BatchState, progress: Progress): Promise<{ lines: string[]; settled: number; released: number; pending: string[] }> {
   const caller: Caller = { keyId: state.key_id, team: state.team };
   const windows = windowsAt(state.submitted_at, services.config.budgets.timezone);
-  const counters = countersFor(scopesFor(services.config.budgets, caller.keyId, caller.team), windows);
+  const counters = countersFor(scopesFor(services.config.budgets, caller.keyId, caller.team, caller), windows);
   const lines: string[] = [];
   const pending: string[] = [];
   let settled = 0;

@@ -85,7 +85,7 @@ export class BudgetHold<P extends Priced> {
   static async take<P extends Priced>(services: HoldServices, request: HoldRequest<P>): Promise<BudgetHold<P>> {
     const now = services.clock.now();
     const windows = services.windows.at(now);
-    const scopes = scopesFor(services.config.budgets, request.caller.keyId, request.caller.team);
+    const scopes = scopesFor(services.config.budgets, request.caller.keyId, request.caller.team, request.caller);
     const counters = countersFor(scopes, windows);
     try {
       const reserved = await reserveWorstCase(services.store, services.config, {

@@ -101,7 +101,7 @@ export class Leases {
     if (header.lease) return this.chargeSlice(hold);
     const started = Date.parse(header.time);
     const windows = windowsAt(started, this.config.budgets.timezone);
-    const counters = countersFor(scopesFor(this.config.budgets, header.key_id, header.team), windows);
+    const counters = countersFor(scopesFor(this.config.budgets, header.key_id, header.team, { endUser: header.end_user, tags: header.tags }), windows);
     const record = unreconciledRecord({ ...header, request_id: hold.requestId }, hold.amount);
     const applied = await this.settler.settle({ requestId: hold.requestId, counters, actual: hold.amount, record, day: windows.day });
     if (applied) this.logger.log("warn", "hold_charged_unreconciled", { request_id: hold.requestId, amount_nano: hold.amount, model: header.routed_model });

@@ -25,7 +25,7 @@ interface Limit {
 
 function limitsOf(config: Config, caller: Caller): Limit[] {
   const limits: Limit[] = [];
-  for (const scope of scopesFor(config.budgets, caller.keyId, caller.team)) {
+  for (const scope of scopesFor(config.budgets, caller.keyId, caller.team, caller)) {
     if (scope.limits.rpm !== undefined) limits.push({ scope, kind: "requests", limit: scope.limits.rpm });
     if (scope.limits.tpm !== undefined) limits.push({ scope, kind: "tokens", limit: scope.limits.tpm });
   }

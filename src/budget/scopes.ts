@@ -5,7 +5,7 @@ import type { WindowName, Windows } from "./window.js";
 
 /** A budget scope a request belongs to. */
 export interface Scope {
-  kind: "global" | "team" | "key";
+  kind: "global" | "team" | "key" | "end_user" | "tag";
   /** Empty for global. */
   id: string;
   limits: BudgetLimits;
@@ -30,15 +30,31 @@ export function knownScopes(config: Config): Scope[] {
   for (const team of teams) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
   const keyIds = new Set([...Object.keys(budgets.keys), ...keys.map((k) => k.id)]);
   for (const id of keyIds) scopes.push({ kind: "key", id, limits: budgets.keys[id] ?? {} });
+  for (const [tag, limits] of Object.entries(budgets.tags)) scopes.push({ kind: "tag", id: tag, limits });
   return scopes;
 }
 
 /** Every scope a request is checked against: global, its team, its key. */
-export function scopesFor(budgets: Config["budgets"], keyId: string | null, team: string | null): Scope[] {
+export function scopesFor(budgets: Config["budgets"], keyId: string | null, team: string | null, labels: Labels = {}): Scope[] {
   const scopes: Scope[] = [{ kind: "global", id: "", limits: budgets.global }];
   if (team !== null) scopes.push({ kind: "team", id: team, limits: budgets.teams[team] ?? {} });
   if (keyId !== null) scopes.push({ kind: "key", id: keyId, limits: budgets.keys[keyId] ?? {} });
+  // An end user or a tag is a scope only when a budget names it: counters for every one of them
+  // would grow without bound, and reports count them from the records.
+  const endUser = labels.endUser;
+  const endUserLimits = endUser === undefined || endUser === null ? undefined : ((keyId !== null ? budgets.end_users.keys[keyId] : undefined) ?? budgets.end_users.default);
+  if (endUserLimits) scopes.push({ kind: "end_user", id: `${keyId ?? ""}/${endUser}`, limits: endUserLimits });
+  for (const tag of labels.tags ?? []) {
+    const limits = budgets.tags[tag];
+    if (limits) scopes.push({ kind: "tag", id: tag, limits });
+  }
   return scopes;
+}
+
+/** What labels a request's spend besides its key and team. */
+export interface Labels {
+  endUser?: string | null;
+  tags?: readonly string[];
 }
 
 function counterId(scope: Scope, window: WindowName, windowId: string): string {

@@ -49,6 +49,13 @@ export const budgetsSchema = z.strictObject({
   teams: z.record(z.string(), limitsSchema).default({}),
   keys: z.record(z.string(), limitsSchema).default({}),
   /**
+   * Budgets of each end user (the `user` field or `x-tollgate-user`) within its key: `default` for
+   * every end user, `keys` for those of one key. Held with the request's other scopes.
+   */
+  end_users: z.strictObject({ default: limitsSchema.optional(), keys: z.record(z.string(), limitsSchema).default({}) }).default({ keys: {} }),
+  /** Budgets of the spend labelled with a tag (`x-tollgate-tags`). */
+  tags: z.record(z.string(), limitsSchema).default({}),
+  /**
    * What a request with web search is held for: at most `max` searches (a Responses request is
    * sent with `max_tool_calls` at most this), each the model's fee plus `input_tokens` of search
    * content read as input.

@@ -48,6 +48,8 @@ const COLUMNS: Array<[string, Cell]> = [
   ["compressed_tokens", (r) => r.compressed_tokens],
   ["compress_saved_nano", (r) => r.compress_saved_nano],
   ["fallback_from", (r) => (r.fallback_from ?? []).join(" ")],
+  ["end_user", (r) => r.end_user ?? null],
+  ["tags", (r) => (r.tags ?? []).join(",")],
 ];
 
 /**

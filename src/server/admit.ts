@@ -11,7 +11,7 @@ import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import { anthropicCredential, type Caller } from "./auth.js";
-import { readRequestType } from "./request-headers.js";
+import { readEndUser, readRequestType, readTags } from "./request-headers.js";
 
 const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-", messages: "msg-tg-" };
 
@@ -40,10 +40,14 @@ export function requestOf<B extends RequestBody>(c: Context, id: string, started
 export async function admit<B extends RequestBody>(services: Services, c: Context, shape: EndpointShape<B>): Promise<ProxiedRequest<B>> {
   const startedMono = performance.now();
   const startedAt = services.clock.now();
-  const caller = callerOf(services, c, shape.protocol);
+  let caller = callerOf(services, c, shape.protocol);
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
+  // Who the spend is for within the key, and its labels: scopes of their own when budgets name them.
+  const endUser = readEndUser(c.req.header("x-tollgate-user"), body);
+  const tags = readTags(c.req.header("x-tollgate-tags"));
+  if (endUser !== undefined || tags !== undefined) caller = { ...caller, ...(endUser !== undefined ? { endUser } : {}), ...(tags !== undefined ? { tags } : {}) };
   checkParts(shape.view(body), services.config.server.max_parts);
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
   if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";

@@ -72,6 +72,8 @@ export function recordHeader(request: ProxiedRequest, endpoint: string, model: s
     routed_model: model,
     route,
     stream: request.body.stream === true,
+    ...(request.caller.endUser !== undefined ? { end_user: request.caller.endUser } : {}),
+    ...(request.caller.tags !== undefined ? { tags: [...request.caller.tags] } : {}),
   };
 }
 

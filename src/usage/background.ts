@@ -158,7 +158,7 @@ export class BackgroundResponses {
     }
     const started = Date.parse(pending.header.time);
     const windows = windowsAt(started, this.services.config.budgets.timezone);
-    const counters = countersFor(scopesFor(this.services.config.budgets, pending.header.key_id, pending.header.team), windows);
+    const counters = countersFor(scopesFor(this.services.config.budgets, pending.header.key_id, pending.header.team, { endUser: pending.header.end_user, tags: pending.header.tags }), windows);
     await this.services.settler.settle({ requestId: pending.holdId, counters, actual: cost, record, day: windows.day });
   }
 }

@@ -18,6 +18,9 @@ export interface RecordHeader {
   routed_model: string;
   route: string;
   stream: boolean;
+  /** The end user within the key (`user`, `x-tollgate-user`), and the spend's tags, when given. */
+  end_user?: string | null;
+  tags?: string[];
 }
 
 /** One line of the usage log: what a forwarded request asked for, where it went and what it cost. */
@@ -126,6 +129,8 @@ export function aggregateFields(r: UsageRecord): Array<[string, number]> {
     ["team", r.team],
     ["type", r.request_type],
     ["endpoint", r.endpoint],
+    ["end_user", r.end_user ?? null],
+    ...(r.tags ?? []).map((tag): [string, string] => ["tag", tag]),
   ];
   for (const [group, value] of groups) {
     if (value === null) continue;

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { ProxyError } from "../../errors.js";
 import { countersFor, knownScopes, scopeLabel } from "../../budget/scopes.js";
 import { formatUsd, nanoToUsd } from "../../money.js";
 import { costReport } from "../../ledger/report.js";
@@ -45,6 +46,9 @@ function tierShare(period: Record<string, number>, services: Services) {
   );
 }
 
+/** The groups `group_by` may name: the prefixes of the aggregate fields (usage/record.ts). */
+const GROUP_NAMES = ["model", "type", "tier", "key", "team", "endpoint", "end_user", "tag"];
+
 /** GET /v1/costs (the seed's summary, savings) and GET /v1/costs/alerts. */
 export function registerCostRoutes(app: Hono, services: Services): void {
   app.get("/v1/costs", async (c) => {
@@ -56,7 +60,13 @@ export function registerCostRoutes(app: Hono, services: Services): void {
     const { source, period, today, month, byDay } = await costReport(services, range, windows);
     const requests = period.requests ?? 0;
     const cost = period.cost ?? 0;
+    // `group_by`: one of the groups below, given again as `groups` (the end users' and tags' too).
+    const groupBy = c.req.query("group_by");
+    if (groupBy !== undefined && !GROUP_NAMES.includes(groupBy)) {
+      throw new ProxyError("invalid_request", `group_by must be one of ${GROUP_NAMES.join(", ")}`, "group_by");
+    }
     return c.json({
+      ...(groupBy !== undefined ? { group_by: groupBy, groups: groups(period, groupBy) } : {}),
       period_days: range.dayCount,
       from: range.from,
       to: range.to,
@@ -74,6 +84,8 @@ export function registerCostRoutes(app: Hono, services: Services): void {
       by_key: groups(period, "key"),
       by_team: groups(period, "team"),
       by_endpoint: groups(period, "endpoint"),
+      by_end_user: groups(period, "end_user"),
+      by_tag: groups(period, "tag"),
       by_day: byDay.map(({ day, fields }) => ({ day, requests: fields.requests ?? 0, cost: nanoToUsd(fields.cost ?? 0), by_tier: groups(fields, "tier") })),
       // Holds of replicas that died, charged at what they reserved (the upstream may have billed them).
       unreconciled: { requests: period.unreconciled ?? 0, cost: nanoToUsd(period.unreconciled_cost ?? 0) },
