@@ -12,6 +12,7 @@ const ERRORS = {
   tier_not_allowed: { status: 403, type: "invalid_request_error" },
   endpoint_not_allowed: { status: 403, type: "invalid_request_error" },
   model_not_allowed: { status: 403, type: "invalid_request_error" },
+  origin_not_allowed: { status: 403, type: "invalid_request_error" },
   invalid_path: { status: 400, type: "invalid_request_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
   not_found: { status: 404, type: "invalid_request_error" },

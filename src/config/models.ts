@@ -93,6 +93,13 @@ export const routingSchema = z
   .strictObject({
     auto_models: z.array(z.string()).default(["auto"]),
     client_model: z.enum(["ceiling", "pin", "ignore"]).default("ceiling"),
+    /**
+     * A model name the configuration does not know (an SDK's default): routed as an auto alias, its
+     * catalogue price (when known) as the ceiling, or refused with 404.
+     */
+    unknown_models: z.enum(["auto", "reject"]).default("auto"),
+    /** Where embeddings that name an unknown model go; unset: the first embedding model configured. */
+    default_embedding_model: z.string().optional(),
     default_tier: tierSchema.default("economy"),
     /** The seed's keyword lists (whole words), checked after the rules and before the score. */
     heuristics: z.boolean().default(false),
