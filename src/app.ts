@@ -27,6 +27,7 @@ import { createRouter } from "./routing/route.js";
 import { tierModels as buildTierModels } from "./routing/tiers.js";
 import { createAuthenticator } from "./server/auth.js";
 import { cors } from "./server/cors.js";
+import { idempotent, KEEP_MS } from "./server/idempotency.js";
 import { completionsShape } from "./endpoints/completions.js";
 import { embeddingsShape } from "./endpoints/embeddings.js";
 import { responsesShape } from "./endpoints/responses.js";
@@ -153,10 +154,13 @@ export function buildApp(services: Services): Hono {
       return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({ connection: "close" });
     },
   });
-  app.post("/v1/chat/completions", limited, chatCompletions(services));
-  app.post("/v1/responses", limited, proxiedEndpoint(services, responsesShape));
-  app.post("/v1/completions", limited, proxiedEndpoint(services, completionsShape));
-  app.post("/v1/embeddings", limited, proxiedEndpoint(services, embeddingsShape));
+  // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.
+  const longestRun = Math.max(...Object.values(services.config.upstreams).map((u) => u.timeout_ms)) + services.config.accounting.drain_seconds * 1000;
+  const once = idempotent({ store: services.store, auth: services.auth, logger: services.logger, runningMs: Math.min(longestRun, KEEP_MS) });
+  app.post("/v1/chat/completions", limited, once, chatCompletions(services));
+  app.post("/v1/responses", limited, once, proxiedEndpoint(services, responsesShape));
+  app.post("/v1/completions", limited, once, proxiedEndpoint(services, completionsShape));
+  app.post("/v1/embeddings", limited, once, proxiedEndpoint(services, embeddingsShape));
   app.post("/v1/estimate", limited);
   app.post("/v1/chat", limited);
   registerSeedChat(app, services);

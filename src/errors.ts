@@ -17,6 +17,8 @@ const ERRORS = {
   model_not_found: { status: 404, type: "invalid_request_error" },
   not_found: { status: 404, type: "invalid_request_error" },
   request_timeout: { status: 408, type: "invalid_request_error" },
+  idempotency_key_in_use: { status: 409, type: "invalid_request_error" },
+  idempotency_key_reused: { status: 422, type: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error" },
   request_headers_too_large: { status: 431, type: "invalid_request_error" },
   client_closed_request: { status: 499, type: "invalid_request_error" },

@@ -208,6 +208,10 @@ export class RedisBudgetStore implements BudgetStore {
     return this.call(() => this.redis.get(this.key(`v:${key}`)));
   }
 
+  async deleteValue(key: string): Promise<void> {
+    await this.call(() => this.redis.del(this.key(`v:${key}`)));
+  }
+
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
     const k = this.key(`v:${key}`);
     const reply = await this.call(() =>

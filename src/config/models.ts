@@ -3,6 +3,12 @@ import { positiveInt, tierSchema, usd } from "./units.js";
 
 /** The configuration's upstreams, models with their prices, and routing (see schema.ts). */
 
+/** Headers that carry tollgate's own or the connection's meaning: never a client's to send upstream. */
+const NEVER_FORWARDED = /^(authorization|cookie|host|connection|content-length|transfer-encoding|keep-alive|upgrade|proxy-.*|x-tollgate-.*)$/;
+
+/** The client's request headers an upstream receives by default: what the OpenAI API reads besides the body. */
+export const FORWARD_HEADERS = ["openai-beta", "openai-organization", "openai-project", "idempotency-key"];
+
 export const upstreamSchema = z.strictObject({
   base_url: z.url(),
   api_key: z.string().default(""),
@@ -13,6 +19,15 @@ export const upstreamSchema = z.strictObject({
   max_in_flight: positiveInt.default(256),
   /** Requests waiting for a slot; past it the proxy answers 503 at once. */
   max_queued: z.number().int().nonnegative().default(1024),
+  /** Client request headers passed to this upstream on every endpoint (names, any case). */
+  forward_headers: z
+    .array(
+      z
+        .string()
+        .transform((name) => name.toLowerCase())
+        .refine((name) => !NEVER_FORWARDED.test(name), { message: "is a header tollgate never forwards" }),
+    )
+    .default(FORWARD_HEADERS),
 });
 
 /** Rates that replace the base ones for a request whose input is above a number of tokens (long context). */

@@ -33,6 +33,8 @@ export interface UpstreamRequest {
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
    */
   finishAfterHeaders?: boolean;
+  /** The client's request headers: those in the upstream's `forward_headers` go with the call. */
+  clientHeader?: (name: string) => string | undefined;
   /**
    * The client leaving (the signal) aborts the call only this long after (`accounting.drain_seconds`):
    * what the upstream bills goes on after the client is gone, and its usage comes at the end.
@@ -172,7 +174,8 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
-    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers: upstream.headers, body: req.body }, req.signal, {
+    const headers = req.clientHeader ? { ...forwardedClientHeaders(upstream.config.forward_headers, req.clientHeader), ...upstream.headers } : upstream.headers;
+    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
       drainMs: req.drainMs ?? 0,
       release: () => upstream.slots.release(),
@@ -245,9 +248,24 @@ export class UpstreamClient {
     }
   }
 
+  /** The client headers a call to `upstream` carries (`upstreams.X.forward_headers`). */
+  forwardList(upstream: string): readonly string[] {
+    return this.upstreams.get(upstream)!.config.forward_headers;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
   }
+}
+
+/** The client's values of the headers named in `names`, for the upstream (names lower-case). */
+export function forwardedClientHeaders(names: readonly string[], header: (name: string) => string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = header(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Failures to connect at all: the request was never sent. */

@@ -63,7 +63,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate),
+      send: (candidate) => sendUpstream(services, ex, shape, candidate, (name) => c.req.header(name)),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
@@ -82,14 +82,15 @@ function served<B extends RequestBody>(shape: EndpointShape<B>, request: Proxied
 }
 
 
-/** The request as the model receives it. */
-function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>) {
+/** The request as the model receives it, with the client headers its upstream takes (`forward_headers`). */
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, clientHeader: (name: string) => string | undefined) {
   const body = shape.adapt(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model);
   return services.upstream.post({
     upstream: prepared.config.upstream,
     path: shape.path,
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
+    clientHeader,
     finishAfterHeaders: body.stream !== true,
     drainMs: services.config.accounting.drain_seconds * 1000,
   });
