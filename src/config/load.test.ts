@@ -210,7 +210,7 @@ describe("the repository's config.yaml", () => {
       expect(model.price_source).toMatch(/^catalogue:genai-prices@/);
       expect(model.max_output_tokens).toBeGreaterThan(0);
     }
-    expect(config.routing.rules).toEqual([{ name: "long-context", when: { min_tokens: 8000, keywords_mode: "any" }, tier: "standard" }]);
+    expect(config.routing.rules).toEqual([{ name: "long-context", when: { min_message_tokens: 8000, keywords_mode: "any" }, tier: "standard" }]);
   });
 
   it("takes secrets from the environment", () => {

@@ -87,6 +87,11 @@ const ruleConditionSchema = z.strictObject({
   regex: z.string().optional(),
   min_tokens: z.number().int().nonnegative().optional(),
   max_tokens: z.number().int().nonnegative().optional(),
+  /** As min/max_tokens, counting the conversation only: no system prompt, no tool definitions (an agent's fixed preamble). */
+  min_message_tokens: z.number().int().nonnegative().optional(),
+  max_message_tokens: z.number().int().nonnegative().optional(),
+  /** Request headers that must each contain the given text, any case (`user-agent: codex`). */
+  header: z.record(z.string().min(1), z.string()).optional(),
   min_messages: z.number().int().nonnegative().optional(),
   max_messages: z.number().int().nonnegative().optional(),
   has_tools: z.boolean().optional(),

@@ -44,6 +44,8 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   restrictedBy?: string;
   /** The proxy's own request on the caller's behalf (a compression summary): its `route` in records. */
   routeLabel?: string;
+  /** The request's headers, names in lower case: routing rules may match them. */
+  headers?: Readonly<Record<string, string>>;
   /** `x-tollgate-batch`: how long the request may wait to share a call. */
   batchWaitMs?: number;
   /** Prompt tokens (o200k) before and after compression, when it replaced older turns by a summary. */
@@ -89,6 +91,15 @@ class Counts {
 
 const promptOf = (t: RequestTokens) => sum(t.messages) + t.fixed;
 
+/** The conversation's tokens: every message but the system prompt, and nothing outside the messages (tools). */
+function conversationTokens(view: ChatBody, tokens: RequestTokens): number {
+  let total = 0;
+  view.messages.forEach((message, i) => {
+    if (message.role !== "system" && message.role !== "developer") total += tokens.messages[i] ?? 0;
+  });
+  return total;
+}
+
 /**
  * The route of an endpoint whose model is named, not classified (embeddings): that model only. A
  * name nobody configured goes to `routing.default_embedding_model` (else the first embedding model),
@@ -123,7 +134,10 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
       ? namedModel(config, request.body.model, "embedding")
       : services.router.route({
           clientModel: request.body.model,
-          features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType),
+          features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType, {
+            messageTokens: conversationTokens(view, routingTokens) + (request.priorTokens ?? 0),
+            ...(request.headers ? { headers: request.headers } : {}),
+          }),
           keyMaxTier: request.caller.maxTier,
           headerMaxTier: request.maxTierHeader,
           headerTier: request.tierHeader,

@@ -61,6 +61,41 @@ describe("model names the configuration does not know", () => {
   });
 });
 
+describe("agents on the example configuration", () => {
+  /** An agent's turn: a long system prompt and tool list, a short question. */
+  const agentTurn = (question: string) => ({
+    model: "auto",
+    messages: [
+      { role: "system" as const, content: "You are a coding agent. Follow the repository's conventions. ".repeat(900) },
+      { role: "user" as const, content: question },
+    ],
+    tools: Array.from({ length: 20 }, (_, i) => ({ type: "function" as const, function: { name: `tool_${i}`, description: "Runs a shell command in the workspace. ".repeat(20), parameters: { type: "object", properties: { cmd: { type: "string" } } } } })),
+  });
+
+  it("routes an agent's short turn by its score, not as long context", async () => {
+    const { response } = await client.chat.completions.create(agentTurn("list the files")).withResponse();
+    expect(response.headers.get("x-tollgate-route")).toMatch(/^score:/);
+  });
+
+  it("still sends a long conversation to standard", async () => {
+    const long = agentTurn("and now?");
+    long.messages.splice(1, 0, { role: "user", content: "Here is the log. ".repeat(3000) });
+    const { response } = await client.chat.completions.create(long).withResponse();
+    expect(response.headers.get("x-tollgate-route")).toBe("long-context");
+    expect(response.headers.get("x-tollgate-tier")).toBe("standard");
+  });
+
+  it("matches a rule on the user agent", async () => {
+    const byAgent = await start((c) => ({ ...c, routing: { ...c.routing, rules: [{ name: "review-bot", when: { header: { "user-agent": "review-bot/" }, keywords_mode: "any" }, tier: "standard" }, ...c.routing.rules] } }));
+    try {
+      const { response } = await byAgent.client(EXAMPLE_KEY).chat.completions.create({ model: "auto", messages: [{ role: "user", content: "hi" }] }, { headers: { "user-agent": "review-bot/1.2" } }).withResponse();
+      expect(response.headers.get("x-tollgate-route")).toBe("review-bot");
+    } finally {
+      await byAgent.shutdown();
+    }
+  });
+});
+
 describe("GET /v1/models/{id}", () => {
   it("answers the auto aliases and configured models itself", async () => {
     const asked = upstream.requests.length;
