@@ -200,7 +200,8 @@ describe("the repository's config.yaml", () => {
     expect(config.keys).toEqual([]);
     expect(config.admin_key).toBe("");
     expect(warnings).toEqual([expect.stringContaining("ci-bot")]);
-    expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5", "text-embedding-3-small"]);
+    expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5", "text-embedding-3-small", "gpt-realtime"]);
+    expect(config.models["gpt-realtime"]).toMatchObject({ kind: "realtime", price: { input_audio: expect.any(Number), output_audio: expect.any(Number) } });
     expect(config.models["text-embedding-3-small"]).toMatchObject({ kind: "embedding", price_source: expect.stringMatching(/^catalogue:/) });
     expect(config.routing).toMatchObject({ unknown_models: "auto", default_embedding_model: "text-embedding-3-small" });
     expect(config.tiers.premium).toEqual(["gpt-5.2", "claude-opus-4-5"]);

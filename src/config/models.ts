@@ -77,8 +77,11 @@ export const modelSchema = z.strictObject({
   encoding: z.enum(["o200k_base", "cl100k_base"]).optional(),
   reasoning: z.boolean().default(false),
   drop_params: z.array(z.string()).default([]),
-  /** `embedding` models serve POST /v1/embeddings only (input price only) and are in no tier's list. */
-  kind: z.enum(["chat", "embedding"]).default("chat"),
+  /**
+   * `embedding` models serve POST /v1/embeddings only (input price only); `realtime` models serve the
+   * /v1/realtime WebSocket only. Neither is in any tier's list.
+   */
+  kind: z.enum(["chat", "embedding", "realtime"]).default("chat"),
 });
 
 const ruleConditionSchema = z.strictObject({
