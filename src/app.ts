@@ -15,6 +15,7 @@ import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError, type ErrorFormat } from "./errors.js";
 import { ObjectDirectory } from "./gate/objects.js";
+import { cataloguePrice } from "./gate/metered.js";
 import { canonicalPath, pathProblem } from "./gate/path.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { createLedger, MemoryLedgerQueue } from "./ledger/index.js";
@@ -25,6 +26,8 @@ import { compileRules } from "./routing/classify.js";
 import { createRouter } from "./routing/route.js";
 import { tierModels as buildTierModels } from "./routing/tiers.js";
 import { createAuthenticator } from "./server/auth.js";
+import { cors } from "./server/cors.js";
+import { idempotent, KEEP_MS } from "./server/idempotency.js";
 import { completionsShape } from "./endpoints/completions.js";
 import { embeddingsShape } from "./endpoints/embeddings.js";
 import { responsesShape } from "./endpoints/responses.js";
@@ -90,6 +93,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     router: createRouter(config, compileRules(config.routing.rules), tierModels, {
       store,
       clock,
+      cataloguePrice: (model) => cataloguePrice(config, model, clock.now()),
       onError: (err) => logger.log("warn", "routing_share_sync_failed", { error: (err as Error).message }),
     }),
     tierModels,
@@ -137,6 +141,8 @@ function lingerOn(env: NodeBindings | undefined, limitBytes: number): void {
 export function buildApp(services: Services): Hono {
   // Repeated and trailing slashes name the same route (src/gate/path.ts).
   const app = new Hono({ getPath: canonicalPath });
+  // First, so a preflight is answered before anything else and every answer carries the headers.
+  if (services.config.server.cors) app.use(cors(services.config.server.cors));
   // Any other spelling that decodes to another path reaches no route and no upstream.
   app.use(async (c, next) => {
     const target = (c.env as NodeBindings | undefined)?.incoming?.url;
@@ -151,13 +157,17 @@ export function buildApp(services: Services): Hono {
     maxSize: limitBytes,
     onError: (c) => {
       lingerOn(c.env as NodeBindings | undefined, limitBytes);
-      return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({}, errorFormat(c.req.path));
+      // The connection is closed after the rest is discarded: a client must not send its next request on it.
+      return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({ connection: "close" }, errorFormat(c.req.path));
     },
   });
-  app.post("/v1/chat/completions", limited, chatCompletions(services));
-  app.post("/v1/responses", limited, proxiedEndpoint(services, responsesShape));
-  app.post("/v1/completions", limited, proxiedEndpoint(services, completionsShape));
-  app.post("/v1/embeddings", limited, proxiedEndpoint(services, embeddingsShape));
+  // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.
+  const longestRun = Math.max(...Object.values(services.config.upstreams).map((u) => u.timeout_ms)) + services.config.accounting.drain_seconds * 1000;
+  const once = idempotent({ store: services.store, auth: services.auth, logger: services.logger, runningMs: Math.min(longestRun, KEEP_MS) });
+  app.post("/v1/chat/completions", limited, once, chatCompletions(services));
+  app.post("/v1/responses", limited, once, proxiedEndpoint(services, responsesShape));
+  app.post("/v1/completions", limited, once, proxiedEndpoint(services, completionsShape));
+  app.post("/v1/embeddings", limited, once, proxiedEndpoint(services, embeddingsShape));
   registerMessagesRoutes(app, services, limited);
   app.post("/v1/estimate", limited);
   app.post("/v1/chat", limited);
@@ -175,7 +185,8 @@ export function buildApp(services: Services): Hono {
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
     if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
     services.metrics.rejected.inc({ code: error.code });
-    return error.toResponse({}, errorFormat(c.req.path));
+    // A body over a limit is left unread: the connection is closed after the answer, and says so.
+    return error.toResponse(error.code === "request_too_large" ? { connection: "close" } : {}, errorFormat(c.req.path));
   });
   return app;
 }

@@ -109,6 +109,8 @@ export interface UsageLog {
 export interface KeyValueStore {
   getValue(key: string): Promise<string | null>;
   setValue(key: string, value: string, ttlMs: number, onlyIfAbsent?: boolean): Promise<boolean>;
+  /** Removes a value, so the next `setValue(onlyIfAbsent)` of any replica takes the key. */
+  deleteValue(key: string): Promise<void>;
 }
 
 /**

@@ -181,6 +181,10 @@ export class MemoryBudgetStore implements BudgetStore {
     return v.value;
   }
 
+  async deleteValue(key: string): Promise<void> {
+    this.values.delete(key);
+  }
+
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
     if (onlyIfAbsent && (await this.getValue(key)) !== null) return false;
     this.values.set(key, { value, expiresAt: this.clock.now() + ttlMs });

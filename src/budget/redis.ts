@@ -294,6 +294,10 @@ export class RedisBudgetStore implements BudgetStore {
     return this.call(() => this.redis.get(this.key(`v:${key}`)));
   }
 
+  async deleteValue(key: string): Promise<void> {
+    await this.call(() => this.redis.del(this.key(`v:${key}`)));
+  }
+
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
     // A model this replica puts to cool down gets no request reserved on a slice meanwhile.
     if (key.startsWith(COOLDOWN_PREFIX)) this.slices?.noteCooling(key, this.leaseClock() + ttlMs);

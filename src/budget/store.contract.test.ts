@@ -166,10 +166,14 @@ for (const [name, make] of implementations) {
       expect(await store.setValue("k", "v2", 60_000, true)).toBe(false);
       expect(await store.getValue("k")).toBe("v1");
       expect(await store.getValue("missing")).toBeNull();
+      await store.deleteValue("k");
+      expect(await store.getValue("k")).toBeNull();
+      expect(await store.setValue("k", "v3", 60_000, true)).toBe(true);
       if (store.kind === "memory") {
         clock.advance(61_000);
         expect(await store.getValue("k")).toBeNull();
       }
+      await store.deleteValue("never-set");
     });
   });
 }

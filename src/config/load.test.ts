@@ -166,6 +166,11 @@ describe("parseConfig", () => {
     expect(problems).toEqual(['tiers.premium.0: model "gpt-4o" is declared with tier standard']);
   });
 
+  it("rejects a default embedding model that is not a configured embedding model", () => {
+    expect(problemsOf(configText({ routing: { default_embedding_model: "gpt-4o" } }))).toEqual(['routing.default_embedding_model: "gpt-4o" is not a configured embedding model']);
+    expect(problemsOf(configText({ routing: { unknown_models: "sometimes" } }))).toEqual([expect.stringMatching(/^routing.unknown_models: /)]);
+  });
+
   it("accepts a valid regex and a real non-UTC time zone", () => {
     const text = configText({
       routing: { rules: [{ name: "code", when: { regex: "\\bfunction\\s+\\w+\\(" }, tier: "standard" }] },
@@ -203,15 +208,18 @@ describe("the repository's config.yaml", () => {
     expect(config.keys).toEqual([]);
     expect(config.admin_key).toBe("");
     expect(warnings).toEqual([expect.stringContaining("ci-bot")]);
-    expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5"]);
+    expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5", "text-embedding-3-small", "gpt-realtime"]);
+    expect(config.models["gpt-realtime"]).toMatchObject({ kind: "realtime", price: { input_audio: expect.any(Number), output_audio: expect.any(Number) } });
+    expect(config.models["text-embedding-3-small"]).toMatchObject({ kind: "embedding", price_source: expect.stringMatching(/^catalogue:/) });
+    expect(config.routing).toMatchObject({ unknown_models: "auto", default_embedding_model: "text-embedding-3-small" });
     expect(config.tiers.premium).toEqual(["gpt-5.2", "claude-opus-4-5"]);
     expect(config.models["gpt-5.2"]!.reasoning).toBe(true);
     // Every model is priced by the catalogue, and declares the output limit the catalogue lacks.
-    for (const model of Object.values(config.models)) {
+    for (const model of Object.values(config.models).filter((m) => m.kind === "chat")) {
       expect(model.price_source).toMatch(/^catalogue:genai-prices@/);
       expect(model.max_output_tokens).toBeGreaterThan(0);
     }
-    expect(config.routing.rules).toEqual([{ name: "long-context", when: { min_tokens: 8000, keywords_mode: "any" }, tier: "standard" }]);
+    expect(config.routing.rules).toEqual([{ name: "long-context", when: { min_message_tokens: 8000, keywords_mode: "any" }, tier: "standard" }]);
   });
 
   it("takes secrets from the environment", () => {

@@ -3,6 +3,12 @@ import { positiveInt, tierSchema, usd } from "./units.js";
 
 /** The configuration's upstreams, models with their prices, and routing (see schema.ts). */
 
+/** Headers that carry tollgate's own or the connection's meaning: never a client's to send upstream. */
+const NEVER_FORWARDED = /^(authorization|cookie|host|connection|content-length|transfer-encoding|keep-alive|upgrade|proxy-.*|x-tollgate-.*)$/;
+
+/** The client's request headers an upstream receives by default: what the OpenAI API reads besides the body. */
+export const FORWARD_HEADERS = ["openai-beta", "openai-organization", "openai-project", "idempotency-key"];
+
 export const upstreamSchema = z.strictObject({
   base_url: z.url(),
   api_key: z.string().default(""),
@@ -15,6 +21,15 @@ export const upstreamSchema = z.strictObject({
   max_queued: z.number().int().nonnegative().default(1024),
   /** The API it speaks: OpenAI's (chat completions...) or Anthropic's Messages; unset, see `upstreamProtocol`. */
   protocol: z.enum(["openai", "anthropic"]).optional(),
+  /** Client request headers passed to this upstream on every endpoint (names, any case). */
+  forward_headers: z
+    .array(
+      z
+        .string()
+        .transform((name) => name.toLowerCase())
+        .refine((name) => !NEVER_FORWARDED.test(name), { message: "is a header tollgate never forwards" }),
+    )
+    .default(FORWARD_HEADERS),
 });
 
 export type UpstreamProtocol = "openai" | "anthropic";
@@ -79,8 +94,11 @@ export const modelSchema = z.strictObject({
   encoding: z.enum(["o200k_base", "cl100k_base"]).optional(),
   reasoning: z.boolean().default(false),
   drop_params: z.array(z.string()).default([]),
-  /** `embedding` models serve POST /v1/embeddings only (input price only) and are in no tier's list. */
-  kind: z.enum(["chat", "embedding"]).default("chat"),
+  /**
+   * `embedding` models serve POST /v1/embeddings only (input price only); `realtime` models serve the
+   * /v1/realtime WebSocket only. Neither is in any tier's list.
+   */
+  kind: z.enum(["chat", "embedding", "realtime"]).default("chat"),
 });
 
 const ruleConditionSchema = z.strictObject({
@@ -89,6 +107,11 @@ const ruleConditionSchema = z.strictObject({
   regex: z.string().optional(),
   min_tokens: z.number().int().nonnegative().optional(),
   max_tokens: z.number().int().nonnegative().optional(),
+  /** As min/max_tokens, counting the conversation only: no system prompt, no tool definitions (an agent's fixed preamble). */
+  min_message_tokens: z.number().int().nonnegative().optional(),
+  max_message_tokens: z.number().int().nonnegative().optional(),
+  /** Request headers that must each contain the given text, any case (`user-agent: codex`). */
+  header: z.record(z.string().min(1), z.string()).optional(),
   min_messages: z.number().int().nonnegative().optional(),
   max_messages: z.number().int().nonnegative().optional(),
   has_tools: z.boolean().optional(),
@@ -110,6 +133,13 @@ export const routingSchema = z
   .strictObject({
     auto_models: z.array(z.string()).default(["auto"]),
     client_model: z.enum(["ceiling", "pin", "ignore"]).default("ceiling"),
+    /**
+     * A model name the configuration does not know (an SDK's default): routed as an auto alias, its
+     * catalogue price (when known) as the ceiling, or refused with 404.
+     */
+    unknown_models: z.enum(["auto", "reject"]).default("auto"),
+    /** Where embeddings that name an unknown model go; unset: the first embedding model configured. */
+    default_embedding_model: z.string().optional(),
     default_tier: tierSchema.default("economy"),
     /** The seed's keyword lists (whole words), checked after the rules and before the score. */
     heuristics: z.boolean().default(false),

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CLASS_NAMES, ENDPOINT_CLASSES, ENDPOINT_GRANTS } from "../gate/classes.js";
 import { modelSchema, priceSchema, longContextSchema, routingSchema, ruleSchema, upstreamSchema } from "./models.js";
-import { accountingSchema, batchSchema, budgetsSchema, cacheSchema, keySchema, ledgerSchema, limitsSchema, optimizeSchema, passthroughSchema, responsesSchema, serverSchema, storeSchema } from "./sections.js";
+import { accountingSchema, batchSchema, corsSchema, budgetsSchema, cacheSchema, keySchema, ledgerSchema, limitsSchema, optimizeSchema, passthroughSchema, responsesSchema, serverSchema, storeSchema } from "./sections.js";
 import { tierSchema } from "./units.js";
 
 export { TIERS, tierSchema, type Tier } from "./units.js";
@@ -61,6 +61,10 @@ export const configInputSchema = z
         }
       });
     }
+    const embedding = config.routing.default_embedding_model;
+    if (embedding !== undefined && !(Object.hasOwn(config.models, embedding) && config.models[embedding]!.kind === "embedding")) {
+      ctx.addIssue({ code: "custom", path: ["routing", "default_embedding_model"], message: `"${embedding}" is not a configured embedding model` });
+    }
     config.routing.rules.forEach((rule, i) => {
       if (rule.when.regex === undefined) return;
       try {
@@ -117,3 +121,4 @@ export type BudgetLimits = z.infer<typeof limitsSchema>;
 export type KeyConfig = z.infer<typeof keySchema>;
 export type PassthroughConfig = Exclude<z.infer<typeof passthroughSchema>, false>;
 export type LedgerConfig = z.infer<typeof ledgerSchema>;
+export type CorsConfig = z.infer<typeof corsSchema>;

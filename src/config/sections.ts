@@ -4,6 +4,16 @@ import { positiveInt, tierSchema, usd } from "./units.js";
 
 /** The configuration's server, store, budgets, keys, optimizations, pass-through and ledger (see schema.ts). */
 
+/** Browsers on other origins (web apps, playgrounds): off unless origins are listed. */
+export const corsSchema = z.strictObject({
+  /** Origins allowed to call tollgate (`https://app.example.com`), or `*` for any. */
+  origins: z.array(z.string().min(1)).min(1),
+  /** Request headers a browser may send; unset: the ones its preflight asks for. */
+  headers: z.array(z.string().min(1)).optional(),
+  /** How long a browser may keep a preflight's answer, in seconds. */
+  max_age: z.number().int().nonnegative().default(600),
+});
+
 export const serverSchema = z.strictObject({
   host: z.string().default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(8787),
@@ -13,6 +23,7 @@ export const serverSchema = z.strictObject({
   shutdown_grace_ms: positiveInt.default(30_000),
   /** Messages and content parts one request may have (each is counted; a body of millions would hold the CPU). */
   max_parts: positiveInt.default(20_000),
+  cors: corsSchema.optional(),
 });
 
 export const storeSchema = z.strictObject({

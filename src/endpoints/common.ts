@@ -19,6 +19,11 @@ export function checkOutputLimit(body: Record<string, unknown>, field: string): 
   checkOptionalNumber(body, field, 1, MAX_OUTPUT_TOKENS, true);
 }
 
-export function checkChoices(body: Record<string, unknown>, field = "n"): void {
-  checkOptionalNumber(body, field, 1, MAX_N, true);
+export function checkChoices(body: Record<string, unknown>): void {
+  checkOptionalNumber(body, "n", 1, MAX_N, true);
+}
+
+/** The API's own range for `best_of` (legacy completions): 0 to 20. */
+export function checkBestOf(body: Record<string, unknown>): void {
+  checkOptionalNumber(body, "best_of", 0, 20, true);
 }

@@ -1,6 +1,6 @@
 import { invalid, type ChatBody } from "../request/parse.js";
 import { REASONING_DROPPED } from "../routing/adapt.js";
-import { checkChoices, checkOutputLimit, validateCommon } from "./common.js";
+import { checkBestOf, checkChoices, checkOutputLimit, validateCommon } from "./common.js";
 import { positiveInt, type EndpointShape, type RequestBody } from "./shape.js";
 
 /** The legacy completion body: a prompt instead of messages. */
@@ -31,7 +31,7 @@ export const completionsShape: EndpointShape<CompletionBody> = {
     if (!ok) throw invalid("'prompt' must be a string, an array of strings or an array of tokens", "prompt");
     checkOutputLimit(body, "max_tokens");
     checkChoices(body);
-    checkChoices(body, "best_of");
+    checkBestOf(body);
     return body as CompletionBody;
   },
   view(body) {

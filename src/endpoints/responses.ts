@@ -29,12 +29,14 @@ export const responsesShape: EndpointShape<ResponsesBody> = {
   name: "responses",
   path: "/responses",
   validate(value) {
-    const body = validateCommon(value);
+    // A stored prompt (`prompt: { id }`) may name no model: it is then routed as `auto`.
+    const prompted = isChatObject(value) && value.model === undefined && isChatObject(value.prompt);
+    const body = validateCommon(prompted ? { ...value, model: "auto" } : value);
     const input = body.input;
     if (input !== undefined && typeof input !== "string" && !(Array.isArray(input) && input.every(isChatObject))) {
       throw invalid("'input' must be a string or an array of input items", "input");
     }
-    if (input === undefined && body.previous_response_id == null) throw invalid("'input' is required", "input");
+    if (input === undefined && body.previous_response_id == null && body.prompt == null) throw invalid("'input' is required", "input");
     if (body.instructions != null && typeof body.instructions !== "string") throw invalid("'instructions' must be a string", "instructions");
     if (body.previous_response_id != null && typeof body.previous_response_id !== "string") {
       throw invalid("'previous_response_id' must be a string", "previous_response_id");

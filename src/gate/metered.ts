@@ -95,3 +95,12 @@ export function meteredPrice(config: Config, model: string | undefined, upstream
   cataloguePrices.set(memo, price);
   return price;
 }
+
+/** The catalogue's price of a name no model configures, on the first upstream whose provider knows it. */
+export function cataloguePrice(config: Config, model: string, at: number): Price | undefined {
+  for (const upstream of Object.keys(config.upstreams)) {
+    const price = meteredPrice(config, model, upstream, at);
+    if (price) return price;
+  }
+  return undefined;
+}

@@ -8,6 +8,7 @@ import type { ChatBody } from "../request/parse.js";
 import { extractFeatures } from "../routing/features.js";
 import type { RouteDecision, Router } from "../routing/route.js";
 import { TIER_RANK } from "../routing/tiers.js";
+import { unknownModelRoute } from "../routing/unknown.js";
 import type { Caller } from "../caller.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countChatRequest, sizeFloorTokens, sum, type RequestTokens } from "../tokens/request.js";
@@ -45,6 +46,8 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   restrictedBy?: string;
   /** The proxy's own request on the caller's behalf (a compression summary): its `route` in records. */
   routeLabel?: string;
+  /** The request's headers, names in lower case: routing rules may match them. */
+  headers?: Readonly<Record<string, string>>;
   /** `x-tollgate-batch`: how long the request may wait to share a call. */
   batchWaitMs?: number;
   /** Prompt tokens (o200k) before and after compression, when it replaced older turns by a summary. */
@@ -90,14 +93,31 @@ class Counts {
 
 const promptOf = (t: RequestTokens) => sum(t.messages) + t.fixed;
 
-/** The route of an endpoint whose model is named, not classified (embeddings): that model only. */
+/** The conversation's tokens: every message but the system prompt, and nothing outside the messages (tools). */
+function conversationTokens(view: ChatBody, tokens: RequestTokens): number {
+  let total = 0;
+  view.messages.forEach((message, i) => {
+    if (message.role !== "system" && message.role !== "developer") total += tokens.messages[i] ?? 0;
+  });
+  return total;
+}
+
+/**
+ * The route of an endpoint whose model is named, not classified (embeddings): that model only. A
+ * name nobody configured goes to `routing.default_embedding_model` (else the first embedding model),
+ * unless `routing.unknown_models: reject`.
+ */
 function namedModel(config: Config, model: string, kind: "chat" | "embedding"): RouteDecision {
-  const m = Object.hasOwn(config.models, model) ? config.models[model] : undefined;
-  if (!m || m.kind !== kind) {
-    const names = Object.entries(config.models).filter(([, c]) => c.kind === kind).map(([n]) => n);
+  const known = Object.hasOwn(config.models, model);
+  const names = Object.entries(config.models).filter(([, c]) => c.kind === kind).map(([n]) => n);
+  if (!known && config.routing.unknown_models === "auto") {
+    const fallback = (kind === "embedding" ? config.routing.default_embedding_model : undefined) ?? names[0];
+    if (fallback !== undefined) return { tier: config.models[fallback]!.tier, model: fallback, route: unknownModelRoute(model), candidates: [fallback] };
+  }
+  if (!known || config.models[model]!.kind !== kind) {
     throw new ProxyError("model_not_found", `The model '${model}' is not a configured ${kind} model. Use one of: ${names.join(", ") || "(none configured)"}`, "model");
   }
-  return { tier: m.tier, model, route: "client-model", candidates: [model] };
+  return { tier: config.models[model]!.tier, model, route: "client-model", candidates: [model] };
 }
 
 /**
@@ -119,7 +139,10 @@ export async function planRequest<B extends RequestBody>(services: PlanServices,
       : services.router.route({
           clientModel: named.model,
           ...(named.familyTier ? { familyTier: named.familyTier } : {}),
-          features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType),
+          features: extractFeatures(view, promptOf(routingTokens) + (request.priorTokens ?? 0), request.requestType, {
+            messageTokens: conversationTokens(view, routingTokens) + (request.priorTokens ?? 0),
+            ...(request.headers ? { headers: request.headers } : {}),
+          }),
           keyMaxTier: request.caller.maxTier,
           headerMaxTier: request.maxTierHeader,
           headerTier: request.tierHeader,

@@ -80,7 +80,7 @@ describe("the catalogue's prices beyond text tokens", () => {
 
   it("fills what a configured price leaves out from the catalogue, never its token rates", () => {
     const resolved = resolveModels({
-      upstreams: { openai: { base_url: "https://api.openai.com/v1", api_key: "", timeout_ms: 1000, connect_timeout_ms: 1000, max_in_flight: 1, max_queued: 1 } },
+      upstreams: { openai: { base_url: "https://api.openai.com/v1", api_key: "", timeout_ms: 1000, connect_timeout_ms: 1000, max_in_flight: 1, max_queued: 1, forward_headers: [] } },
       models: { realtime: { upstream: "openai", upstream_model: "gpt-realtime", tier: "premium", price: { input: 5, output: 20, input_audio: 30 }, reasoning: false, drop_params: [], kind: "chat" } },
     });
     const price = resolved.models.realtime!.price;

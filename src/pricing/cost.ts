@@ -101,8 +101,9 @@ export function readUsage(raw: unknown): TokenUsage | undefined {
   const prompt = u.prompt_tokens ?? u.input_tokens;
   const completion = u.completion_tokens ?? u.output_tokens ?? (typeof prompt === "number" && u.total_tokens === prompt ? 0 : undefined);
   if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
-  const input = (u.prompt_tokens_details ?? u.input_tokens_details) as Record<string, unknown> | null | undefined;
-  const output = (u.completion_tokens_details ?? u.output_tokens_details) as Record<string, unknown> | null | undefined;
+  // The realtime API's `response.done` names them input_token_details and output_token_details.
+  const input = (u.prompt_tokens_details ?? u.input_tokens_details ?? u.input_token_details) as Record<string, unknown> | null | undefined;
+  const output = (u.completion_tokens_details ?? u.output_tokens_details ?? u.output_token_details) as Record<string, unknown> | null | undefined;
   const cachedDetails = input?.cached_tokens_details as Record<string, unknown> | null | undefined;
   const usage: TokenUsage = { promptTokens: prompt, cachedTokens: count(input?.cached_tokens) ?? 0, completionTokens: completion };
   const audioIn = count(input?.audio_tokens);

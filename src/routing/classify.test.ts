@@ -127,6 +127,25 @@ describe("classifyTier rules", () => {
     expect(classify({ promptTokens: 201 }, compiled).route).toBe("default");
   });
 
+  it("bounds the conversation's tokens, without the system prompt and tools, when asked to", () => {
+    const compiled = rules({ name: "long-conversation", when: { min_message_tokens: 8000 }, tier: "standard" });
+    // An agent: a long preamble of system prompt and tools, a short conversation.
+    expect(classify({ promptTokens: 9700, messageTokens: 40 }, compiled).route).toBe("default");
+    expect(classify({ promptTokens: 9700, messageTokens: 8000 }, compiled).route).toBe("long-conversation");
+    // Without a separate count (a caller that only knows the prompt's), the prompt's is used.
+    expect(classify({ promptTokens: 9000 }, compiled).route).toBe("long-conversation");
+    const capped = rules({ name: "short", when: { max_message_tokens: 100 }, tier: "economy" });
+    expect(classify({ promptTokens: 9700, messageTokens: 100 }, capped).route).toBe("short");
+  });
+
+  it("matches request headers by the text they contain, any case, every one listed", () => {
+    const compiled = rules({ name: "codex", when: { header: { "User-Agent": "Codex", "x-team": "core" } }, tier: "standard" });
+    expect(classify({ headers: { "user-agent": "codex_cli_rs/0.1 (Linux)", "x-team": "core" } }, compiled).route).toBe("codex");
+    expect(classify({ headers: { "user-agent": "codex_cli_rs/0.1" } }, compiled).route).toBe("default");
+    expect(classify({ headers: { "user-agent": "OpenAI/JS 6.0", "x-team": "core" } }, compiled).route).toBe("default");
+    expect(classify({}, compiled).route).toBe("default");
+  });
+
   it("bounds the message count inclusively", () => {
     const compiled = rules({ name: "conv", when: { min_messages: 3, max_messages: 4 }, tier: "standard" });
     expect([2, 3, 4, 5].map((n) => classify({ messageCount: n }, compiled).route)).toEqual(["default", "conv", "conv", "default"]);

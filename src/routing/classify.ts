@@ -5,6 +5,10 @@ export interface RequestFeatures {
   lastUserText: string;
   systemText: string;
   promptTokens: number;
+  /** The conversation's tokens without system messages and tool definitions; unset: `promptTokens`. */
+  messageTokens?: number;
+  /** The request's headers, names in lower case (rules may match them). */
+  headers?: Readonly<Record<string, string>>;
   messageCount: number;
   /** Characters of the conversation before the last user message, system messages excluded. */
   historyChars: number;
@@ -56,6 +60,8 @@ export interface CompiledRule {
   regex?: RegExp;
   systemContains?: string;
   requestTypes?: string[];
+  /** Header names (lower case) and the text each must contain (lower case). */
+  headers?: Array<[string, string]>;
 }
 
 export function compileRules(rules: RoutingRule[]): CompiledRule[] {
@@ -65,6 +71,7 @@ export function compileRules(rules: RoutingRule[]): CompiledRule[] {
     regex: rule.when.regex === undefined ? undefined : new RegExp(rule.when.regex, "i"),
     systemContains: rule.when.system_prompt_contains?.toLowerCase(),
     requestTypes: rule.when.request_type === undefined ? undefined : [rule.when.request_type].flat(),
+    headers: rule.when.header === undefined ? undefined : Object.entries(rule.when.header).map(([name, text]) => [name.toLowerCase(), text.toLowerCase()]),
   }));
 }
 
@@ -77,6 +84,10 @@ function ruleMatches(compiled: CompiledRule, f: RequestFeatures, lowerText: stri
   if (compiled.regex && !compiled.regex.test(f.lastUserText)) return false;
   if (w.min_tokens !== undefined && f.promptTokens < w.min_tokens) return false;
   if (w.max_tokens !== undefined && f.promptTokens > w.max_tokens) return false;
+  const messageTokens = f.messageTokens ?? f.promptTokens;
+  if (w.min_message_tokens !== undefined && messageTokens < w.min_message_tokens) return false;
+  if (w.max_message_tokens !== undefined && messageTokens > w.max_message_tokens) return false;
+  if (compiled.headers && !compiled.headers.every(([name, text]) => f.headers?.[name]?.toLowerCase().includes(text) === true)) return false;
   if (w.min_messages !== undefined && f.messageCount < w.min_messages) return false;
   if (w.max_messages !== undefined && f.messageCount > w.max_messages) return false;
   if (w.has_tools !== undefined && f.hasTools !== w.has_tools) return false;
@@ -87,7 +98,6 @@ function ruleMatches(compiled: CompiledRule, f: RequestFeatures, lowerText: stri
   return true;
 }
 
-/** YAML rules first (first match wins), then the keyword heuristics, then the default tier. */
 /**
  * YAML rules first (first match wins), then the keyword heuristics when switched on, then the
  * routing score's tier when there is one (`scored`), then the default tier.

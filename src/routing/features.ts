@@ -22,7 +22,13 @@ function hasImage(message: ChatMessage): boolean {
 
 const isSystem = (m: ChatMessage) => m.role === "system" || m.role === "developer";
 
-export function extractFeatures(body: ChatBody, promptTokens: number, requestType: string): RequestFeatures {
+/** What rules read besides the body: the conversation's own tokens, the request's headers. */
+export interface FeatureContext {
+  messageTokens?: number;
+  headers?: Readonly<Record<string, string>>;
+}
+
+export function extractFeatures(body: ChatBody, promptTokens: number, requestType: string, context: FeatureContext = {}): RequestFeatures {
   let lastUserText = "";
   let lastUser = -1;
   for (let i = body.messages.length - 1; i >= 0; i--) {
@@ -47,6 +53,7 @@ export function extractFeatures(body: ChatBody, promptTokens: number, requestTyp
     lastUserText,
     systemText,
     promptTokens,
+    ...context,
     messageCount: body.messages.length,
     historyChars,
     hasTools: (Array.isArray(body.tools) && body.tools.length > 0) || Array.isArray(body.functions),

@@ -107,8 +107,8 @@ describe("client model modes", () => {
     expect(route(COMPLEX, { clientModel: "gpt-4o-mini" }, withClientModel("ignore"))).toMatchObject({ tier: "premium", model: "gpt-4-turbo" });
   });
 
-  it("rejects an unknown model with model_not_found naming the configured ones", () => {
-    const err = routeError("hi", { clientModel: "gpt-9" });
+  it("unknown_models: reject refuses an unknown model with model_not_found naming the configured ones", () => {
+    const err = routeError("hi", { clientModel: "gpt-9" }, keywordConfig({ unknown_models: "reject" }));
     expect(err.code).toBe("model_not_found");
     expect(err.status).toBe(404);
     expect(err.param).toBe("model");
@@ -118,9 +118,34 @@ describe("client model modes", () => {
     }
   });
 
-  it("rejects an unknown model in every mode", () => {
-    expect(routeError("hi", { clientModel: "gpt-9" }, withClientModel("ignore")).code).toBe("model_not_found");
-    expect(routeError("hi", { clientModel: "gpt-9" }, withClientModel("pin")).code).toBe("model_not_found");
+  it("unknown_models: reject refuses an unknown model in every mode", () => {
+    for (const mode of ["ignore", "pin"] as const) {
+      expect(routeError("hi", { clientModel: "gpt-9" }, keywordConfig({ client_model: mode, unknown_models: "reject" })).code).toBe("model_not_found");
+    }
+  });
+
+  it("routes an unknown model as auto by default, and says so", () => {
+    expect(route(COMPLEX, { clientModel: "gpt-9" })).toMatchObject({ tier: "premium", model: "gpt-4-turbo", route: "unknown-model:gpt-9" });
+    expect(route("hi", { clientModel: "gpt-9" }, withClientModel("pin"))).toMatchObject({ tier: "economy", model: "gpt-4o-mini", route: "unknown-model:gpt-9" });
+  });
+
+  it("an unknown model the catalogue prices is a ceiling: never a dearer tier than its price", () => {
+    const config = keywordConfig();
+    // gpt-4o-mini's rates (0.15 + 0.6) are within 1.0; gpt-4o's (2.5 + 10) are not.
+    const cheap = createRouter(config, compileRules([]), tierModels(config), { cataloguePrice: (m) => (m === "cheap-model" ? { input: 0.5, output: 0.5 } : undefined) });
+    expect(cheap.route({ clientModel: "cheap-model", features: features(COMPLEX) })).toMatchObject({ tier: "economy", model: "gpt-4o-mini", route: "unknown-model:cheap-model" });
+    const dear = createRouter(config, compileRules([]), tierModels(config), { cataloguePrice: () => ({ input: 5, output: 15 }) });
+    expect(dear.route({ clientModel: "dear-model", features: features(COMPLEX) })).toMatchObject({ tier: "standard", model: "gpt-4o" });
+  });
+
+  it("keeps a header-safe route label for any unknown name", () => {
+    const { route: label } = route("hi", { clientModel: `m\u00e9\nx${"y".repeat(100)}` });
+    expect(label).toBe(`unknown-model:m??x${"y".repeat(60)}`);
+  });
+
+  it("refuses a configured embedding model for chat, whatever unknown_models says", () => {
+    const config = testConfig(UPSTREAM, { routing: KEYWORDS, models: { ...testConfigInput(UPSTREAM).models, "emb": { upstream: "openai", tier: "economy", kind: "embedding", price: { input: 0.02, output: 0 } } } });
+    expect(routeError("hi", { clientModel: "emb" }, config).message).toMatch(/not a chat model/);
   });
 });
 

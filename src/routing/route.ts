@@ -1,4 +1,4 @@
-import type { Config, Tier } from "../config/schema.js";
+import type { Config, Price, Tier } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { classifyTier, type CompiledRule, type RequestFeatures } from "./classify.js";
 import { scoringInput } from "./features.js";
@@ -6,6 +6,7 @@ import { createScorer, loadRouterModel } from "./model.js";
 import { createScoreTiers, type ScoreTiers, type ScoringOptions } from "./scored.js";
 import { tierForScore, type TargetShare, type Thresholds } from "./share.js";
 import { isTier, lowerTier, TIER_RANK, tiersAtOrBelow } from "./tiers.js";
+import { priceCeiling, unknownModelRoute } from "./unknown.js";
 
 export interface RouteInput {
   clientModel: string;
@@ -52,7 +53,10 @@ export interface Router {
   close(): void;
 }
 
-export type RouterOptions = ScoringOptions;
+export interface RouterOptions extends ScoringOptions {
+  /** The catalogue's price of a model the configuration does not name, when it knows one. */
+  cataloguePrice?: (model: string) => Price | undefined;
+}
 
 function parseTierHeader(value: string | undefined, header: string): Tier | undefined {
   if (value === undefined) return undefined;
@@ -86,27 +90,32 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
 
   function decide(input: RouteInput, count: boolean): RouteDecision {
     const { clientModel, features } = input;
-    const isAuto = autoModels.has(clientModel);
-    // Own keys only: a client's "constructor" or "__proto__" is not a configured model.
     // Own keys only (a client's "constructor" is not a model), and chat models only.
-    const requested = Object.hasOwn(config.models, clientModel) && config.models[clientModel]!.kind === "chat" ? config.models[clientModel] : undefined;
-    const familyTier = !isAuto && !requested ? input.familyTier : undefined;
+    const known = Object.hasOwn(config.models, clientModel);
+    const requested = known && config.models[clientModel]!.kind === "chat" ? config.models[clientModel] : undefined;
+    // A Claude name of a known family (the Messages API) is routed by its family's tier, as a configured name is.
+    const familyTier = !autoModels.has(clientModel) && !requested ? input.familyTier : undefined;
+    // A name nobody configured (an SDK's default) is routed as auto, unless the configuration refuses it.
+    const unknown = !autoModels.has(clientModel) && !known && !familyTier && config.routing.unknown_models === "auto";
+    const isAuto = autoModels.has(clientModel) || unknown;
     if (!isAuto && !requested && !familyTier) {
       throw new ProxyError(
         "model_not_found",
-        `The model '${clientModel}' is not configured. Use one of: ${[...autoModels, ...configured].join(", ")}`,
+        `The model '${clientModel}' is not ${known ? "a chat model" : "configured"}. Use one of: ${[...autoModels, ...configured].join(", ")}`,
         "model",
       );
     }
     const mode = isAuto ? "auto" : config.routing.client_model === "ignore" ? "auto" : config.routing.client_model;
     const namedTier = requested?.tier ?? familyTier;
     const exact = requested ? clientModel : undefined;
+    const unknownPrice = unknown ? options.cataloguePrice?.(clientModel) : undefined;
     // Every routed request gets its score (a few microseconds), whatever then decides the tier.
     const score = scorer.score(scoringInput(features));
 
     const headerMax = parseTierHeader(input.headerMaxTier, "x-tollgate-max-tier");
     const forced = parseTierHeader(input.headerTier, "x-tollgate-tier");
-    let cap: Tier = "premium";
+    // An unknown name the catalogue prices is a ceiling, as a configured name's tier is.
+    let cap: Tier = unknownPrice ? priceCeiling(unknownPrice, tierModels, config.models) : "premium";
     if (input.keyMaxTier) cap = lowerTier(cap, input.keyMaxTier);
     if (headerMax) cap = lowerTier(cap, headerMax);
 
@@ -144,6 +153,7 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
         exactModel = undefined;
       }
     }
+    if (unknown) route = unknownModelRoute(clientModel);
     const served = servedTier(tier);
     if (served !== tier) exactModel = undefined;
     const model = exactModel ?? tierModels[served][0]!;

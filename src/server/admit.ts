@@ -27,6 +27,7 @@ export function requestOf<B extends RequestBody>(c: Context, id: string, started
     requestType: readRequestType(c.req.header("x-tollgate-request-type")),
     tierHeader: c.req.header("x-tollgate-tier"),
     maxTierHeader: c.req.header("x-tollgate-max-tier"),
+    headers: c.req.header(),
     batchWaitMs: readBatchHeader(c.req.header("x-tollgate-batch")),
   };
 }

@@ -7,6 +7,7 @@ import { RedisBudgetStore } from "../budget/redis.js";
 import type { Services } from "../services.js";
 import { checkOpenBinding } from "./auth.js";
 import { answerClientError } from "./client-error.js";
+import { realtimeRelay } from "./realtime.js";
 
 export interface RunningProxy {
   url: string;
@@ -42,6 +43,8 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
   });
   server.on("clientError", answerClientError);
+  const realtime = realtimeRelay(services);
+  server.on("upgrade", realtime.upgrade);
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
 
@@ -49,6 +52,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
   const shutdown = () =>
     (stopping ??= (async () => {
       services.lifecycle.draining = true;
+      realtime.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections that sit idle would hold close() open.
       (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();

@@ -35,6 +35,8 @@ export interface UpstreamRequest {
   finishAfterHeaders?: boolean;
   /** Headers of the client's passed on (Anthropic's version and beta flags); never the upstream's key. */
   headers?: Record<string, string>;
+  /** The client's request headers: those in the upstream's `forward_headers` go with the call. */
+  clientHeader?: (name: string) => string | undefined;
   /**
    * The client leaving (the signal) aborts the call only this long after (`accounting.drain_seconds`):
    * what the upstream bills goes on after the client is gone, and its usage comes at the end.
@@ -173,7 +175,8 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
-    const headers = req.headers ? { ...req.headers, ...upstream.headers, ...versionOf(req.headers) } : upstream.headers;
+    const passed = req.clientHeader ? forwardedClientHeaders(upstream.config.forward_headers, req.clientHeader) : undefined;
+    const headers = req.headers || passed ? { ...passed, ...req.headers, ...upstream.headers, ...(req.headers ? versionOf(req.headers) : {}) } : upstream.headers;
     return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
       drainMs: req.drainMs ?? 0,
@@ -246,6 +249,11 @@ export class UpstreamClient {
     }
   }
 
+  /** The client headers a call to `upstream` carries (`upstreams.X.forward_headers`). */
+  forwardList(upstream: string): readonly string[] {
+    return this.upstreams.get(upstream)!.config.forward_headers;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
   }
@@ -263,6 +271,16 @@ function authHeaders(config: UpstreamConfig): Record<string, string> {
 /** The client's own `anthropic-version` wins over the default; nothing else of its may replace the upstream's headers. */
 function versionOf(headers: Record<string, string>): Record<string, string> {
   return headers["anthropic-version"] ? { "anthropic-version": headers["anthropic-version"] } : {};
+}
+
+/** The client's values of the headers named in `names`, for the upstream (names lower-case). */
+export function forwardedClientHeaders(names: readonly string[], header: (name: string) => string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = header(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Failures to connect at all: the request was never sent. */

@@ -1,5 +1,5 @@
 import { ProxyError } from "../errors.js";
-import type { UpstreamReply } from "./client.js";
+import { forwardedClientHeaders, type UpstreamReply } from "./client.js";
 import type { SecretMasker } from "./secrets.js";
 
 /**
@@ -7,9 +7,11 @@ import type { SecretMasker } from "./secrets.js";
  * back, and the answer's body on its way to the client, masked for secrets when it is text.
  */
 
-/** Request headers a pass-through call carries upstream (the client's Authorization never does). */
-// Not the organization or project: calls go where the upstream key's own belong.
-const FORWARDED_REQUEST = ["content-type", "content-length", "accept", "openai-beta", "idempotency-key"];
+/**
+ * Request headers a pass-through call carries upstream besides the upstream's `forward_headers`
+ * (the client's Authorization never does).
+ */
+const FORWARDED_REQUEST = ["content-type", "content-length", "accept"];
 /** Upstream answer headers passed back; any other (organization, project, cookies) stays behind. */
 const PASSED_ANSWER = new Set([
   "content-type",
@@ -23,14 +25,9 @@ const PASSED_ANSWER = new Set([
   "openai-version",
   ...["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"].map((h) => `x-ratelimit-${h}`),
 ]);
-export function forwardedHeaders(header: (name: string) => string | undefined): Record<string, string> {
+export function forwardedHeaders(header: (name: string) => string | undefined, forward: readonly string[]): Record<string, string> {
   // Identity encoding: every byte of the answer is read for secrets before it leaves.
-  const headers: Record<string, string> = { "accept-encoding": "identity" };
-  for (const name of FORWARDED_REQUEST) {
-    const value = header(name);
-    if (value !== undefined) headers[name] = value;
-  }
-  return headers;
+  return { "accept-encoding": "identity", ...forwardedClientHeaders([...FORWARDED_REQUEST, ...forward], header) };
 }
 
 export function answerHeaders(reply: UpstreamReply, requestId: string): Headers {

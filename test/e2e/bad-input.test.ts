@@ -15,6 +15,7 @@ beforeAll(async () => {
     store: { redis_url: redisUrl(), key_prefix: prefix },
     server: { host: "127.0.0.1", port: 0, body_limit_mb: 0.01, max_parts: 40 },
     keys: [{ id: "app", key: KEY, team: "research" }],
+    routing: { unknown_models: "reject" },
     budgets: { downgrade: false, global: { daily: 10, monthly: 100, per_request: 0.2 }, teams: { research: { daily: 5 } }, keys: { app: { daily: 1 } } },
   });
   proxy = await startTestProxy(config);

@@ -31,6 +31,8 @@ beforeAll(async () => {
     server: { host: "127.0.0.1", port: 0, body_limit_mb: BODY_LIMIT_MB },
     keys: [{ id: "hostile", key: HOSTILE_KEY, team: "red" }],
     admin_key: HOSTILE_ADMIN_KEY,
+    // Names nobody configured are refused here, so prototype names and huge names show the 404 path.
+    routing: { unknown_models: "reject" },
     budgets: { downgrade: false, global: { daily: 100, monthly: 1000 }, teams: { red: { daily: 50 } }, keys: { hostile: { daily: 20 } } },
   });
   proxy = await startTestProxy(config);

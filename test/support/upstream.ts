@@ -233,7 +233,10 @@ async function answerEmbeddings(req: Received, behavior: Extract<Behavior, { kin
   const inputs = Array.isArray(req.body.input) && typeof req.body.input[0] !== "number" ? req.body.input : [req.body.input];
   const usage = usageOf(behavior);
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ object: "list", model: req.body.model, data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })), usage: usage && { prompt_tokens: usage.prompt_tokens, total_tokens: usage.prompt_tokens } }));
+  // As the API does: base64 of the float32 values when asked (the SDKs ask by default), else numbers.
+  const vector = [0.1, 0.2, 0.3];
+  const embedding = req.body.encoding_format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector;
+  res.end(JSON.stringify({ object: "list", model: req.body.model, data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding })), usage: usage && { prompt_tokens: usage.prompt_tokens, total_tokens: usage.prompt_tokens } }));
 }
 
 async function answerCompletions(req: Received, behavior: Extract<Behavior, { kind: "json" | "stream" }>, res: ServerResponse): Promise<void> {

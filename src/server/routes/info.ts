@@ -38,28 +38,45 @@ async function storePersistence(store: BudgetStore): Promise<{ store_persistent?
   return { store_persistent: (await checkPersistence(store.redis)).persistent };
 }
 
-/** GET /v1/models, POST /v1/estimate, GET /health, GET /ready. */
-export function registerInfoRoutes(app: Hono, services: Services): void {
+/** What GET /v1/models lists, by id: the auto aliases, then every configured model with its tier and price. */
+function modelObjects(services: Services): Map<string, Record<string, unknown>> {
   // "created" of the listed models: when this proxy started, by its clock.
-  const started = Math.floor(services.clock.now() / 1000);
+  const created = Math.floor(services.clock.now() / 1000);
+  const objects = new Map<string, Record<string, unknown>>();
+  for (const id of services.config.routing.auto_models) objects.set(id, { id, object: "model", created, owned_by: "tollgate", tier: "auto" });
+  for (const [id, m] of Object.entries(services.config.models)) {
+    objects.set(id, {
+      id,
+      object: "model",
+      created,
+      owned_by: m.upstream,
+      tier: m.tier,
+      context_window: m.context_window,
+      ...(m.max_output_tokens !== undefined ? { max_output_tokens: m.max_output_tokens } : {}),
+      // USD per 1M tokens as resolved at start; "config", or the catalogue and its version.
+      price: m.price,
+      price_source: m.price_source,
+    });
+  }
+  return objects;
+}
+
+/** GET /v1/models and /v1/models/{id}, POST /v1/estimate, GET /health, GET /ready. */
+export function registerInfoRoutes(app: Hono, services: Services): void {
+  const models = modelObjects(services);
   app.get("/v1/models", (c) => {
     services.auth.authenticate(c.req.header("authorization"));
-    const data = [
-      ...services.config.routing.auto_models.map((id) => ({ id, object: "model", created: started, owned_by: "tollgate", tier: "auto" })),
-      ...Object.entries(services.config.models).map(([id, m]) => ({
-        id,
-        object: "model",
-        created: started,
-        owned_by: m.upstream,
-        tier: m.tier,
-        context_window: m.context_window,
-        ...(m.max_output_tokens !== undefined ? { max_output_tokens: m.max_output_tokens } : {}),
-        // USD per 1M tokens as resolved at start; "config", or the catalogue and its version.
-        price: m.price,
-        price_source: m.price_source,
-      })),
-    ];
-    return c.json({ object: "list", data });
+    return c.json({ object: "list", data: [...models.values()] });
+  });
+  // The names tollgate serves are answered here (the upstream knows no `auto`); any other goes on to
+  // the pass-through, which asks the upstream.
+  app.get("/v1/models/:id", async (c, next) => {
+    services.auth.authenticate(c.req.header("authorization"));
+    const id = c.req.param("id");
+    const found = models.get(id);
+    if (found) return c.json(found);
+    if (services.config.passthrough === false) throw new ProxyError("model_not_found", `The model '${id}' does not exist.`, "model");
+    await next();
   });
 
   app.post("/v1/estimate", async (c) => {

@@ -80,7 +80,7 @@ export function registerPassthrough(app: Hono, services: Services): void {
           upstream: call.upstream,
           method: c.req.method,
           path: `${path}${new URL(c.req.url).search}`,
-          headers: forwardedHeaders((name) => c.req.header(name)),
+          headers: forwardedHeaders((name) => c.req.header(name), services.upstream.forwardList(call.upstream)),
           body: call.body,
           signal: ex.signal,
         })

@@ -71,7 +71,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const passed = anthropicHeaders((name) => c.req.header(name));
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed),
+      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed, (name) => c.req.header(name)),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
@@ -95,8 +95,18 @@ function wireTo<B extends RequestBody>(services: Services, shape: EndpointShape<
   return wireFor(shape, upstreamProtocol(services.config.upstreams[prepared.config.upstream]!))!;
 }
 
-/** The request as the model receives it; an Anthropic upstream also gets the client's version and beta headers. */
-function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, passed: Record<string, string>) {
+/**
+ * The request as the model receives it, with the client headers its upstream takes
+ * (`forward_headers`); an Anthropic upstream also gets the client's version and beta headers.
+ */
+function sendUpstream<B extends RequestBody>(
+  services: Services,
+  ex: Exchange,
+  shape: EndpointShape<B>,
+  prepared: Prepared<B>,
+  passed: Record<string, string>,
+  clientHeader: (name: string) => string | undefined,
+) {
   const wire = wireTo(services, shape, prepared);
   const body = wire.request(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model, prepared.worstOutput);
   const anthropic = upstreamProtocol(services.config.upstreams[prepared.config.upstream]!) === "anthropic";
@@ -106,6 +116,7 @@ function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, s
     ...(anthropic ? { headers: passed } : {}),
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
+    clientHeader,
     finishAfterHeaders: body.stream !== true,
     drainMs: services.config.accounting.drain_seconds * 1000,
   });
