@@ -36,8 +36,9 @@ async function start(overrides: Record<string, unknown> = {}) {
     tiers: { economy: ["gpt-4o-mini", "claude-haiku-4-5"], standard: ["gpt-4o", "claude-sonnet-4-5"], premium: ["gpt-4-turbo"] },
     keys: [{ id: "dev", key: KEY }],
     admin_key: ADMIN,
-    // The model asked for is the model served: these tests are about the wire, not the routing.
-    routing: { client_model: "pin" },
+    // The model asked for is the model served: these tests are about the wire, not the routing (an
+    // unknown name is refused, not routed as auto).
+    routing: { client_model: "pin", unknown_models: "reject" },
     ...overrides,
   });
   proxy = await startTestProxy(config);
