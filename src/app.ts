@@ -18,6 +18,9 @@ import { ObjectDirectory } from "./gate/objects.js";
 import { cataloguePrice } from "./gate/metered.js";
 import { canonicalPath, pathProblem } from "./gate/path.js";
 import { jsonLogger, type Logger } from "./log.js";
+import { KeyAdmin } from "./keys/admin.js";
+import { PostgresEntryStore } from "./keys/postgres.js";
+import { KeyRegistry } from "./keys/registry.js";
 import { createLedger, MemoryLedgerQueue } from "./ledger/index.js";
 import { registerLedgerRoutes } from "./server/routes/records.js";
 import { registerDashboard } from "./server/routes/dashboard.js";
@@ -36,6 +39,7 @@ import { registerPassthrough } from "./server/routes/passthrough.js";
 import { registerSeedChat } from "./server/routes/seed-chat.js";
 import { registerMessagesRoutes } from "./server/routes/messages.js";
 import { chatCompletions, proxiedEndpoint } from "./server/routes/proxied.js";
+import { registerAdminRoutes } from "./server/routes/admin.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
 import { registerMetricsRoute } from "./server/routes/metrics.js";
@@ -83,13 +87,17 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   const leases = new Leases(store, settler, config, clock, logger);
   const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
   leases.followUp = (hold) => background.followUp(hold);
+  const ledger = createLedger(config, store, logger, metrics.registry);
+  // Keys made through the admin API live with the ledger when there is one, else in the store.
+  const entries = ledger ? new PostgresEntryStore(ledger.db.pool) : store;
+  const keys = new KeyRegistry(config, entries, clock, logger);
   const services: Services = {
     config,
     clock,
     store,
     logger,
     metrics,
-    ledger: createLedger(config, store, logger, metrics.registry),
+    ledger,
     router: createRouter(config, compileRules(config.routing.rules), tierModels, {
       store,
       clock,
@@ -97,7 +105,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
       onError: (err) => logger.log("warn", "routing_share_sync_failed", { error: (err as Error).message }),
     }),
     tierModels,
-    auth: createAuthenticator(config),
+    auth: createAuthenticator(config, keys),
+    keys,
+    keyAdmin: new KeyAdmin(keys, entries, config, clock),
     upstream,
     settler,
     leases,
@@ -174,6 +184,8 @@ export function buildApp(services: Services): Hono {
   registerSeedChat(app, services);
   registerInfoRoutes(app, services);
   registerCostRoutes(app, services);
+  app.use("/v1/admin/*", limited);
+  registerAdminRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerDashboard(app, services);
   registerMetricsRoute(app, services);
@@ -198,6 +210,7 @@ function errorFormat(path: string): ErrorFormat {
 
 export async function closeServices(services: Services): Promise<void> {
   services.router.close();
+  services.keys.stop();
   services.leases.stop();
   services.settler.stop();
   // The writer confirms to the store, so it stops before the store closes (a no-op after a shutdown's stop).

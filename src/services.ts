@@ -4,6 +4,8 @@ import type { BudgetStore } from "./budget/interface.js";
 import type { ResponseCache } from "./cache/response-cache.js";
 import type { MicroBatcher } from "./batch/micro.js";
 import type { Leases } from "./budget/leases.js";
+import type { KeyAdmin } from "./keys/admin.js";
+import type { KeyRegistry } from "./keys/registry.js";
 import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
 import type { WindowCache } from "./budget/window.js";
@@ -26,6 +28,9 @@ export interface Services {
   router: Router;
   tierModels: Record<Tier, string[]>;
   auth: Authenticator;
+  /** Every key, from the configuration and the admin API, with the budgets they carry. */
+  keys: KeyRegistry;
+  keyAdmin: KeyAdmin;
   upstream: UpstreamClient;
   settler: Settler;
   leases: Leases;
