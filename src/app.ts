@@ -5,6 +5,8 @@ import { bodyLimit } from "hono/body-limit";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/schema.js";
 import { AlertNotifier } from "./budget/alerts.js";
+import { ForecastWatch } from "./budget/forecast-watch.js";
+import { knownScopes } from "./budget/scopes.js";
 import type { BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
@@ -83,7 +85,8 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
-  const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
+  const notifier = new AlertNotifier(logger, config.budgets.alert_webhook);
+  const settler = new Settler(store, notifier, logger, clock, config.budgets.alert_thresholds);
   const leases = new Leases(store, settler, config, clock, logger);
   const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
   leases.followUp = (hold) => background.followUp(hold);
@@ -110,6 +113,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     keyAdmin: new KeyAdmin(keys, entries, config, clock),
     upstream,
     settler,
+    forecast: new ForecastWatch(store, () => knownScopes(config), config.budgets.timezone, notifier, clock, logger),
     leases,
     windows: new WindowCache(config.budgets.timezone),
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
@@ -211,6 +215,7 @@ function errorFormat(path: string): ErrorFormat {
 export async function closeServices(services: Services): Promise<void> {
   services.router.close();
   services.keys.stop();
+  services.forecast.stop();
   services.leases.stop();
   services.settler.stop();
   // The writer confirms to the store, so it stops before the store closes (a no-op after a shutdown's stop).

@@ -8,6 +8,7 @@ import type { KeyAdmin } from "./keys/admin.js";
 import type { KeyRegistry } from "./keys/registry.js";
 import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
+import type { ForecastWatch } from "./budget/forecast-watch.js";
 import type { WindowCache } from "./budget/window.js";
 import type { ObjectDirectory } from "./gate/objects.js";
 import type { Logger } from "./log.js";
@@ -33,6 +34,8 @@ export interface Services {
   keyAdmin: KeyAdmin;
   upstream: UpstreamClient;
   settler: Settler;
+  /** Alerts on forecasts (`budgets.alert_on_forecast`); started only then. */
+  forecast: ForecastWatch;
   leases: Leases;
   windows: WindowCache;
   encodingOf(model: string): EncodingName;

@@ -42,6 +42,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     throw new Error(refusal);
   }
   services.leases.start();
+  if (config.budgets.alert_on_forecast) services.forecast.start();
   const app = buildApp(services);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
