@@ -35,6 +35,7 @@ export class KeyRegistry {
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private failing = false;
+  private stopped = false;
   /** The configuration's own budgets, which stored ones are laid over. */
   private readonly configured: Pick<Config["budgets"], "keys" | "teams" | "global">;
   readonly configKeyIds: ReadonlySet<string>;
@@ -73,6 +74,7 @@ export class KeyRegistry {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
@@ -99,8 +101,8 @@ export class KeyRegistry {
       if (this.failing) this.logger.log("info", "keys_store_back", {});
       this.failing = false;
     } catch (err) {
-      // Keys already read stay in force; one line per outage, not one per poll.
-      if (!this.failing) this.logger.log("error", "keys_store_unavailable", { error: (err as Error).message });
+      // Keys already read stay in force; one line per outage, not one per poll (none for a read the stop cut short).
+      if (!this.failing && !this.stopped) this.logger.log("error", "keys_store_unavailable", { error: (err as Error).message });
       this.failing = true;
       throw err;
     }
