@@ -27,8 +27,14 @@ import type { KeyRegistry } from "./registry.js";
  */
 
 /** A key as the API shows it: never its secret or the secret's hash. */
-export type KeyView = Omit<StoredKey, "secret_sha256" | "previous"> & { source: "api" | "config"; previous_secret_until: string | null };
-export type TeamView = StoredTeam & { source: "api" | "config" };
+export type KeyView = Omit<StoredKey, "secret_sha256" | "previous" | "created_at" | "secret_hint"> & {
+  /** Null for the configuration's keys (so are `secret_hint` and `created_at`). */
+  source: "api" | "config";
+  created_at: string | null;
+  secret_hint: string | null;
+  previous_secret_until: string | null;
+};
+export type TeamView = Omit<StoredTeam, "created_at"> & { created_at: string | null; source: "api" | "config" };
 
 export class KeyAdmin {
   constructor(
@@ -41,7 +47,7 @@ export class KeyAdmin {
   listKeys(): KeyView[] {
     const configured = this.config.keys.map((k): KeyView => ({
       id: k.id, team: k.team ?? null, budgets: this.registry.configuredBudgets().keys[k.id] ?? {}, max_tier: k.max_tier ?? null,
-      models: k.models ?? null, endpoints: k.endpoints ?? null, expires_at: null, metadata: {}, created_at: "", secret_hint: "", source: "config", previous_secret_until: null,
+      models: k.models ?? null, endpoints: k.endpoints ?? null, expires_at: null, metadata: {}, created_at: null, secret_hint: null, source: "config", previous_secret_until: null,
     }));
     return [...configured, ...[...this.registry.storedKeys().values()].filter((k) => !this.registry.configKeyIds.has(k.id)).map(keyView)];
   }
@@ -98,7 +104,7 @@ export class KeyAdmin {
   }
 
   listTeams(): TeamView[] {
-    const configured = [...this.registry.configTeams].map((id): TeamView => ({ id, budgets: this.registry.configuredBudgets().teams[id] ?? {}, metadata: {}, created_at: "", source: "config" }));
+    const configured = [...this.registry.configTeams].map((id): TeamView => ({ id, budgets: this.registry.configuredBudgets().teams[id] ?? {}, metadata: {}, created_at: null, source: "config" }));
     return [...configured, ...[...this.registry.storedTeams().values()].filter((t) => !this.registry.configTeams.has(t.id)).map((t): TeamView => ({ ...t, source: "api" }))];
   }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countersFor, scopesFor } from "../../src/budget/scopes.js";
+import { MemoryBudgetStore } from "../../src/budget/memory.js";
 import { ManualClock } from "../../src/clock.js";
 import { startUpstream, type FakeUpstream } from "../support/upstream.js";
 import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
@@ -159,5 +160,19 @@ describe("admin API: keys and teams", () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("admin_key_required");
     }
     expect(await spent("acme", "resellers")).toEqual(before);
+  });
+});
+
+describe("admin API: the configuration and the store", () => {
+  it("a stored key with an id the configuration also has stops the start, naming it", async () => {
+    const upstream = await startUpstream();
+    const clock = new ManualClock(T0);
+    // Made through the API while the configuration had no such key; then the file gained one.
+    const store = new MemoryBudgetStore(clock);
+    await store.putEntry("key:twin", JSON.stringify({ id: "twin", team: null, budgets: {}, secret_sha256: "00" }));
+    await expect(startTestProxy(testConfig(upstream.baseUrl, { keys: [{ id: "twin", key: "sk-twin" }], admin_key: ADMIN }), { clock, store })).rejects.toThrow(
+      /key id "twin" both in the configuration's keys and in the store/,
+    );
+    await upstream.close();
   });
 });
