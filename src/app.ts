@@ -5,6 +5,8 @@ import { bodyLimit } from "hono/body-limit";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/schema.js";
 import { AlertNotifier } from "./budget/alerts.js";
+import { ForecastWatch } from "./budget/forecast-watch.js";
+import { knownScopes } from "./budget/scopes.js";
 import type { BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
@@ -18,6 +20,9 @@ import { ObjectDirectory } from "./gate/objects.js";
 import { cataloguePrice } from "./gate/metered.js";
 import { canonicalPath, pathProblem } from "./gate/path.js";
 import { jsonLogger, type Logger } from "./log.js";
+import { KeyAdmin } from "./keys/admin.js";
+import { PostgresEntryStore } from "./keys/postgres.js";
+import { KeyRegistry } from "./keys/registry.js";
 import { createLedger, MemoryLedgerQueue } from "./ledger/index.js";
 import { registerLedgerRoutes } from "./server/routes/records.js";
 import { registerDashboard } from "./server/routes/dashboard.js";
@@ -36,6 +41,7 @@ import { registerPassthrough } from "./server/routes/passthrough.js";
 import { registerSeedChat } from "./server/routes/seed-chat.js";
 import { registerMessagesRoutes } from "./server/routes/messages.js";
 import { chatCompletions, proxiedEndpoint } from "./server/routes/proxied.js";
+import { registerAdminRoutes } from "./server/routes/admin.js";
 import { registerCostRoutes } from "./server/routes/costs.js";
 import { registerInfoRoutes } from "./server/routes/info.js";
 import { registerMetricsRoute } from "./server/routes/metrics.js";
@@ -79,17 +85,22 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
-  const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
+  const notifier = new AlertNotifier(logger, config.budgets.alert_webhook);
+  const settler = new Settler(store, notifier, logger, clock, config.budgets.alert_thresholds);
   const leases = new Leases(store, settler, config, clock, logger);
   const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
   leases.followUp = (hold) => background.followUp(hold);
+  const ledger = createLedger(config, store, logger, metrics.registry);
+  // Keys made through the admin API live with the ledger when there is one, else in the store.
+  const entries = ledger ? new PostgresEntryStore(ledger.db.pool) : store;
+  const keys = new KeyRegistry(config, entries, clock, logger);
   const services: Services = {
     config,
     clock,
     store,
     logger,
     metrics,
-    ledger: createLedger(config, store, logger, metrics.registry),
+    ledger,
     router: createRouter(config, compileRules(config.routing.rules), tierModels, {
       store,
       clock,
@@ -97,9 +108,12 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
       onError: (err) => logger.log("warn", "routing_share_sync_failed", { error: (err as Error).message }),
     }),
     tierModels,
-    auth: createAuthenticator(config),
+    auth: createAuthenticator(config, keys),
+    keys,
+    keyAdmin: new KeyAdmin(keys, entries, config, clock),
     upstream,
     settler,
+    forecast: new ForecastWatch(store, () => knownScopes(config), config.budgets.timezone, notifier, clock, logger),
     leases,
     windows: new WindowCache(config.budgets.timezone),
     encodingOf: (model) => encodings.get(model) ?? "o200k_base",
@@ -174,6 +188,8 @@ export function buildApp(services: Services): Hono {
   registerSeedChat(app, services);
   registerInfoRoutes(app, services);
   registerCostRoutes(app, services);
+  app.use("/v1/admin/*", limited);
+  registerAdminRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerDashboard(app, services);
   registerMetricsRoute(app, services);
@@ -198,6 +214,8 @@ function errorFormat(path: string): ErrorFormat {
 
 export async function closeServices(services: Services): Promise<void> {
   services.router.close();
+  services.keys.stop();
+  services.forecast.stop();
   services.leases.stop();
   services.settler.stop();
   // The writer confirms to the store, so it stops before the store closes (a no-op after a shutdown's stop).

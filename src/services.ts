@@ -4,8 +4,11 @@ import type { BudgetStore } from "./budget/interface.js";
 import type { ResponseCache } from "./cache/response-cache.js";
 import type { MicroBatcher } from "./batch/micro.js";
 import type { Leases } from "./budget/leases.js";
+import type { KeyAdmin } from "./keys/admin.js";
+import type { KeyRegistry } from "./keys/registry.js";
 import type { Ledger } from "./ledger/index.js";
 import type { Settler } from "./budget/settle.js";
+import type { ForecastWatch } from "./budget/forecast-watch.js";
 import type { WindowCache } from "./budget/window.js";
 import type { ObjectDirectory } from "./gate/objects.js";
 import type { Logger } from "./log.js";
@@ -26,8 +29,13 @@ export interface Services {
   router: Router;
   tierModels: Record<Tier, string[]>;
   auth: Authenticator;
+  /** Every key, from the configuration and the admin API, with the budgets they carry. */
+  keys: KeyRegistry;
+  keyAdmin: KeyAdmin;
   upstream: UpstreamClient;
   settler: Settler;
+  /** Alerts on forecasts (`budgets.alert_on_forecast`); started only then. */
+  forecast: ForecastWatch;
   leases: Leases;
   windows: WindowCache;
   encodingOf(model: string): EncodingName;

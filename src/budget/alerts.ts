@@ -37,6 +37,26 @@ export class AlertNotifier {
     }
   }
 
+  /** A window forecast to reach its limit before it ends, at `perHour` (nano-USD an hour). */
+  notifyForecast(counter: ScopeCounter, spent: number, reachesAt: number, perHour: number): void {
+    if (counter.limit === null) return;
+    const alertBody = {
+      text:
+        `tollgate: ${counter.window} budget of ${scopeLabel(counter.scope)} (${counter.windowId}) ` +
+        `forecast to run out at ${new Date(reachesAt).toISOString()}: ${formatUsd(spent)} of ${formatUsd(counter.limit)} used, spending ${formatUsd(Math.round(perHour))} an hour`,
+      scope: counter.scope.kind,
+      scope_id: counter.scope.id,
+      window: counter.window,
+      window_id: counter.windowId,
+      forecast: new Date(reachesAt).toISOString(),
+      spent_usd: nanoToUsd(spent),
+      limit_usd: nanoToUsd(counter.limit),
+      burn_rate_usd_per_hour: nanoToUsd(Math.round(perHour)),
+    };
+    this.logger.log("warn", "budget_forecast_alert", alertBody);
+    if (this.webhook) void this.post(alertBody);
+  }
+
   private async post(alertBody: Record<string, unknown>): Promise<void> {
     try {
       const res = await request(this.webhook, {

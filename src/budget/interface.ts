@@ -142,7 +142,28 @@ export interface RateStore {
   takeRate(windows: RateWindow[]): Promise<{ ok: true; counts: number[] } | { ok: false; index: number; count: number }>;
 }
 
-export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, HistogramStore, RateStore {
+/** What a replica reads of the shared entries: all of them, and the version they are at. */
+export interface EntrySnapshot {
+  version: number;
+  /** Entry id to its value (JSON). */
+  entries: Map<string, string>;
+}
+
+/**
+ * Entries every replica holds whole in memory (the keys and teams made at run time,
+ * src/keys/registry.ts), with a version that moves on every change: a replica polls the version,
+ * which is cheap, and reads the entries again when it moved.
+ */
+export interface EntryStore {
+  entriesVersion(): Promise<number>;
+  entries(): Promise<EntrySnapshot>;
+  /** Writes an entry; with `onlyIfAbsent`, only when no entry has that id (false then). */
+  putEntry(id: string, value: string, onlyIfAbsent?: boolean): Promise<boolean>;
+  /** False when there was no such entry. */
+  removeEntry(id: string): Promise<boolean>;
+}
+
+export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, HistogramStore, RateStore, EntryStore {
   readonly kind: "memory" | "redis";
   /** Resolves when the store answers; rejects with the reason otherwise. */
   ping(): Promise<void>;

@@ -5,6 +5,7 @@ import {
   COUNTER_GRACE_MS,
   SETTLED_MEMORY_MS,
   type BudgetStore,
+  type EntrySnapshot,
   type CrossedThreshold,
   type ExpiredHold,
   type RateWindow,
@@ -40,6 +41,8 @@ export class MemoryBudgetStore implements BudgetStore {
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
   private readonly rates = new Map<string, { value: number; expiresAt: number }>();
   private readonly histogramsByKey = new Map<string, { counts: Map<number, number>; expiresAt: number }>();
+  private readonly shared = new Map<string, string>();
+  private sharedVersion = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -216,4 +219,25 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   async close(): Promise<void> {}
+
+  async entriesVersion(): Promise<number> {
+    return this.sharedVersion;
+  }
+
+  async entries(): Promise<EntrySnapshot> {
+    return { version: this.sharedVersion, entries: new Map(this.shared) };
+  }
+
+  async putEntry(id: string, value: string, onlyIfAbsent = false): Promise<boolean> {
+    if (onlyIfAbsent && this.shared.has(id)) return false;
+    this.shared.set(id, value);
+    this.sharedVersion++;
+    return true;
+  }
+
+  async removeEntry(id: string): Promise<boolean> {
+    if (!this.shared.delete(id)) return false;
+    this.sharedVersion++;
+    return true;
+  }
 }

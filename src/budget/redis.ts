@@ -8,6 +8,7 @@ import {
   StoreUnavailableError,
   type BudgetStore,
   type Counter,
+  type EntrySnapshot,
   type ExpiredHold,
   type RateWindow,
   type ReserveRequest,
@@ -16,7 +17,7 @@ import {
   type SettleResult,
 } from "./interface.js";
 import { Batcher, reserveCall, reserveResults, sameThresholds, settleCall, settleResults } from "./redis-batch.js";
-import { LEASE_SCRIPT, RATE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
+import { ENTRY_SCRIPT, LEASE_SCRIPT, RATE_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, TRANSFER_SCRIPT } from "./scripts.js";
 import { IDLE_MS, LEASE_FRACTION, LeaseSlices, type LeaseRequest } from "./lease-slices.js";
 
 /** Cool-down keys (reserve.ts `cooldownKey`), seen by the slices. */
@@ -36,6 +37,7 @@ interface ScriptedRedis extends Redis {
   tollgateLease: ScriptRunner;
   tollgateTransfer: ScriptRunner;
   tollgateRate: ScriptRunner;
+  tollgateEntry: ScriptRunner;
 }
 
 export interface RedisStoreOptions {
@@ -85,6 +87,7 @@ export class RedisBudgetStore implements BudgetStore {
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
     redis.defineCommand("tollgateTransfer", { lua: TRANSFER_SCRIPT });
     redis.defineCommand("tollgateRate", { lua: RATE_SCRIPT });
+    redis.defineCommand("tollgateEntry", { lua: ENTRY_SCRIPT });
     this.redis = redis as ScriptedRedis;
     this.leaseClock = options.leases?.now ?? (() => 0);
     if (options.leases) {
@@ -322,6 +325,27 @@ export class RedisBudgetStore implements BudgetStore {
     if (keys.length === 0) return [];
     const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.key(`h:${key}`)))));
     return replies.map((fields) => new Map(Object.entries(fields).map(([bucket, n]) => [Number(bucket), Number(n)])));
+  }
+
+  async entriesVersion(): Promise<number> {
+    return Number((await this.call(() => this.redis.get(this.key("entries-version")))) ?? 0);
+  }
+
+  async entries(): Promise<EntrySnapshot> {
+    // One MULTI: the version read is the one the entries are at.
+    const replies = await this.call(() => this.redis.multi().get(this.key("entries-version")).hgetall(this.key("entries")).exec());
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("entries read aborted"));
+    const [[, version], [, entries]] = replies as [[null, string | null], [null, Record<string, string>]];
+    return { version: Number(version ?? 0), entries: new Map(Object.entries(entries)) };
+  }
+
+  async putEntry(id: string, value: string, onlyIfAbsent = false): Promise<boolean> {
+    return (await this.call(() => this.redis.tollgateEntry(2, this.key("entries"), this.key("entries-version"), id, value, onlyIfAbsent ? "1" : "0"))) === 1;
+  }
+
+  async removeEntry(id: string): Promise<boolean> {
+    return (await this.call(() => this.redis.tollgateEntry(2, this.key("entries"), this.key("entries-version"), id, "", "0"))) === 1;
   }
 
   async close(): Promise<void> {

@@ -275,3 +275,21 @@ for i, key in ipairs(KEYS) do
 end
 return {1, unpack(counts)}
 `;
+
+/**
+ * Shared entries (interface.ts EntryStore): the write and the version's step in one call, so a
+ * replica that sees the version move always reads the entry that moved it.
+ * KEYS: the entries' hash, the version. ARGV: id, value ('' removes), only if absent ('1').
+ * Returns 1 when something changed.
+ */
+export const ENTRY_SCRIPT = `
+if ARGV[2] == '' then
+  if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+elseif ARGV[3] == '1' then
+  if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+redis.call('INCR', KEYS[2])
+return 1
+`;

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Nano } from "../money.js";
 import { aggregateFields, type UsageRecord } from "../usage/record.js";
+import { burnFields } from "./forecast.js";
 import type { AlertNotifier } from "./alerts.js";
 import { StoreUnavailableError, type BudgetLedger, type SettleRequest, type SettleResult } from "./interface.js";
 import type { ScopeCounter } from "./scopes.js";
@@ -52,7 +53,8 @@ export class Settler {
       thresholds: this.thresholds,
       record: s.record,
       day: s.day,
-      aggregates: s.record ? aggregateFields(s.record) : [],
+      // Each scope's five-minute spend, for its burn rate (forecast.ts).
+      aggregates: s.record ? [...aggregateFields(s.record), ...burnFields(s.counters.map((c) => c.scope), Date.parse(s.record.time), s.record.cost_nano)] : [],
       now: this.clock.now(),
     };
     const attempt = this.apply({ request, counters: s.counters });

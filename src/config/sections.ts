@@ -56,6 +56,8 @@ export const budgetsSchema = z.strictObject({
   downgrade: z.boolean().default(true),
   alert_thresholds: z.array(z.number().positive()).default([0.8, 1.0]),
   alert_webhook: z.string().default(""),
+  /** Alert when a window's forecast (src/budget/forecast.ts) reaches its limit before the window ends. */
+  alert_on_forecast: z.boolean().default(false),
   global: limitsSchema.default({}),
   teams: z.record(z.string(), limitsSchema).default({}),
   keys: z.record(z.string(), limitsSchema).default({}),

@@ -59,6 +59,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_records_model_time ON usage_records (routed_model, time, request_id);
     `,
   },
+  {
+    version: 2,
+    name: "registry_entries",
+    // The keys, teams and global budgets made through the admin API (src/keys), and one version
+    // every change moves, which each replica polls.
+    sql: `
+      CREATE TABLE registry_entries (
+        id text COLLATE "C" PRIMARY KEY,
+        value jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE registry_version (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        version bigint NOT NULL
+      );
+      INSERT INTO registry_version (version) VALUES (0);
+    `,
+  },
 ];
 
 /** A schema name as an SQL identifier (the config allows lower-case identifiers only; quoting keeps keywords safe). */

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
 import { testConfig } from "../../test/support/proxy.js";
-import { checkOpenBinding, createAuthenticator, type Authenticator } from "./auth.js";
+import { MemoryBudgetStore } from "../budget/memory.js";
+import { systemClock } from "../clock.js";
+import { KeyRegistry } from "../keys/registry.js";
+import { MemoryLogger } from "../log.js";
+import { checkOpenBinding, createAuthenticator as authenticatorFor, type Authenticator } from "./auth.js";
 
 const KEYS = [
   { id: "ci-bot", key: "tg-ci-secret", team: "research", max_tier: "standard" },
@@ -11,6 +15,11 @@ const KEYS = [
 
 function config(overrides: Record<string, unknown> = {}): Config {
   return testConfig("http://upstream.test/v1", overrides);
+}
+
+/** The configuration's keys only (the registry's store stays empty). */
+function createAuthenticator(c: Config): Authenticator {
+  return authenticatorFor(c, new KeyRegistry(c, new MemoryBudgetStore(systemClock), systemClock, new MemoryLogger()));
 }
 
 function rejection(auth: Authenticator, header: string | undefined): ProxyError {

@@ -2,10 +2,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Caller } from "../caller.js";
 import type { Config } from "../config/schema.js";
 import { ProxyError } from "../errors.js";
+import type { KeyRegistry } from "../keys/registry.js";
 
 export type { Caller } from "../caller.js";
 
 export interface Authenticator {
+  /** No key, from the configuration or the admin API: anyone may call. */
   readonly open: boolean;
   authenticate(authorization: string | undefined): Caller;
   /** As `authenticate`, and the admin key as an admin caller (the pass-through's reads of stored objects). */
@@ -36,42 +38,41 @@ function bearer(header: string | undefined): string | undefined {
 }
 
 /**
- * Keys are compared by their SHA-256 digests with a constant-time check, against every
- * configured key, so neither the match nor its position leaks through timing.
+ * A key is found by the SHA-256 of the secret given (registry.ts), in a map: what a lookup's
+ * timing could reveal is where a digest falls, which says nothing of any secret. The admin key is
+ * compared by digest with a constant-time check. Keys come and go at run time (the admin API),
+ * so whether the proxy is open is asked on every request.
  */
-export function createAuthenticator(config: Config): Authenticator {
-  const keys = config.keys.map((k) => {
-    const caller: Caller = { keyId: k.id, team: k.team ?? null, maxTier: k.max_tier };
-    if (k.endpoints) caller.endpoints = k.endpoints;
-    if (k.models) caller.models = new Set(k.models);
-    return { digest: digest(k.key), caller };
-  });
+export function createAuthenticator(config: Config, keys: Pick<KeyRegistry, "find" | "size">): Authenticator {
   const adminDigest = config.admin_key ? digest(config.admin_key) : undefined;
   // An open proxy without an admin key has one tenant, who sees everything.
-  const anonymous: Caller = keys.length === 0 && !adminDigest ? { keyId: null, team: null, admin: true } : { keyId: null, team: null };
+  const openTenant: Caller = { keyId: null, team: null, admin: true };
+  const anonymous: Caller = { keyId: null, team: null };
   const admin: Caller = { keyId: null, team: null, admin: true };
 
   return {
-    open: keys.length === 0,
-    adminRequired: adminDigest !== undefined || keys.length > 0,
+    get open() {
+      return keys.size === 0;
+    },
+    get adminRequired() {
+      return adminDigest !== undefined || keys.size > 0;
+    },
     authenticate(authorization) {
-      if (keys.length === 0) return anonymous;
+      if (keys.size === 0) return adminDigest ? anonymous : openTenant;
       const secret = bearer(authorization);
       if (secret === undefined) {
         throw new ProxyError("invalid_api_key", "Missing API key: send it as 'Authorization: Bearer <key>'.");
       }
-      const given = digest(secret);
-      let found: Caller | undefined;
-      for (const k of keys) if (timingSafeEqual(given, k.digest)) found = k.caller;
+      const found = keys.find(digest(secret).toString("hex"));
       if (!found) throw new ProxyError("invalid_api_key", "Incorrect API key provided.");
       return found;
     },
     authenticateWithAdmin(authorization) {
-      return this.isAdmin(authorization) ? (anonymous.admin ? anonymous : admin) : this.authenticate(authorization);
+      return this.isAdmin(authorization) ? (keys.size === 0 && !adminDigest ? openTenant : admin) : this.authenticate(authorization);
     },
     isAdmin(authorization) {
       // Without an admin key, reports are open only on an open proxy (no client keys, loopback).
-      if (!adminDigest) return keys.length === 0;
+      if (!adminDigest) return keys.size === 0;
       const secret = bearer(authorization);
       return secret !== undefined && timingSafeEqual(digest(secret), adminDigest);
     },

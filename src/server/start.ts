@@ -31,13 +31,18 @@ async function checkStore(config: Config, services: Services): Promise<string | 
 /** Starts the proxy on the configured host and port (port 0 picks a free one). */
 export async function startProxy(config: Config, options: ServiceOptions = {}): Promise<RunningProxy> {
   const services = createServices(config, options);
-  const refusal = checkOpenBinding(config, services.auth) ?? (await checkStore(config, services));
+  let refusal = await checkStore(config, services);
+  if (!refusal) {
+    await services.ledger?.start();
+    // The keys made through the admin API count too: with one, the proxy is not open.
+    refusal = (await services.keys.start()) ?? checkOpenBinding(config, services.auth);
+  }
   if (refusal) {
     await closeServices(services);
     throw new Error(refusal);
   }
   services.leases.start();
-  await services.ledger?.start();
+  if (config.budgets.alert_on_forecast) services.forecast.start();
   const app = buildApp(services);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));

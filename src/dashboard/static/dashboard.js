@@ -1,6 +1,7 @@
 // tollgate's dashboard: reads /v1/costs, /v1/costs/alerts and /v1/costs/records with the admin
 // key (kept in sessionStorage, so only for this tab), draws them, and reads them again every 30 s.
 // Every number shown is one of those endpoints' numbers, formatted, never recomputed.
+// The Keys page (#keys) is keys.js, which uses the helpers this file hands it (window.tollgate).
 (() => {
   "use strict";
 
@@ -42,17 +43,34 @@
     return el("span", { "data-usd": String(value), title: String(value) }, usd(value));
   }
 
-  async function api(path) {
-    const res = await fetch(path, { headers: { authorization: "Bearer " + sessionStorage.getItem(KEY) }, cache: "no-store" });
+  async function api(path, method = "GET", payload = undefined) {
+    const headers = { authorization: "Bearer " + sessionStorage.getItem(KEY) };
+    if (payload !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload), cache: "no-store" });
     if (res.status === 401) throw new AuthError("That admin key was refused.");
     const body = await res.json().catch(() => null);
     if (!res.ok) throw new Error((body && body.error && body.error.message) || res.status + " " + res.statusText);
     return body;
   }
 
+  let page = null;
+
+  /** The page the address names (#keys, else spend); keys.js is told when its page opens. */
+  function showPage() {
+    const next = location.hash === "#keys" ? "keys" : "spend";
+    $("board").hidden = next !== "spend";
+    $("keys-page").hidden = next !== "keys";
+    $("nav").hidden = false;
+    if (next === "keys" && page !== "keys") document.dispatchEvent(new Event("tollgate:keys"));
+    page = next;
+  }
+
   function showLogin(message) {
     clearTimeout(timer);
+    page = null;
     $("board").hidden = true;
+    $("keys-page").hidden = true;
+    $("nav").hidden = true;
     $("forget").hidden = true;
     $("login").hidden = false;
     $("login-error").textContent = message || "";
@@ -64,7 +82,7 @@
     try {
       const [costs, alerts, records] = await Promise.all([api("v1/costs?days=30"), api("v1/costs/alerts"), api("v1/costs/records?limit=20")]);
       $("login").hidden = true;
-      $("board").hidden = false;
+      showPage();
       $("forget").hidden = false;
       $("error").hidden = true;
       render(costs, alerts, records);
@@ -176,11 +194,22 @@
             { class: "gauge", "data-scope": name, "data-window": windowName },
             el("div", { class: "label" }, el("b", {}, name + " · " + windowName), el("span", {}, money(w.spent), " of ", money(w.limit), " (" + Math.round(share * 100) + "%)")),
             el("div", { class: "meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": w.limit, "aria-valuenow": w.spent }, fill, ...marks),
+            forecastLine(w.forecast, windowName === "daily" ? scope.burn_rate.last_hour : scope.burn_rate.last_day),
           ),
         );
       }
     }
     $("budgets").replaceChildren(...(rows.length ? rows : [el("p", { class: "muted" }, "No budgets configured.")]));
+  }
+
+  /** When the limit runs out at the window's rate (the last hour's for a day, the last day's for a month). */
+  function forecastLine(forecast, perHour) {
+    if (!forecast) return null;
+    const rate = [money(perHour), "/h over the " + (forecast.rate === "last_hour" ? "last hour" : "last day")];
+    if (forecast.reaches_limit_at === null) return el("div", { class: "forecast muted" }, ...rate, ": no spend, no forecast");
+    const at = new Date(forecast.reaches_limit_at);
+    const text = forecast.before_window_end ? "runs out " + at.toLocaleString() : "lasts the window (would run out " + at.toLocaleString() + ")";
+    return el("div", { class: "forecast" + (forecast.before_window_end ? " soon" : " muted"), "data-reaches": forecast.reaches_limit_at, title: forecast.reaches_limit_at }, ...rate, ": " + text);
   }
 
   function renderSavings(savings) {
@@ -238,6 +267,21 @@
     });
     $("latest").replaceChildren(head, ...(rows.length ? rows : [el("tr", {}, el("td", { class: "muted", colspan: 9 }, "No requests yet."))]));
   }
+
+  /** What keys.js needs: the same elements, money, requests, and the way back to the login. */
+  window.tollgate = {
+    el,
+    money,
+    api,
+    AuthError,
+    signOut(message) {
+      sessionStorage.removeItem(KEY);
+      showLogin(message);
+    },
+  };
+  window.addEventListener("hashchange", () => {
+    if (page !== null) showPage();
+  });
 
   $("login").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,11 +1,20 @@
 import type { Hono } from "hono";
 import { ProxyError } from "../../errors.js";
-import { countersFor, knownScopes, scopeLabel } from "../../budget/scopes.js";
+import { readForecasts } from "../../budget/forecast-watch.js";
+import { knownScopes, scopeLabel } from "../../budget/scopes.js";
 import { formatUsd, nanoToUsd } from "../../money.js";
 import { costReport } from "../../ledger/report.js";
 import { dayRange } from "../../ledger/range.js";
 import { TIERS, type Tier } from "../../config/schema.js";
 import type { Services } from "../../services.js";
+
+interface WindowReport {
+  window: string;
+  limit: number | null;
+  spent: number;
+  thresholds_crossed: number[];
+  forecast: { reaches_limit_at: string | null; rate: "last_hour" | "last_day"; before_window_end: boolean } | null;
+}
 
 interface Group {
   requests: number;
@@ -114,26 +123,32 @@ export function registerCostRoutes(app: Hono, services: Services): void {
   app.get("/v1/costs/alerts", async (c) => {
     services.auth.requireAdmin(c.req.header("authorization"));
     const now = services.clock.now();
-    const windows = services.windows.at(now);
-    const scopes = knownScopes(services.config);
-    const counters = countersFor(scopes, windows);
-    const spent = await services.store.spent(counters.map((k) => k.id));
+    const forecasts = await readForecasts(services.store, knownScopes(services.config), services.config.budgets.timezone, now);
+    const counters = forecasts.flatMap((f) => f.windows.map((w) => w.counter));
+    const spent = forecasts.flatMap((f) => f.windows.map((w) => w.spent));
     const thresholds = [...services.config.budgets.alert_thresholds].sort((a, b) => a - b);
     const warnings: string[] = [];
-    const report = scopes.map((scope) => ({ scope: scope.kind, id: scope.id || null, windows: {} as Record<string, unknown> }));
-    counters.forEach((counter, i) => {
-      const value = spent[i] ?? 0;
-      const entry = report[scopes.indexOf(counter.scope)]!;
-      const crossed = counter.limit ? thresholds.filter((t) => value >= t * counter.limit!) : [];
-      entry.windows[counter.window] = {
-        window: counter.windowId,
-        limit: counter.limit === null ? null : nanoToUsd(counter.limit),
-        spent: nanoToUsd(value),
-        thresholds_crossed: crossed,
-      };
-      if (crossed.length > 0) {
-        warnings.push(`${counter.window} budget of ${scopeLabel(counter.scope)} at ${Math.round((value / counter.limit!) * 100)}%: ${formatUsd(value)} of ${formatUsd(counter.limit!)}`);
+    const report = forecasts.map(({ scope, burn, windows }) => {
+      const entry = { scope: scope.kind, id: scope.id || null, burn_rate: { last_hour: nanoToUsd(Math.round(burn.lastHour)), last_day: nanoToUsd(Math.round(burn.lastDay)) }, windows: {} as Record<string, WindowReport> };
+      for (const { counter, spent: value, forecast } of windows) {
+        const crossed = counter.limit ? thresholds.filter((t) => value >= t * counter.limit!) : [];
+        entry.windows[counter.window] = {
+          window: counter.windowId,
+          limit: counter.limit === null ? null : nanoToUsd(counter.limit),
+          spent: nanoToUsd(value),
+          thresholds_crossed: crossed,
+          // A daily window at the last hour's rate, a monthly one at the last day's (budget/forecast.ts).
+          forecast: forecast && {
+            reaches_limit_at: forecast.reachesAt === null ? null : new Date(forecast.reachesAt).toISOString(),
+            rate: counter.window === "daily" ? "last_hour" : "last_day",
+            before_window_end: forecast.beforeWindowEnd,
+          },
+        };
+        if (crossed.length > 0) {
+          warnings.push(`${counter.window} budget of ${scopeLabel(counter.scope)} at ${Math.round((value / counter.limit!) * 100)}%: ${formatUsd(value)} of ${formatUsd(counter.limit!)}`);
+        }
       }
+      return entry;
     });
     const globalDaily = counters[0]!;
     return c.json({
@@ -141,7 +156,7 @@ export function registerCostRoutes(app: Hono, services: Services): void {
       daily_limit: globalDaily.limit === null ? null : nanoToUsd(globalDaily.limit),
       daily_spent: nanoToUsd(spent[0] ?? 0),
       thresholds,
-      scopes: report.filter((r, i) => i === 0 || Object.values(r.windows).some((w) => (w as { limit: number | null }).limit !== null || (w as { spent: number }).spent > 0)),
+      scopes: report.filter((r, i) => i === 0 || Object.values(r.windows).some((w) => w.limit !== null || w.spent > 0)),
     });
   });
 }

@@ -9,7 +9,8 @@ import type { Services } from "../../services.js";
  * GET /dashboard: one page, its script and style, and uPlot from node_modules, all served by the
  * proxy (nothing from the internet, no build step). The page holds no data: it asks for the admin
  * key and reads everything from the JSON endpoints (/v1/costs, /v1/costs/alerts,
- * /v1/costs/records), which check that key; so the page itself is served without one.
+ * /v1/costs/records, and /v1/admin/keys for the Keys page), which check that key; so the page
+ * itself is served without one.
  */
 
 const require = createRequire(import.meta.url);
@@ -19,6 +20,7 @@ const STATIC = fileURLToPath(new URL("../../dashboard/static/", import.meta.url)
 const ASSETS: Record<string, [path: string, type: string]> = {
   "dashboard.js": [`${STATIC}dashboard.js`, "text/javascript; charset=utf-8"],
   "dashboard.css": [`${STATIC}dashboard.css`, "text/css; charset=utf-8"],
+  "keys.js": [`${STATIC}keys.js`, "text/javascript; charset=utf-8"],
   "uplot.js": [require.resolve("uplot/dist/uPlot.iife.min.js"), "text/javascript; charset=utf-8"],
   "uplot.css": [require.resolve("uplot/dist/uPlot.min.css"), "text/css; charset=utf-8"],
 };
