@@ -138,9 +138,19 @@ export const passthroughSchema = z.union([
   }),
 ]);
 
+/** A connection URL node-postgres reads as meant: a bare word would become a host name, and fail late as ENOTFOUND. */
+function postgresUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === "postgres:" || url.protocol === "postgresql:") && (url.hostname !== "" || url.searchParams.has("host"));
+}
+
 /** The PostgreSQL ledger every usage record is written to, when `postgres_url` is set (src/ledger). */
 export const ledgerSchema = z.strictObject({
-  postgres_url: z.string().default(""),
+  postgres_url: z
+    .string()
+    .refine((url) => url === "" || postgresUrl(url), "expected a postgres:// or postgresql:// URL with a host, e.g. postgres://tollgate@db:5432/tollgate")
+    .default(""),
   /** The schema its tables live in (created when missing). */
   schema: z
     .string()

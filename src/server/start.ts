@@ -27,6 +27,25 @@ async function checkStore(config: Config, services: Services): Promise<string | 
   return persistenceRefusal(await checkPersistence(services.store.redis), config.store.require_persistence, services.logger);
 }
 
+/** Binds the server; a port in use or a host that is not this machine's is one line that says so. */
+function listen(fetch: (request: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const s = serve({ fetch, hostname: host, port }, () => {
+      s.off("error", failed);
+      resolve(s);
+    });
+    const failed = (err: NodeJS.ErrnoException) => {
+      s.close();
+      const where = `${host}:${port}`;
+      if (err.code === "EADDRINUSE") reject(new Error(`port ${port} on ${host} is in use by another process: stop it, or set server.port (or PORT) to a free port`));
+      else if (err.code === "EADDRNOTAVAIL") reject(new Error(`cannot listen on ${where}: ${host} is not an address of this machine (server.host or HOST)`));
+      else if (err.code === "EACCES") reject(new Error(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`));
+      else reject(new Error(`cannot listen on ${where}: ${err.message}`));
+    };
+    s.once("error", failed);
+  });
+}
+
 /** Starts the proxy on the configured host and port (port 0 picks a free one). */
 export async function startProxy(config: Config, options: ServiceOptions = {}): Promise<RunningProxy> {
   const services = createServices(config, options);
@@ -38,9 +57,13 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
   services.leases.start();
   await services.ledger?.start();
   const app = buildApp(services);
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await listen(app.fetch, config.server.host, config.server.port);
+  } catch (err) {
+    await closeServices(services);
+    throw err;
+  }
   server.on("clientError", answerClientError);
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
