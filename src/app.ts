@@ -5,7 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/schema.js";
 import { AlertNotifier } from "./budget/alerts.js";
-import type { BudgetStore } from "./budget/interface.js";
+import { StoreUnavailableError, type BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
 import { Leases } from "./budget/leases.js";
@@ -52,9 +52,15 @@ export interface ServiceOptions {
 export function createStore(config: Config, clock: Clock, logger: Logger = jsonLogger): BudgetStore {
   // With a ledger, the store also queues every record for it (src/ledger/queue.ts).
   const ledger = config.ledger.postgres_url !== "";
-  if (config.store.redis_url) {
+  const { redis_url, redis_sentinel, tls, username, password } = config.store;
+  if (redis_url || redis_sentinel) {
     return new RedisBudgetStore({
-      url: config.store.redis_url,
+      url: redis_url,
+      ...(redis_sentinel ? { sentinel: redis_sentinel } : {}),
+      ...(tls ? { tls } : {}),
+      username,
+      password,
+      logger,
       keyPrefix: config.store.key_prefix,
       maxRecords: config.store.usage_records_max,
       ledger,
@@ -169,7 +175,11 @@ export function buildApp(services: Services): Hono {
   app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
   // Every error a route throws is answered and counted here, and only here.
   app.onError((err, c) => {
-    const error = toProxyError(err, c.req.raw.signal.aborted);
+    // A report or a lookup that reads the store answers as a request's reserve does when it is away: 503.
+    const error =
+      err instanceof StoreUnavailableError
+        ? new ProxyError("budget_store_unavailable", `The budget store is unreachable (${err.reason}); retry shortly.`, null, { "retry-after": "1" })
+        : toProxyError(err, c.req.raw.signal.aborted);
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
     if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
     services.metrics.rejected.inc({ code: error.code });

@@ -1,5 +1,6 @@
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
+import { shortReason } from "./redis-errors.js";
 
 /**
  * Where budgets, usage records and shared values live. Three narrow interfaces, each read by the
@@ -129,11 +130,18 @@ export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, Hist
   close(): Promise<void>;
 }
 
-/** The store did not answer: callers map it to `budget_store_unavailable` or let traffic through. */
+/**
+ * The store did not answer: callers map it to `budget_store_unavailable` or let traffic through.
+ * The message names where the store is (password masked) and the cause; `reason` says it short.
+ */
 export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`budget store unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+  readonly reason: string;
+
+  constructor(cause: unknown, where?: string) {
+    const detail = (cause as Error)?.message ?? String(cause);
+    super(`budget store unavailable${where ? ` at ${where}` : ""}: ${detail}`);
     this.name = "StoreUnavailableError";
+    this.reason = shortReason(detail);
   }
 }
 

@@ -1,4 +1,7 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import type { Logger } from "../log.js";
+import { baseOptions, connectRedis, describeConnection, type RedisConnection } from "./redis-client.js";
+import { saysNothing, shortReason } from "./redis-errors.js";
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 import {
@@ -36,8 +39,7 @@ interface ScriptedRedis extends Redis {
   tollgateTransfer: ScriptRunner;
 }
 
-export interface RedisStoreOptions {
-  url: string;
+export interface RedisStoreOptions extends RedisConnection {
   keyPrefix: string;
   maxRecords?: number;
   /** How long one command may take before the store counts as unavailable. */
@@ -49,6 +51,8 @@ export interface RedisStoreOptions {
    * this replica's id. Off: every reserve is a script call.
    */
   leases?: { replica: string; now: () => number };
+  /** Where the connection's own failures are told, once per outage, with their cause. */
+  logger?: Logger;
 }
 
 /**
@@ -60,6 +64,10 @@ export interface RedisStoreOptions {
 export class RedisBudgetStore implements BudgetStore {
   readonly kind = "redis";
   readonly redis: ScriptedRedis;
+  /** Where the store is, password masked: named in every error and log line about it. */
+  readonly where: string;
+  /** The connection's last failure while it is down (its cause: refused, wrong password, untrusted certificate). */
+  private connectionError: Error | undefined;
   private readonly tag: string;
   private readonly maxRecords: number;
   private readonly ledger: boolean;
@@ -68,16 +76,9 @@ export class RedisBudgetStore implements BudgetStore {
     this.tag = `${options.keyPrefix}{tg}:`;
     this.maxRecords = options.maxRecords ?? 100_000;
     this.ledger = options.ledger ?? false;
-    const redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      enableAutoPipelining: true,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-      lazyConnect: false,
-    });
-    // Errors surface on each command; the connection's own error events would only repeat them.
-    redis.on("error", () => {});
+    this.where = describeConnection(options);
+    const redis = connectRedis(options, baseOptions(options.commandTimeoutMs ?? 2000));
+    this.watchConnection(redis, options.logger);
     redis.defineCommand("tollgateReserve", { lua: RESERVE_SCRIPT });
     redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
@@ -89,6 +90,27 @@ export class RedisBudgetStore implements BudgetStore {
       this.slices = new LeaseSlices({ lease: (request) => this.lease(request), giveBack: (slice) => this.giveBack(slice) }, replica);
       this.idleTimer = setInterval(() => this.slices?.returnIdle(now()), IDLE_MS / 2).unref();
     }
+  }
+
+  /**
+   * Keeps the cause of a lost connection for the errors of the commands it fails (ioredis says only
+   * "Stream isn't writeable" to them), and logs it once per outage and cause, and the recovery.
+   */
+  private watchConnection(redis: Redis, logger: Logger | undefined): void {
+    redis.on("error", (err: Error) => {
+      const changed = this.connectionError?.message !== err.message;
+      this.connectionError = err;
+      if (changed) logger?.log("error", "budget_store_connection_failed", { store: this.where, reason: shortReason(err.message), error: err.message });
+    });
+    redis.on("ready", () => {
+      if (this.connectionError) logger?.log("info", "budget_store_connected", { store: this.where });
+      this.connectionError = undefined;
+    });
+  }
+
+  /** Why the store is unreachable now, when it is: the connection's cause, with where it is. */
+  get unavailable(): StoreUnavailableError | undefined {
+    return this.connectionError ? new StoreUnavailableError(this.connectionError, this.where) : undefined;
   }
 
   /** Budget leases, when on: reserves made in memory against slices of the budgets. */
@@ -132,7 +154,9 @@ export class RedisBudgetStore implements BudgetStore {
     try {
       return await run();
     } catch (err) {
-      throw new StoreUnavailableError(err);
+      // A command refused because the connection is down says nothing of why: the connection does.
+      const cause = this.connectionError && saysNothing((err as Error).message) ? this.connectionError : err;
+      throw new StoreUnavailableError(cause, this.where);
     }
   }
 
@@ -276,8 +300,9 @@ export class RedisBudgetStore implements BudgetStore {
     return entries.map(([, fields]) => JSON.parse(fields[1] ?? "null") as UsageRecord);
   }
 
+  /** A read in the budget keys' slot, not PING: a Cluster node that does not own it answers PING but not the budgets. */
   async ping(): Promise<void> {
-    await this.call(() => this.redis.ping());
+    await this.call(() => this.redis.exists(this.key("holds")));
   }
 
   async getValue(key: string): Promise<string | null> {
@@ -301,7 +326,7 @@ export class RedisBudgetStore implements BudgetStore {
     multi.pexpire(k, ttlMs);
     const replies = await this.call(() => multi.exec());
     const failed = replies?.find(([err]) => err);
-    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("histogram update aborted"));
+    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("histogram update aborted"), this.where);
   }
 
   async histograms(keys: string[]): Promise<Array<Map<number, number>>> {

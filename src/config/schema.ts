@@ -34,6 +34,12 @@ export const configInputSchema = z
     responses: responsesSchema.default(responsesSchema.parse({})),
   })
   .superRefine((config, ctx) => {
+    if (config.store.redis_url !== "" && config.store.redis_sentinel) {
+      ctx.addIssue({ code: "custom", path: ["store", "redis_sentinel"], message: "set store.redis_url or store.redis_sentinel, not both" });
+    }
+    if (config.store.tls && (config.store.tls.cert_file === undefined) !== (config.store.tls.key_file === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "a client certificate needs both cert_file and key_file" });
+    }
     if (config.passthrough !== false && config.passthrough.upstream !== undefined && !config.upstreams[config.passthrough.upstream]) {
       ctx.addIssue({ code: "custom", path: ["passthrough", "upstream"], message: `unknown upstream "${config.passthrough.upstream}"` });
     }

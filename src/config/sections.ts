@@ -16,7 +16,17 @@ export const serverSchema = z.strictObject({
 });
 
 export const storeSchema = z.strictObject({
+  /** One Redis server: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Empty (and no Sentinel): the memory store. */
   redis_url: z.string().default(""),
+  /** The primary a Sentinel names (`sentinels`: `host:port` of each); tollgate follows its failovers. */
+  redis_sentinel: z
+    .strictObject({ name: z.string().min(1), sentinels: z.array(z.string().min(1)).min(1), password: z.string().default("") })
+    .optional(),
+  /** TLS to Redis from certificate files (PEM): the CA that signed the server's, and a client certificate when Redis asks for one. */
+  tls: z.strictObject({ ca_file: z.string().optional(), cert_file: z.string().optional(), key_file: z.string().optional(), servername: z.string().optional() }).optional(),
+  /** Redis ACL user and password, when not in the URL (a Sentinel's primary has no URL). */
+  username: z.string().default(""),
+  password: z.string().default(""),
   key_prefix: z.string().default("tollgate:"),
   on_error: z.enum(["closed", "open"]).default("closed"),
   /**

@@ -23,7 +23,15 @@ export interface RunningProxy {
 async function checkStore(config: Config, services: Services): Promise<string | undefined> {
   if (!(services.store instanceof RedisBudgetStore)) return undefined;
   const ready = await services.store.waitUntilReady(5000);
-  if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
+  if (!ready) {
+    const cause = services.store.unavailable;
+    services.logger.log("error", "budget_store_unavailable", {
+      store: services.store.where,
+      reason: cause?.reason ?? "no answer within 5 s",
+      ...(cause ? { error: cause.message } : {}),
+      detail: "Redis did not answer at start; retrying in the background",
+    });
+  }
   return persistenceRefusal(await checkPersistence(services.store.redis), config.store.require_persistence, services.logger);
 }
 
@@ -55,6 +63,7 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     throw new Error(refusal);
   }
   services.leases.start();
+  services.router.start();
   await services.ledger?.start();
   const app = buildApp(services);
   let server: ServerType;
