@@ -145,8 +145,10 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** How long a settled request id is remembered, so a repeated settle is a no-op. */
+/** How long a settled request id is remembered at least, so a repeated settle is a no-op. */
 export const SETTLED_MEMORY_MS = 24 * 3600 * 1000;
+/** The Redis store keeps settled ids in sets per bucket of this length, which expire whole (scripts.ts). */
+export const SETTLED_BUCKET_MS = 4 * 3600 * 1000;
 /** Counters and aggregates outlive their window by this much, then expire. */
 export const COUNTER_GRACE_MS = 24 * 3600 * 1000;
 export const AGGREGATE_TTL_MS = 400 * 24 * 3600 * 1000;

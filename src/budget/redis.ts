@@ -7,6 +7,7 @@ import type { UsageRecord } from "../usage/record.js";
 import {
   AGGREGATE_TTL_MS,
   COUNTER_GRACE_MS,
+  SETTLED_BUCKET_MS,
   SETTLED_MEMORY_MS,
   StoreUnavailableError,
   type BudgetStore,
@@ -27,6 +28,8 @@ const COOLDOWN_PREFIX = "cool:";
 const MAX_SLICED_HOLD_MS = 60_000;
 /** How long a model another replica reported cooling down is not sent requests reserved on a slice. */
 const COOLING_MEMORY_MS = 1000;
+/** Settled ids are looked for in enough buckets to cover SETTLED_MEMORY_MS, however far into the current one. */
+const SETTLED_MARKERS = { bucketMs: SETTLED_BUCKET_MS, buckets: SETTLED_MEMORY_MS / SETTLED_BUCKET_MS + 1 };
 /** A slice's meta, in place of a request's record header: charged whole, with no record, when it expires. */
 export const LEASE_META = JSON.stringify({ lease: true });
 
@@ -155,7 +158,8 @@ export class RedisBudgetStore implements BudgetStore {
       return await run();
     } catch (err) {
       // A command refused because the connection is down says nothing of why: the connection does.
-      const cause = this.connectionError && saysNothing((err as Error).message) ? this.connectionError : err;
+      const silent = saysNothing((err as Error).message);
+      const cause = silent ? (this.connectionError ?? new Error(`not connected (${this.redis.status})`)) : err;
       throw new StoreUnavailableError(cause, this.where);
     }
   }
@@ -229,7 +233,7 @@ export class RedisBudgetStore implements BudgetStore {
       const { keys, args } = settleCall(
         pending.map((p) => p.request),
         (id) => this.key(id),
-        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settledTtlMs: SETTLED_MEMORY_MS, ledger: this.ledger },
+        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settled: SETTLED_MARKERS, ledger: this.ledger },
       );
       const reply = settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
       if ("results" in reply) {
