@@ -11,6 +11,7 @@ import { RedisBudgetStore } from "./budget/redis.js";
 import { Leases } from "./budget/leases.js";
 import { BackgroundResponses } from "./usage/background.js";
 import { Settler } from "./budget/settle.js";
+import { SettleJournal } from "./budget/journal.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError } from "./errors.js";
@@ -81,7 +82,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     Object.entries(config.models).map(([name, m]) => [name, m.encoding ?? defaultEncoding(m.upstream_model ?? name)]),
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
-  const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds);
+  // A journal only where the store outlives the process: the memory store's spend ends with it.
+  const journal = config.store.journal_dir && store.kind === "redis" ? new SettleJournal(config.store.journal_dir, randomUUID().slice(0, 8), logger) : undefined;
+  const settler = new Settler(store, new AlertNotifier(logger, config.budgets.alert_webhook), logger, clock, config.budgets.alert_thresholds, journal);
   const leases = new Leases(store, settler, config, clock, logger);
   const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
   leases.followUp = (hold) => background.followUp(hold);

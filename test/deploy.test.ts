@@ -86,6 +86,9 @@ describe("deploy/kubernetes", () => {
     expect(warnings).toEqual([]);
     expect(config.server.host).toBe("0.0.0.0");
     expect(config.ledger.postgres_url).toBe(env.TOLLGATE_LEDGER_URL);
+    // The settle journal is on the replica's own volume.
+    const journal = container.volumeMounts.find((m: any) => m.mountPath === config.store.journal_dir);
+    expect(statefulSet.spec.volumeClaimTemplates.map((t: any) => t.metadata.name)).toContain(journal.name);
   });
 
   it("passes every variable the configuration requires, from the Secret", () => {

@@ -38,6 +38,10 @@ export const storeSchema = z.strictObject({
   on_error: z.enum(["closed", "open"]).default("closed").describe("Redis unreachable: `closed` answers 503 `budget_store_unavailable`; `open` lets traffic through unbudgeted and logs it."),
   budget_leases: z.boolean().default(true).describe("Budget leases (src/budget/lease-slices.ts): each replica reserves in memory against slices of the budgets it takes from Redis, so no request waits for Redis before it goes upstream."),
   usage_records_max: positiveInt.default(100_000).describe("How many usage records the store keeps (newest first)."),
+  journal_dir: z
+    .string()
+    .default("")
+    .describe("A folder of this replica's own (a volume) for settles that could not reach Redis: written and fsynced there, replayed exactly once when Redis is back or at the next start. Empty: kept in memory only, and logged as lost if the replica stops first."),
   require_persistence: z.boolean().default(false).describe("Refuse to start when Redis keeps nothing on disk (a restart would reset every budget); see src/budget/persistence.ts."),
 });
 

@@ -62,6 +62,8 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     await closeServices(services);
     throw new Error(refusal);
   }
+  // What an earlier process could not settle (its journal) is applied once the store answers.
+  services.settler.recover();
   services.leases.start();
   services.router.start();
   await services.ledger?.start();
