@@ -53,10 +53,11 @@ export interface ServiceOptions {
 export function createStore(config: Config, clock: Clock, logger: Logger = jsonLogger): BudgetStore {
   // With a ledger, the store also queues every record for it (src/ledger/queue.ts).
   const ledger = config.ledger.postgres_url !== "";
-  const { redis_url, redis_sentinel, tls, username, password } = config.store;
-  if (redis_url || redis_sentinel) {
+  const { redis_url, redis_cluster, redis_sentinel, tls, username, password } = config.store;
+  if (redis_url || redis_cluster || redis_sentinel) {
     return new RedisBudgetStore({
       url: redis_url,
+      ...(redis_cluster ? { cluster: redis_cluster } : {}),
       ...(redis_sentinel ? { sentinel: redis_sentinel } : {}),
       ...(tls ? { tls } : {}),
       username,

@@ -1,6 +1,5 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
-import { baseOptions, connectRedis, describeConnection, type RedisConnection } from "./redis-client.js";
+import { baseOptions, connectRedis, describeConnection, type RedisClient, type RedisConnection } from "./redis-client.js";
 import { saysNothing, shortReason } from "./redis-errors.js";
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
@@ -35,12 +34,12 @@ export const LEASE_META = JSON.stringify({ lease: true });
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisClient & {
   tollgateReserve: ScriptRunner;
   tollgateSettle: ScriptRunner;
   tollgateLease: ScriptRunner;
   tollgateTransfer: ScriptRunner;
-}
+};
 
 export interface RedisStoreOptions extends RedisConnection {
   keyPrefix: string;
@@ -71,12 +70,16 @@ export class RedisBudgetStore implements BudgetStore {
   readonly where: string;
   /** The connection's last failure while it is down (its cause: refused, wrong password, untrusted certificate). */
   private connectionError: Error | undefined;
+  private readonly prefix: string;
   private readonly tag: string;
+  private readonly spread: boolean;
   private readonly maxRecords: number;
   private readonly ledger: boolean;
 
   constructor(options: RedisStoreOptions) {
+    this.prefix = options.keyPrefix;
     this.tag = `${options.keyPrefix}{tg}:`;
+    this.spread = options.cluster !== undefined;
     this.maxRecords = options.maxRecords ?? 100_000;
     this.ledger = options.ledger ?? false;
     this.where = describeConnection(options);
@@ -99,7 +102,7 @@ export class RedisBudgetStore implements BudgetStore {
    * Keeps the cause of a lost connection for the errors of the commands it fails (ioredis says only
    * "Stream isn't writeable" to them), and logs it once per outage and cause, and the recovery.
    */
-  private watchConnection(redis: Redis, logger: Logger | undefined): void {
+  private watchConnection(redis: RedisClient, logger: Logger | undefined): void {
     redis.on("error", (err: Error) => {
       const changed = this.connectionError?.message !== err.message;
       this.connectionError = err;
@@ -114,6 +117,19 @@ export class RedisBudgetStore implements BudgetStore {
   /** Why the store is unreachable now, when it is: the connection's cause, with where it is. */
   get unavailable(): StoreUnavailableError | undefined {
     return this.connectionError ? new StoreUnavailableError(this.connectionError, this.where) : undefined;
+  }
+
+  /**
+   * A plain connection to a node of a Redis Cluster: the budgets work only if that node owns their
+   * slot, and then every key lands there. The start says so (store.redis_cluster is the fix).
+   */
+  async isLoneClusterNode(): Promise<boolean> {
+    if (this.spread) return false;
+    try {
+      return /cluster_enabled:1/.test(await this.redis.info("cluster"));
+    } catch {
+      return false;
+    }
   }
 
   /** Budget leases, when on: reserves made in memory against slices of the budgets. */
@@ -146,6 +162,20 @@ export class RedisBudgetStore implements BudgetStore {
 
   private key(id: string): string {
     return this.tag + id;
+  }
+
+  /**
+   * A key no script reads (cached answers, idempotency, object owners, histograms): on a Cluster it
+   * goes without the hash tag, so these spread over every node instead of crowding the budgets'.
+   * Elsewhere it keeps the tag, as it always had, so an upgrade finds what was stored.
+   */
+  private spreadKey(id: string): string {
+    return this.spread ? this.prefix + id : this.key(id);
+  }
+
+  /** Cool-downs are read by the reserve script (redis-batch.ts): they stay in the budgets' slot. */
+  private valueKey(key: string): string {
+    return key.startsWith(COOLDOWN_PREFIX) ? this.key(`v:${key}`) : this.spreadKey(`v:${key}`);
   }
 
   /** The stream of records waiting for the PostgreSQL ledger (filled only with `ledger: true`). */
@@ -310,13 +340,13 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async getValue(key: string): Promise<string | null> {
-    return this.call(() => this.redis.get(this.key(`v:${key}`)));
+    return this.call(() => this.redis.get(this.valueKey(key)));
   }
 
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
     // A model this replica puts to cool down gets no request reserved on a slice meanwhile.
     if (key.startsWith(COOLDOWN_PREFIX)) this.slices?.noteCooling(key, this.leaseClock() + ttlMs);
-    const k = this.key(`v:${key}`);
+    const k = this.valueKey(key);
     const reply = await this.call(() =>
       onlyIfAbsent ? this.redis.set(k, value, "PX", ttlMs, "NX") : this.redis.set(k, value, "PX", ttlMs),
     );
@@ -324,7 +354,7 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async addToHistogram(key: string, counts: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
-    const k = this.key(`h:${key}`);
+    const k = this.spreadKey(`h:${key}`);
     const multi = this.redis.multi();
     for (const [bucket, n] of counts) multi.hincrby(k, String(bucket), n);
     multi.pexpire(k, ttlMs);
@@ -335,7 +365,7 @@ export class RedisBudgetStore implements BudgetStore {
 
   async histograms(keys: string[]): Promise<Array<Map<number, number>>> {
     if (keys.length === 0) return [];
-    const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.key(`h:${key}`)))));
+    const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.spreadKey(`h:${key}`)))));
     return replies.map((fields) => new Map(Object.entries(fields).map(([bucket, n]) => [Number(bucket), Number(n)])));
   }
 

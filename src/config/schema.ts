@@ -34,9 +34,8 @@ export const configInputSchema = z
     responses: responsesSchema.default(responsesSchema.parse({})),
   })
   .superRefine((config, ctx) => {
-    if (config.store.redis_url !== "" && config.store.redis_sentinel) {
-      ctx.addIssue({ code: "custom", path: ["store", "redis_sentinel"], message: "set store.redis_url or store.redis_sentinel, not both" });
-    }
+    const redis = (["redis_url", "redis_cluster", "redis_sentinel"] as const).filter((k) => config.store[k] !== undefined && config.store[k] !== "");
+    if (redis.length > 1) ctx.addIssue({ code: "custom", path: ["store", redis[1]!], message: `set one of store.redis_url, store.redis_cluster and store.redis_sentinel (here: ${redis.join(", ")})` });
     if (config.store.tls && (config.store.tls.cert_file === undefined) !== (config.store.tls.key_file === undefined)) {
       ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "a client certificate needs both cert_file and key_file" });
     }

@@ -15,6 +15,11 @@ export const serverSchema = z.strictObject({
 
 export const storeSchema = z.strictObject({
   redis_url: z.string().default("").describe("One Redis server: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Empty (and no Sentinel): the memory store."),
+  redis_cluster: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe("Nodes of a Redis Cluster (`host:port` or URLs; any one is enough). The budget keys share one slot, so a reservation stays one atomic script; every other key spreads over the nodes. Instead of redis_url."),
   redis_sentinel: z
     .strictObject({
       name: z.string().min(1).describe("The primary's name in the Sentinels' configuration (`mymaster`)."),

@@ -32,6 +32,12 @@ async function checkStore(config: Config, services: Services): Promise<string | 
       detail: "Redis did not answer at start; retrying in the background",
     });
   }
+  if (ready && (await services.store.isLoneClusterNode())) {
+    services.logger.log("error", "store_is_cluster_node", {
+      store: services.store.where,
+      detail: "store.redis_url names a node of a Redis Cluster: only the node owning the budget keys' slot answers them, and it then holds every key. Set store.redis_cluster: [nodes] instead",
+    });
+  }
   return persistenceRefusal(await checkPersistence(services.store.redis), config.store.require_persistence, services.logger);
 }
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RedisOptions } from "ioredis";
@@ -37,7 +37,7 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
   const args = [...listen, "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""];
   if (options.password) args.push("--requirepass", options.password);
   args.push(...(options.args ?? []));
-  const probe: RedisOptions = options.tls ? { tls: { ca: options.tls.ca } } : {};
+  const probe: RedisOptions = options.tls ? { tls: { ca: readFileSync(options.tls.ca) } } : {};
   let child: ChildProcess | undefined;
   const own: OwnRedis = {
     url,
