@@ -39,6 +39,7 @@ import { registerMetricsRoute } from "./server/routes/metrics.js";
 import { Lifecycle, type Services } from "./services.js";
 import { defaultEncoding, warmEncodings, type EncodingName } from "./tokens/count.js";
 import { UpstreamClient } from "./upstream/client.js";
+import { tracingFromEnv } from "./telemetry/tracing.js";
 
 /** How long concurrent identical requests wait for the one that went upstream. */
 const CACHE_LOCK_MS = 30_000;
@@ -48,6 +49,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** A store to use instead of the one the configuration names (tests). */
   store?: BudgetStore;
+  /** Where the OTEL_* variables come from (default: the process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createStore(config: Config, clock: Clock, logger: Logger = jsonLogger): BudgetStore {
@@ -96,6 +99,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     logger,
     metrics,
     ledger: createLedger(config, store, logger, metrics.registry),
+    tracing: tracingFromEnv(options.env ?? process.env, logger),
     router: createRouter(config, compileRules(config.routing.rules), tierModels, {
       store,
       clock,
@@ -201,4 +205,6 @@ export async function closeServices(services: Services): Promise<void> {
   await services.upstream.close();
   await services.store.close();
   await services.ledger?.close();
+  // The spans of the last requests leave before the process does.
+  await services.tracing?.shutdown();
 }

@@ -38,6 +38,8 @@ export interface UpstreamRequest {
    * what the upstream bills goes on after the client is gone, and its usage comes at the end.
    */
   drainMs?: number;
+  /** More headers for the upstream (the trace context); never over the upstream's own (its key). */
+  headers?: Record<string, string>;
 }
 
 /** A call of any method and body to an upstream path, for the pass-through. */
@@ -172,7 +174,8 @@ export class UpstreamClient {
     const upstream = this.upstreams.get(req.upstream)!;
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
-    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers: upstream.headers, body: req.body }, req.signal, {
+    const headers = req.headers ? { ...req.headers, ...upstream.headers } : upstream.headers;
+    return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
       drainMs: req.drainMs ?? 0,
       release: () => upstream.slots.release(),

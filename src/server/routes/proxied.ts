@@ -23,6 +23,7 @@ import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
+import { untraced } from "../../telemetry/tracing.js";
 
 type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
 
@@ -33,23 +34,33 @@ type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
  */
 export function proxiedEndpoint<B extends RequestBody>(services: Services, shape: EndpointShape<B>) {
   return exchange(services, async (ex, c) => {
-    let request = await admit(services, c, shape);
-    let plan = await planRequest(services, request, shape);
+    // Registered first, so it closes last: the request's span covers its settle.
+    const trace = services.tracing?.request(shape.name, c.req.header("traceparent")) ?? untraced;
+    ex.defer(() => trace.end(ex.failure));
+    const admitted = await admit(services, c, shape);
+    trace.requested(admitted.body.model, admitted.caller.keyId);
     const chat = chatSide(shape);
-    const compressed = chat && (await compressIfLong(services, c, chat.holding(request), plan.decision.model));
-    if (chat && compressed) {
-      request = { ...request, body: chat.fromChat(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
-      plan = await planRequest(services, request, shape);
-    }
-    const routed = await plan.prepare(plan.decision.model);
+    const { request, plan, routed } = await trace.step("plan", async () => {
+      let request = admitted;
+      let plan = await planRequest(services, request, shape);
+      const compressed = chat && (await compressIfLong(services, c, chat.holding(request), plan.decision.model));
+      if (chat && compressed) {
+        request = { ...request, body: chat.fromChat(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
+        plan = await planRequest(services, request, shape);
+      }
+      return { request, plan, routed: await plan.prepare(plan.decision.model) };
+    });
 
     const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
 
-    const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
+    const attempts = await trace.step("hold", () => Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route)));
     let forwardedAt: number | undefined;
     const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
-    const settle: Settle = (cost, record) => attempts.settle(cost, record);
+    const settle: Settle = (cost, record) => {
+      if (record) trace.record(record);
+      return trace.step("settle", () => attempts.settle(cost, record));
+    };
     ex.defer(() => attempts.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
 
     forwardedAt = performance.now();
@@ -63,7 +74,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate),
+      send: (candidate) => trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, headers), { "gen_ai.request.model": candidate.config.upstream_model ?? candidate.model, "tollgate.upstream": candidate.config.upstream }),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
@@ -83,7 +94,7 @@ function served<B extends RequestBody>(shape: EndpointShape<B>, request: Proxied
 
 
 /** The request as the model receives it. */
-function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>) {
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, headers: Record<string, string>) {
   const body = shape.adapt(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model);
   return services.upstream.post({
     upstream: prepared.config.upstream,
@@ -92,6 +103,7 @@ function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, s
     signal: ex.signal,
     finishAfterHeaders: body.stream !== true,
     drainMs: services.config.accounting.drain_seconds * 1000,
+    headers,
   });
 }
 
