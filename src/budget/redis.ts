@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
-import { baseOptions, connectRedis, describeConnection, type RedisClient, type RedisConnection } from "./redis-client.js";
-import { saysNothing, shortReason } from "./redis-errors.js";
+import type { RedisClient, RedisConnection } from "./redis-client.js";
+import { StoreConnection } from "./redis-connection.js";
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 import {
@@ -66,10 +66,7 @@ export interface RedisStoreOptions extends RedisConnection {
 export class RedisBudgetStore implements BudgetStore {
   readonly kind = "redis";
   readonly redis: ScriptedRedis;
-  /** Where the store is, password masked: named in every error and log line about it. */
-  readonly where: string;
-  /** The connection's last failure while it is down (its cause: refused, wrong password, untrusted certificate). */
-  private connectionError: Error | undefined;
+  private readonly connection: StoreConnection;
   private readonly prefix: string;
   private readonly tag: string;
   private readonly spread: boolean;
@@ -79,12 +76,11 @@ export class RedisBudgetStore implements BudgetStore {
   constructor(options: RedisStoreOptions) {
     this.prefix = options.keyPrefix;
     this.tag = `${options.keyPrefix}{tg}:`;
-    this.spread = options.cluster !== undefined;
     this.maxRecords = options.maxRecords ?? 100_000;
     this.ledger = options.ledger ?? false;
-    this.where = describeConnection(options);
-    const redis = connectRedis(options, baseOptions(options.commandTimeoutMs ?? 2000));
-    this.watchConnection(redis, options.logger);
+    this.connection = new StoreConnection(options, options.commandTimeoutMs ?? 2000, options.logger);
+    this.spread = this.connection.cluster;
+    const redis = this.connection.client;
     redis.defineCommand("tollgateReserve", { lua: RESERVE_SCRIPT });
     redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
@@ -98,38 +94,21 @@ export class RedisBudgetStore implements BudgetStore {
     }
   }
 
-  /**
-   * Keeps the cause of a lost connection for the errors of the commands it fails (ioredis says only
-   * "Stream isn't writeable" to them), and logs it once per outage and cause, and the recovery.
-   */
-  private watchConnection(redis: RedisClient, logger: Logger | undefined): void {
-    redis.on("error", (err: Error) => {
-      const changed = this.connectionError?.message !== err.message;
-      this.connectionError = err;
-      if (changed) logger?.log("error", "budget_store_connection_failed", { store: this.where, reason: shortReason(err.message), error: err.message });
-    });
-    redis.on("ready", () => {
-      if (this.connectionError) logger?.log("info", "budget_store_connected", { store: this.where });
-      this.connectionError = undefined;
-    });
+  /** Where the store is (password masked), why it is unreachable when it is, and when it is ready: see StoreConnection. */
+  get where(): string {
+    return this.connection.where;
   }
 
-  /** Why the store is unreachable now, when it is: the connection's cause, with where it is. */
   get unavailable(): StoreUnavailableError | undefined {
-    return this.connectionError ? new StoreUnavailableError(this.connectionError, this.where) : undefined;
+    return this.connection.unavailable;
   }
 
-  /**
-   * A plain connection to a node of a Redis Cluster: the budgets work only if that node owns their
-   * slot, and then every key lands there. The start says so (store.redis_cluster is the fix).
-   */
-  async isLoneClusterNode(): Promise<boolean> {
-    if (this.spread) return false;
-    try {
-      return /cluster_enabled:1/.test(await this.redis.info("cluster"));
-    } catch {
-      return false;
-    }
+  waitUntilReady(timeoutMs: number): Promise<boolean> {
+    return this.connection.waitUntilReady(timeoutMs);
+  }
+
+  isLoneClusterNode(): Promise<boolean> {
+    return this.connection.isLoneClusterNode();
   }
 
   /** Budget leases, when on: reserves made in memory against slices of the budgets. */
@@ -187,27 +166,8 @@ export class RedisBudgetStore implements BudgetStore {
     try {
       return await run();
     } catch (err) {
-      // A command refused because the connection is down says nothing of why: the connection does.
-      const silent = saysNothing((err as Error).message);
-      const cause = silent ? (this.connectionError ?? new Error(`not connected (${this.redis.status})`)) : err;
-      throw new StoreUnavailableError(cause, this.where);
+      throw this.connection.unavailableFor(err);
     }
-  }
-
-  /** Resolves once connected, or after `timeoutMs` without throwing (the store then reports unready). */
-  async waitUntilReady(timeoutMs: number): Promise<boolean> {
-    if (this.redis.status === "ready") return true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.redis.off("ready", onReady);
-        resolve(false);
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.redis.once("ready", onReady);
-    });
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {

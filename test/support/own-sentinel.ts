@@ -6,7 +6,11 @@ import { Redis } from "ioredis";
 import { freePort } from "./ports.js";
 import { startOwnRedis, type OwnRedis } from "./own-redis.js";
 
-/** A primary, its replica and one Sentinel watching them (quorum 1), all of a test's own. */
+/**
+ * A primary, its replica and one Sentinel watching them (quorum 1), all of a test's own. The
+ * Sentinel fails over when asked (SENTINEL FAILOVER), never on its own: a busy machine must not
+ * look like a dead primary.
+ */
 export interface OwnSentinel {
   name: string;
   /** `127.0.0.1:port` of the Sentinel. */
@@ -28,7 +32,7 @@ export async function startOwnSentinel(name = "tgprimary"): Promise<OwnSentinel>
   const conf = join(dir, "sentinel.conf");
   writeFileSync(
     conf,
-    [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${name} 2000`, `sentinel failover-timeout ${name} 10000`, ""].join("\n"),
+    [`port ${port}`, "bind 127.0.0.1", `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${name} 60000`, `sentinel failover-timeout ${name} 10000`, ""].join("\n"),
   );
   const child: ChildProcess = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
   const client = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 50, 500) });
