@@ -24,6 +24,10 @@ COPY deploy/config.compose.yaml ./deploy/config.compose.yaml
 # config.yaml binds 127.0.0.1, unreachable from outside a container; this one binds 0.0.0.0 and needs keys.
 ENV TOLLGATE_CONFIG=/app/deploy/config.compose.yaml
 
+# The settle journal's folder (store.journal_dir), owned by the user the proxy runs as: a volume
+# mounted there starts with this ownership.
+RUN mkdir -p /var/lib/tollgate/journal && chown node:node /var/lib/tollgate/journal
+
 USER node
 EXPOSE 8787
 

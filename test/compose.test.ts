@@ -123,6 +123,14 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("gives the replicas' settle journal a named volume at store.journal_dir", () => {
+    const { config } = loadConfigFile(composeConfigPath, sampleEnv);
+    for (const replica of replicas) {
+      const journal = mountsOf(replica).find((m) => m.target === config.store.journal_dir);
+      expect(Object.keys(compose.volumes ?? {})).toContain(journal?.source);
+    }
+  });
+
   it("checks each replica's health on /ready, which fails while its budget store is unreachable", () => {
     for (const replica of replicas) expect([replica.healthcheck?.test].flat().join(" ")).toMatch(/127\.0\.0\.1:8787\/ready'/);
   });

@@ -36,6 +36,17 @@ describe("SettleJournal", () => {
     expect(new SettleJournal(dir, "third", new MemoryLogger()).recover()).toHaveLength(2);
   });
 
+  it("starts a new file with everything it keeps when a start of another replica claimed its file", () => {
+    const dir = folder();
+    const live = new SettleJournal(dir, "live", new MemoryLogger());
+    live.append(entry("r1"));
+    expect(new SettleJournal(dir, "other", new MemoryLogger()).recover().map((e) => e.request.requestId)).toEqual(["r1"]);
+    live.append(entry("r2"));
+    const ids = readFileSync(join(dir, "settles-live.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).request.requestId);
+    expect(ids).toEqual(["r1", "r2"]);
+    live.close();
+  });
+
   it("skips a line a crash cut short, and says so", () => {
     const dir = folder();
     const old = new SettleJournal(dir, "old", new MemoryLogger());

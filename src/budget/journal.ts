@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
 import type { SettleRequest } from "./interface.js";
@@ -17,8 +17,9 @@ const CLAIMED = ".replaying";
  * The settle journal (`store.journal_dir`): settles that could not reach the store, appended one
  * JSON line each and fsynced before the settle counts as kept, so a replica stopped (or killed)
  * while Redis is away loses no spend. The Settler empties it once every entry is applied; a start
- * replays what an earlier process left. Replaying twice is harmless: settle is idempotent by
- * request id (the store remembers settled ids for a day), so each entry counts exactly once.
+ * replays what an earlier process left, in a folder of its own or shared by every replica (each
+ * writes a file of its own). Replaying twice is harmless: settle is idempotent by request id (the
+ * store remembers settled ids for a day), so each entry counts exactly once.
  *
  * ```ts
  * const journal = new SettleJournal("/var/lib/tollgate/journal", replicaId, logger);
@@ -29,8 +30,8 @@ const CLAIMED = ".replaying";
 export class SettleJournal {
   private fd: number | undefined;
   private readonly file: string;
-  /** Entries in this replica's file since it was last cleared. */
-  private entries = 0;
+  /** What this replica's file holds since it was last cleared (written again if the file is claimed). */
+  private kept: JournalEntry[] = [];
 
   constructor(
     readonly dir: string,
@@ -41,26 +42,37 @@ export class SettleJournal {
     this.file = join(dir, `${PREFIX}${replica}.jsonl`);
   }
 
-  /** Appends the entries and syncs them to disk; throws when the disk refuses (the caller logs the loss). */
+  /**
+   * Appends the entries and syncs them to disk; throws when the disk refuses (the caller logs the
+   * loss). A file another replica's start claimed while this one lives (a folder they share) is
+   * gone from the folder: this replica starts a new one with everything it still keeps. Both then
+   * apply those entries, which counts them once: settle is idempotent.
+   */
   append(...entries: JournalEntry[]): void {
     if (entries.length === 0) return;
+    let lines = entries;
+    if (this.fd !== undefined && fstatSync(this.fd).nlink === 0) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      lines = [...this.kept, ...entries];
+    }
     this.fd ??= openSync(this.file, "a");
-    writeSync(this.fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    writeSync(this.fd, lines.map((e) => `${JSON.stringify(e)}\n`).join(""));
     fsyncSync(this.fd);
-    this.entries += entries.length;
+    this.kept.push(...entries);
   }
 
   /** Every entry is in the store: the file starts again empty. */
   clear(): void {
-    if (this.fd === undefined || this.entries === 0) return;
+    if (this.fd === undefined || this.kept.length === 0) return;
     ftruncateSync(this.fd, 0);
     fsyncSync(this.fd);
-    this.entries = 0;
+    this.kept = [];
   }
 
   /** Entries written to the journal and not yet cleared. */
   get pending(): number {
-    return this.entries;
+    return this.kept.length;
   }
 
   /**

@@ -46,7 +46,7 @@ export const storeSchema = z.strictObject({
   journal_dir: z
     .string()
     .default("")
-    .describe("A folder of this replica's own (a volume) for settles that could not reach Redis: written and fsynced there, replayed exactly once when Redis is back or at the next start. Empty: kept in memory only, and logged as lost if the replica stops first."),
+    .describe("A folder on a volume (the replica's own, or one the replicas share) for settles that could not reach Redis: written and fsynced there, replayed exactly once when Redis is back or at the next start. Empty: kept in memory only, and logged as lost if the replica stops first."),
   require_persistence: z.boolean().default(false).describe("Refuse to start when Redis keeps nothing on disk (a restart would reset every budget); see src/budget/persistence.ts."),
 });
 
