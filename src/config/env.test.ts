@@ -30,6 +30,14 @@ describe("${VAR} where the schema wants a number or a boolean", () => {
     expect(config.store.budget_leases).toBe(false);
   });
 
+  it("gives a number or a boolean where a union allows one", () => {
+    const text = configText({ budgets: { output_estimate: "${OUT}" }, routing: { fallback: "${FALLBACK}" } });
+    const { config } = parseConfig(text, "test.yaml", { OUT: "256", FALLBACK: "false" });
+    expect(config.budgets.output_estimate).toBe(256);
+    expect(config.routing.fallback).toBe(false);
+    expect(parseConfig(text, "test.yaml", { OUT: "half_input", FALLBACK: "true" }).config.budgets.output_estimate).toBe("half_input");
+  });
+
   it("keeps a string where a string is wanted, digits or not", () => {
     const text = configText({}, { openai: { base_url: "https://api.example.test/v1", api_key: "${KEY}" } });
     expect(parseConfig(text, "test.yaml", { KEY: "12345" }).config.upstreams.openai!.api_key).toBe("12345");

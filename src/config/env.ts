@@ -60,9 +60,11 @@ export function parseWithEnvTypes<S extends z.ZodType>(schema: S, document: unkn
   for (let pass = 0; pass <= filled.size && !result.success; pass++) {
     let changed = false;
     for (const issue of result.error.issues) {
-      if (issue.code !== "invalid_type" || !filled.has(issue.path.map(String).join("."))) continue;
+      if (!filled.has(issue.path.map(String).join("."))) continue;
+      // A union (`output_estimate: half_input | number`) refused the text as it is: a number or a boolean may fit.
+      const expected = issue.code === "invalid_type" ? [issue.expected] : issue.code === "invalid_union" ? ["number", "boolean"] : [];
       const current = getAt(document, issue.path);
-      const value = typeof current === "string" ? typed(current, issue.expected) : undefined;
+      const value = typeof current === "string" ? expected.map((type) => typed(current, type)).find((v) => v !== undefined) : undefined;
       if (value === undefined) continue;
       setAt(document, issue.path, value);
       changed = true;
