@@ -84,6 +84,7 @@ export class Tracing {
           "tollgate.route": record.route,
           "tollgate.cost_usd": record.cost_nano / 1e9,
           "tollgate.usage_source": record.usage_source,
+          "tollgate.cache_hit": record.cache_hit,
           "http.response.status_code": record.status,
         });
         if (record.tier !== null) root.setAttribute("tollgate.tier", record.tier);

@@ -95,6 +95,22 @@ describe("OpenTelemetry", () => {
     });
   });
 
+  it("traces a cached answer: its record, and a settle, with no upstream call", async () => {
+    const cachedProxy = await startTestProxy(testConfig(upstream.baseUrl, { cache: { enabled: true } }), { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl } });
+    const ask = () =>
+      fetch(`${cachedProxy.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-tollgate-cache": "on" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "cache me" }] }),
+      });
+    expect((await ask()).headers.get("x-tollgate-cache")).toBe("miss");
+    expect((await ask()).headers.get("x-tollgate-cache")).toBe("hit");
+    await cachedProxy.shutdown();
+    const hit = received.find((s) => attributes(s)["tollgate.cache_hit"] === true)!;
+    expect(attributes(hit)).toMatchObject({ "gen_ai.response.model": "gpt-4o-mini", "tollgate.cost_usd": 0 });
+    expect(received.filter((s) => s.traceId === hit.traceId && s.parentSpanId === hit.spanId).map((s) => s.name).sort()).toEqual(["plan", "settle"]);
+  });
+
   it("continues a trace the client started", async () => {
     const again = await startTestProxy(testConfig(upstream.baseUrl), { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl } });
     const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
