@@ -39,9 +39,12 @@ describe("SettleJournal", () => {
   it("starts a new file with everything it keeps when a start of another replica claimed its file", () => {
     const dir = folder();
     const live = new SettleJournal(dir, "live", new MemoryLogger());
-    live.append(entry("r1"));
+    const queue = [entry("r1")];
+    live.keep(() => queue);
+    live.append(queue[0]!);
     expect(new SettleJournal(dir, "other", new MemoryLogger()).recover().map((e) => e.request.requestId)).toEqual(["r1"]);
-    live.append(entry("r2"));
+    queue.push(entry("r2"));
+    live.append(queue[1]!);
     const ids = readFileSync(join(dir, "settles-live.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).request.requestId);
     expect(ids).toEqual(["r1", "r2"]);
     live.close();

@@ -30,8 +30,10 @@ const CLAIMED = ".replaying";
 export class SettleJournal {
   private fd: number | undefined;
   private readonly file: string;
-  /** What this replica's file holds since it was last cleared (written again if the file is claimed). */
-  private kept: JournalEntry[] = [];
+  /** Entries in this replica's file since it was last cleared. */
+  private entries = 0;
+  /** What the file must hold when it is written anew (the Settler's queue: it holds no more than that). */
+  private keeping: () => readonly JournalEntry[] = () => [];
 
   constructor(
     readonly dir: string,
@@ -54,25 +56,31 @@ export class SettleJournal {
     if (this.fd !== undefined && fstatSync(this.fd).nlink === 0) {
       closeSync(this.fd);
       this.fd = undefined;
-      lines = [...this.kept, ...entries];
+      const kept = new Set(this.keeping());
+      lines = [...kept, ...entries.filter((e) => !kept.has(e))];
     }
     this.fd ??= openSync(this.file, "a");
     writeSync(this.fd, lines.map((e) => `${JSON.stringify(e)}\n`).join(""));
     fsyncSync(this.fd);
-    this.kept.push(...entries);
+    this.entries += lines.length;
+  }
+
+  /** Where the entries still to apply are kept (the Settler's queue), for a file written anew. */
+  keep(pending: () => readonly JournalEntry[]): void {
+    this.keeping = pending;
   }
 
   /** Every entry is in the store: the file starts again empty. */
   clear(): void {
-    if (this.fd === undefined || this.kept.length === 0) return;
+    if (this.fd === undefined || this.entries === 0) return;
     ftruncateSync(this.fd, 0);
     fsyncSync(this.fd);
-    this.kept = [];
+    this.entries = 0;
   }
 
   /** Entries written to the journal and not yet cleared. */
   get pending(): number {
-    return this.kept.length;
+    return this.entries;
   }
 
   /**

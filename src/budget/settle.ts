@@ -41,7 +41,9 @@ export class Settler {
     private readonly clock: Clock,
     private readonly thresholds: number[],
     private readonly journal?: SettleJournal,
-  ) {}
+  ) {
+    journal?.keep(() => this.retryQueue);
+  }
 
   /** Replaces the hold by `actual` everywhere; resolves to false when it was settled before. */
   async settle(s: Settlement): Promise<boolean> {
