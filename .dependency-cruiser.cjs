@@ -4,7 +4,7 @@
  *   foundation  src/clock.ts, errors.ts, log.ts, money.ts, metrics.ts, caller.ts: values every layer shares
  *   config      src/config/: the file's schema and its resolution (prices from the catalogue)
  *   steps       one folder per step of the pipeline (request, routing, plan, tokens, pricing, budget,
- *               cache, upstream, usage, optimize, endpoints, translate, gate, keys, ledger, batch): each takes the narrow
+ *               cache, upstream, usage, optimize, endpoints, translate, gate, keys, ledger, batch, telemetry): each takes the narrow
  *               interface it uses, never the services bag
  *   server      src/server/ (routes, auth, the exchange), src/app.ts and src/services.ts: sequence the steps
  *   commands    src/main.ts, src/cli.ts, src/demo/, src/batch/cli.ts: what a user runs
@@ -12,7 +12,7 @@
  *
  * An arrow may only point down. Tests may import anything.
  */
-const STEPS = "^src/(budget|cache|endpoints|gate|keys|ledger|optimize|plan|pricing|request|routing|tokens|translate|upstream|usage|batch)/";
+const STEPS = "^src/(budget|cache|endpoints|gate|keys|ledger|optimize|plan|pricing|request|routing|telemetry|tokens|translate|upstream|usage|batch)/";
 const SERVER = "^src/(server/|app\\.ts$|services\\.ts$)";
 const COMMANDS = "^src/(main\\.ts$|cli\\.ts$|demo/|batch/cli\\.ts$)";
 const FOUNDATION = "^src/(clock|errors|log|money|metrics|caller)\\.ts$";

@@ -24,12 +24,17 @@ COPY deploy/config.compose.yaml ./deploy/config.compose.yaml
 # config.yaml binds 127.0.0.1, unreachable from outside a container; this one binds 0.0.0.0 and needs keys.
 ENV TOLLGATE_CONFIG=/app/deploy/config.compose.yaml
 
+# The settle journal's folder (store.journal_dir), owned by the user the proxy runs as: a volume
+# mounted there starts with this ownership.
+RUN mkdir -p /var/lib/tollgate/journal && chown node:node /var/lib/tollgate/journal
+
 USER node
 EXPOSE 8787
 
-# Slim images have no curl; node's own fetch does the probe.
+# Slim images have no curl; node's own fetch does the probe. /ready, not /health: it fails while the
+# replica cannot reach its budget store, which /health (the process is up) never notices.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/ready',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # node itself is the main process (not npm), so SIGTERM reaches it and the proxy drains before exiting.
 CMD ["node", "dist/main.js"]

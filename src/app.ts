@@ -7,12 +7,13 @@ import type { Config } from "./config/schema.js";
 import { AlertNotifier } from "./budget/alerts.js";
 import { ForecastWatch } from "./budget/forecast-watch.js";
 import { knownScopes } from "./budget/scopes.js";
-import type { BudgetStore } from "./budget/interface.js";
+import { StoreUnavailableError, type BudgetStore } from "./budget/interface.js";
 import { MemoryBudgetStore } from "./budget/memory.js";
 import { RedisBudgetStore } from "./budget/redis.js";
 import { Leases } from "./budget/leases.js";
 import { BackgroundResponses } from "./usage/background.js";
 import { Settler } from "./budget/settle.js";
+import { SettleJournal } from "./budget/journal.js";
 import { WindowCache } from "./budget/window.js";
 import { ResponseCache } from "./cache/response-cache.js";
 import { ProxyError, toProxyError, type ErrorFormat } from "./errors.js";
@@ -48,6 +49,7 @@ import { registerMetricsRoute } from "./server/routes/metrics.js";
 import { Lifecycle, type Services } from "./services.js";
 import { defaultEncoding, warmEncodings, type EncodingName } from "./tokens/count.js";
 import { UpstreamClient } from "./upstream/client.js";
+import { tracingFromEnv } from "./telemetry/tracing.js";
 
 /** How long concurrent identical requests wait for the one that went upstream. */
 const CACHE_LOCK_MS = 30_000;
@@ -57,14 +59,23 @@ export interface ServiceOptions {
   logger?: Logger;
   /** A store to use instead of the one the configuration names (tests). */
   store?: BudgetStore;
+  /** Where the OTEL_* variables come from (default: the process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createStore(config: Config, clock: Clock, logger: Logger = jsonLogger): BudgetStore {
   // With a ledger, the store also queues every record for it (src/ledger/queue.ts).
   const ledger = config.ledger.postgres_url !== "";
-  if (config.store.redis_url) {
+  const { redis_url, redis_cluster, redis_sentinel, tls, username, password } = config.store;
+  if (redis_url || redis_cluster || redis_sentinel) {
     return new RedisBudgetStore({
-      url: config.store.redis_url,
+      url: redis_url,
+      ...(redis_cluster ? { cluster: redis_cluster } : {}),
+      ...(redis_sentinel ? { sentinel: redis_sentinel } : {}),
+      ...(tls ? { tls } : {}),
+      username,
+      password,
+      logger,
       keyPrefix: config.store.key_prefix,
       maxRecords: config.store.usage_records_max,
       ledger,
@@ -86,7 +97,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   );
   warmEncodings(["o200k_base", ...encodings.values()]);
   const notifier = new AlertNotifier(logger, config.budgets.alert_webhook);
-  const settler = new Settler(store, notifier, logger, clock, config.budgets.alert_thresholds);
+  // A journal only where the store outlives the process: the memory store's spend ends with it.
+  const journal = config.store.journal_dir && store.kind === "redis" ? new SettleJournal(config.store.journal_dir, randomUUID().slice(0, 8), logger) : undefined;
+  const settler = new Settler(store, notifier, logger, clock, config.budgets.alert_thresholds, journal);
   const leases = new Leases(store, settler, config, clock, logger);
   const background = new BackgroundResponses({ config, clock, store, settler, upstream, logger });
   leases.followUp = (hold) => background.followUp(hold);
@@ -101,6 +114,7 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
     logger,
     metrics,
     ledger,
+    tracing: tracingFromEnv(options.env ?? process.env, logger),
     router: createRouter(config, compileRules(config.routing.rules), tierModels, {
       store,
       clock,
@@ -197,7 +211,11 @@ export function buildApp(services: Services): Hono {
   app.notFound((c) => new ProxyError("not_found", `Unknown endpoint: ${c.req.method} ${c.req.path}`).toResponse());
   // Every error a route throws is answered and counted here, and only here.
   app.onError((err, c) => {
-    const error = toProxyError(err, c.req.raw.signal.aborted);
+    // A report or a lookup that reads the store answers as a request's reserve does when it is away: 503.
+    const error =
+      err instanceof StoreUnavailableError
+        ? new ProxyError("budget_store_unavailable", `The budget store is unreachable (${err.reason}); retry shortly.`, null, { "retry-after": "1" })
+        : toProxyError(err, c.req.raw.signal.aborted);
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
     if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
     services.metrics.rejected.inc({ code: error.code });
@@ -223,4 +241,6 @@ export async function closeServices(services: Services): Promise<void> {
   await services.upstream.close();
   await services.store.close();
   await services.ledger?.close();
+  // The spans of the last requests leave before the process does.
+  await services.tracing?.shutdown();
 }

@@ -18,6 +18,7 @@ import type { Authenticator } from "./server/auth.js";
 import type { EncodingName } from "./tokens/count.js";
 import type { UpstreamClient } from "./upstream/client.js";
 import type { BackgroundResponses } from "./usage/background.js";
+import type { Tracing } from "./telemetry/tracing.js";
 
 /** Everything a request handler needs, built once at start (see `createServices`). */
 export interface Services {
@@ -41,6 +42,8 @@ export interface Services {
   encodingOf(model: string): EncodingName;
   /** The response cache, when `cache.enabled`. */
   cache: ResponseCache | undefined;
+  /** OpenTelemetry traces, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (src/telemetry). */
+  tracing: Tracing | undefined;
   /** The PostgreSQL ledger, when `ledger.postgres_url` is set. */
   ledger: Ledger | undefined;
   lifecycle: Lifecycle;

@@ -63,11 +63,18 @@ function durationMs(text: string): number {
 
 const composeConfigPath = join(root, "deploy/config.compose.yaml");
 const replicaEnv = replicas[0] ? environmentOf(replicas[0]) : {};
-const sampleEnv = { REDIS_URL: replicaEnv.REDIS_URL, TOLLGATE_KEY_APP: "sk-app-sample", TOLLGATE_ADMIN_KEY: "sk-admin-sample" };
+const sampleEnv = {
+  REDIS_URL: replicaEnv.REDIS_URL,
+  TOLLGATE_LEDGER_URL: "postgres://tollgate:sample@postgres:5432/tollgate",
+  TOLLGATE_KEY_APP: "sk-app-sample",
+  TOLLGATE_ADMIN_KEY: "sk-admin-sample",
+  OPENAI_API_KEY: "sk-openai-sample",
+  ANTHROPIC_API_KEY: "sk-anthropic-sample",
+};
 
 describe("docker-compose.yml", () => {
-  it("parses, with redis, nginx and proxy replicas", () => {
-    expect(Object.keys(services)).toEqual(expect.arrayContaining(["redis", "nginx"]));
+  it("parses, with redis, postgres, nginx and proxy replicas", () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(["redis", "postgres", "nginx"]));
     expect(replicaNames.length).toBeGreaterThan(0);
   });
 
@@ -98,6 +105,34 @@ describe("docker-compose.yml", () => {
     for (const replica of replicas) {
       expect(replica.depends_on).toMatchObject({ redis: { condition: "service_healthy" } });
     }
+  });
+
+  it("runs postgres on a named volume with a health check, and points every replica's ledger at it", () => {
+    const postgres = services.postgres!;
+    expect(postgres.image).toMatch(/^postgres:/);
+    const data = mountsOf(postgres).find((m) => m.target === "/var/lib/postgresql/data");
+    expect(Object.keys(compose.volumes ?? {})).toContain(data?.source);
+    expect([postgres.healthcheck?.test].flat().join(" ")).toMatch(/pg_isready/);
+    const env = environmentOf(postgres);
+    for (const replica of replicas) {
+      // Compose fills ${POSTGRES_PASSWORD:?...} from the shell; any value makes the URL whole.
+      const url = new URL(environmentOf(replica).TOLLGATE_LEDGER_URL!.replace(/\$\{[^}]*\}/g, "sample"));
+      expect(url.hostname).toBe("postgres");
+      expect([url.username, url.pathname]).toEqual([env.POSTGRES_USER, `/${env.POSTGRES_DB}`]);
+      expect(replica.depends_on).toMatchObject({ postgres: { condition: "service_healthy" } });
+    }
+  });
+
+  it("gives the replicas' settle journal a named volume at store.journal_dir", () => {
+    const { config } = loadConfigFile(composeConfigPath, sampleEnv);
+    for (const replica of replicas) {
+      const journal = mountsOf(replica).find((m) => m.target === config.store.journal_dir);
+      expect(Object.keys(compose.volumes ?? {})).toContain(journal?.source);
+    }
+  });
+
+  it("checks each replica's health on /ready, which fails while its budget store is unreachable", () => {
+    for (const replica of replicas) expect([replica.healthcheck?.test].flat().join(" ")).toMatch(/127\.0\.0\.1:8787\/ready'/);
   });
 
   it("gives every replica the same configuration file: deploy/config.compose.yaml", () => {
@@ -166,6 +201,7 @@ describe("deploy/config.compose.yaml", () => {
     const { config, warnings } = loadConfigFile(composeConfigPath, sampleEnv);
     expect(warnings).toEqual([]);
     expect(config.store.redis_url).toBe(replicaEnv.REDIS_URL);
+    expect(config.ledger.postgres_url).toBe(sampleEnv.TOLLGATE_LEDGER_URL);
     expect(config.server.host).toBe("0.0.0.0");
     // Not loopback, so it must not run open.
     expect(config.server.allow_open).toBe(false);
@@ -178,7 +214,7 @@ describe("deploy/config.compose.yaml", () => {
   });
 
   it("has the same models and tiers as config.yaml", () => {
-    const example = loadConfigFile(join(root, "config.yaml"), {}).config;
+    const example = loadConfigFile(join(root, "config.yaml"), sampleEnv).config;
     const { config } = loadConfigFile(composeConfigPath, sampleEnv);
     expect(config.models).toEqual(example.models);
     expect(config.tiers).toEqual(example.tiers);
@@ -197,9 +233,9 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^USER\s+node\s*$/m);
   });
 
-  it("exposes the configured port and checks /health on it", () => {
+  it("exposes the configured port and checks /ready on it", () => {
     const { config } = loadConfigFile(composeConfigPath, sampleEnv);
     expect(dockerfile).toMatch(new RegExp(`^EXPOSE\\s+${config.server.port}\\s*$`, "m"));
-    expect(dockerfile).toMatch(new RegExp(`^HEALTHCHECK[\\s\\S]*127\\.0\\.0\\.1:${config.server.port}/health`, "m"));
+    expect(dockerfile).toMatch(new RegExp(`^HEALTHCHECK[\\s\\S]*127\\.0\\.0\\.1:${config.server.port}/ready`, "m"));
   });
 });

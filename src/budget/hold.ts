@@ -104,7 +104,7 @@ export class BudgetHold<P extends Priced> {
       if (!(err instanceof StoreUnavailableError)) throw err;
       releaseLostReserve(services, request.requestId, counters, windows.day);
       if (services.config.store.on_error === "closed") {
-        throw new ProxyError("budget_store_unavailable", "The budget store is unreachable, so no budget can be checked; retry shortly.", null, {
+        throw new ProxyError("budget_store_unavailable", `The budget store is unreachable (${err.reason}), so no budget can be checked; retry shortly.`, null, {
           "retry-after": "1",
         });
       }

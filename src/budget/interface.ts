@@ -1,5 +1,6 @@
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
+import { shortReason } from "./redis-errors.js";
 
 /**
  * Where budgets, usage records and shared values live. Three narrow interfaces, each read by the
@@ -170,16 +171,25 @@ export interface BudgetStore extends BudgetLedger, UsageLog, KeyValueStore, Hist
   close(): Promise<void>;
 }
 
-/** The store did not answer: callers map it to `budget_store_unavailable` or let traffic through. */
+/**
+ * The store did not answer: callers map it to `budget_store_unavailable` or let traffic through.
+ * The message names where the store is (password masked) and the cause; `reason` says it short.
+ */
 export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`budget store unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+  readonly reason: string;
+
+  constructor(cause: unknown, where?: string) {
+    const detail = (cause as Error)?.message ?? String(cause);
+    super(`budget store unavailable${where ? ` at ${where}` : ""}: ${detail}`);
     this.name = "StoreUnavailableError";
+    this.reason = shortReason(detail);
   }
 }
 
-/** How long a settled request id is remembered, so a repeated settle is a no-op. */
+/** How long a settled request id is remembered at least, so a repeated settle is a no-op. */
 export const SETTLED_MEMORY_MS = 24 * 3600 * 1000;
+/** The Redis store keeps settled ids in sets per bucket of this length, which expire whole (scripts.ts). */
+export const SETTLED_BUCKET_MS = 4 * 3600 * 1000;
 /** Counters and aggregates outlive their window by this much, then expire. */
 export const COUNTER_GRACE_MS = 24 * 3600 * 1000;
 export const AGGREGATE_TTL_MS = 400 * 24 * 3600 * 1000;

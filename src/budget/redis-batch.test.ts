@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { cleanPrefix, redisUrl, uniquePrefix } from "../../test/support/redis.js";
 import type { UsageRecord } from "../usage/record.js";
-import { COUNTER_GRACE_MS, SETTLED_MEMORY_MS, type Counter, type SettleRequest } from "./interface.js";
+import { COUNTER_GRACE_MS, SETTLED_BUCKET_MS, SETTLED_MEMORY_MS, type Counter, type SettleRequest } from "./interface.js";
 import { MemoryBudgetStore } from "./memory.js";
 import { reserveCall, settleCall } from "./redis-batch.js";
 import { RedisBudgetStore } from "./redis.js";
@@ -40,11 +41,11 @@ describe("batch layout", () => {
     const call = settleCall(
       [base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }, { ...base, requestId: "c", counters: [shared, teamA], aggregates: [["cost", 4]] }],
       key,
-      { maxRecords: 10, aggregateTtlMs: 5, settledTtlMs: 6 },
+      { maxRecords: 10, aggregateTtlMs: 5, settled: { bucketMs: 6, buckets: 7 } },
     );
     expect(call.keys).toEqual([key("holds"), key("hold-data"), key("usage"), key(shared.id), key(teamA.id), key("agg:2026-11-26"), key("agg:2026-11-27")]);
     const ttl = String(DAY_END + COUNTER_GRACE_MS - T0);
-    expect(call.args.slice(0, 15)).toEqual(["0.8,1", "10", "5", "6", key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
+    expect(call.args.slice(0, 15)).toEqual(["0.8,1", "10", "5", "6 7", key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
     // Per day: its field count, then (field, sum) pairs.
     expect(call.args.slice(15, 21)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
     expect(call.args.slice(21)).toEqual(["3 1 - a", "", "3 1 - b", "", "3 2 - c", ""]);
@@ -131,7 +132,13 @@ describe("Redis batches behave as the same calls one by one", () => {
     expect(await ttl("hold-data")).toBe(-1);
     await redis.settle({ requestId: "t", actual: 5, counters: [counter], thresholds: [], record: null, day: "2026-11-26", aggregates: [["requests", 1]], now });
     near(await ttl(counter.id), DAY_END + COUNTER_GRACE_MS - now);
-    near(await ttl("settled:t"), SETTLED_MEMORY_MS);
+    // The request's settled marker is in the current bucket's set, which outlives the bucket by the memory.
+    const shard = createHash("sha1").update("t").digest("hex").slice(0, 4);
+    const markers = await redis.redis.keys(`${prefix}{tg}:settled:*:${shard}`);
+    expect(markers).toHaveLength(1);
+    const markerTtl = await redis.redis.pttl(markers[0]!);
+    expect(markerTtl).toBeGreaterThan(SETTLED_MEMORY_MS);
+    expect(markerTtl).toBeLessThanOrEqual(SETTLED_MEMORY_MS + SETTLED_BUCKET_MS);
     expect(await ttl("agg:2026-11-26")).toBeGreaterThan(300 * 24 * 3600 * 1000);
   });
 });

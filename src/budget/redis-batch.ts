@@ -166,7 +166,8 @@ export function reserveResults(replies: unknown): ReserveResult[] {
 export interface SettleSettings {
   maxRecords: number;
   aggregateTtlMs: number;
-  settledTtlMs: number;
+  /** Settled markers: sets per bucket of this length, looked for in the last `buckets` buckets (scripts.ts). */
+  settled: { bucketMs: number; buckets: number };
   /** Also add every record to the ledger queue (a stream only the ledger writer trims). */
   ledger?: boolean;
 }
@@ -199,7 +200,7 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
       requests[0]!.thresholds.join(","),
       String(settings.maxRecords),
       String(settings.aggregateTtlMs),
-      String(settings.settledTtlMs),
+      `${settings.settled.bucketMs} ${settings.settled.buckets}`,
       key("settled:"),
       String(counters.keys.length),
       String(days.size),

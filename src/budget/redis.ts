@@ -1,9 +1,12 @@
-import { Redis } from "ioredis";
+import type { Logger } from "../log.js";
+import type { RedisClient, RedisConnection } from "./redis-client.js";
+import { StoreConnection } from "./redis-connection.js";
 import type { Nano } from "../money.js";
 import type { UsageRecord } from "../usage/record.js";
 import {
   AGGREGATE_TTL_MS,
   COUNTER_GRACE_MS,
+  SETTLED_BUCKET_MS,
   SETTLED_MEMORY_MS,
   StoreUnavailableError,
   type BudgetStore,
@@ -26,22 +29,23 @@ const COOLDOWN_PREFIX = "cool:";
 const MAX_SLICED_HOLD_MS = 60_000;
 /** How long a model another replica reported cooling down is not sent requests reserved on a slice. */
 const COOLING_MEMORY_MS = 1000;
+/** Settled ids are looked for in enough buckets to cover SETTLED_MEMORY_MS, however far into the current one. */
+const SETTLED_MARKERS = { bucketMs: SETTLED_BUCKET_MS, buckets: SETTLED_MEMORY_MS / SETTLED_BUCKET_MS + 1 };
 /** A slice's meta, in place of a request's record header: charged whole, with no record, when it expires. */
 export const LEASE_META = JSON.stringify({ lease: true });
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisClient & {
   tollgateReserve: ScriptRunner;
   tollgateSettle: ScriptRunner;
   tollgateLease: ScriptRunner;
   tollgateTransfer: ScriptRunner;
   tollgateRate: ScriptRunner;
   tollgateEntry: ScriptRunner;
-}
+};
 
-export interface RedisStoreOptions {
-  url: string;
+export interface RedisStoreOptions extends RedisConnection {
   keyPrefix: string;
   maxRecords?: number;
   /** How long one command may take before the store counts as unavailable. */
@@ -53,6 +57,8 @@ export interface RedisStoreOptions {
    * this replica's id. Off: every reserve is a script call.
    */
   leases?: { replica: string; now: () => number };
+  /** Where the connection's own failures are told, once per outage, with their cause. */
+  logger?: Logger;
 }
 
 /**
@@ -64,24 +70,21 @@ export interface RedisStoreOptions {
 export class RedisBudgetStore implements BudgetStore {
   readonly kind = "redis";
   readonly redis: ScriptedRedis;
+  private readonly connection: StoreConnection;
+  private readonly prefix: string;
   private readonly tag: string;
+  private readonly spread: boolean;
   private readonly maxRecords: number;
   private readonly ledger: boolean;
 
   constructor(options: RedisStoreOptions) {
+    this.prefix = options.keyPrefix;
     this.tag = `${options.keyPrefix}{tg}:`;
     this.maxRecords = options.maxRecords ?? 100_000;
     this.ledger = options.ledger ?? false;
-    const redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      enableAutoPipelining: true,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-      lazyConnect: false,
-    });
-    // Errors surface on each command; the connection's own error events would only repeat them.
-    redis.on("error", () => {});
+    this.connection = new StoreConnection(options, options.commandTimeoutMs ?? 2000, options.logger);
+    this.spread = this.connection.cluster;
+    const redis = this.connection.client;
     redis.defineCommand("tollgateReserve", { lua: RESERVE_SCRIPT });
     redis.defineCommand("tollgateSettle", { lua: SETTLE_SCRIPT });
     redis.defineCommand("tollgateLease", { lua: LEASE_SCRIPT });
@@ -95,6 +98,23 @@ export class RedisBudgetStore implements BudgetStore {
       this.slices = new LeaseSlices({ lease: (request) => this.lease(request), giveBack: (slice) => this.giveBack(slice) }, replica);
       this.idleTimer = setInterval(() => this.slices?.returnIdle(now()), IDLE_MS / 2).unref();
     }
+  }
+
+  /** Where the store is (password masked), why it is unreachable when it is, and when it is ready: see StoreConnection. */
+  get where(): string {
+    return this.connection.where;
+  }
+
+  get unavailable(): StoreUnavailableError | undefined {
+    return this.connection.unavailable;
+  }
+
+  waitUntilReady(timeoutMs: number): Promise<boolean> {
+    return this.connection.waitUntilReady(timeoutMs);
+  }
+
+  isLoneClusterNode(): Promise<boolean> {
+    return this.connection.isLoneClusterNode();
   }
 
   /** Budget leases, when on: reserves made in memory against slices of the budgets. */
@@ -129,6 +149,20 @@ export class RedisBudgetStore implements BudgetStore {
     return this.tag + id;
   }
 
+  /**
+   * A key no script reads (cached answers, idempotency, object owners, histograms): on a Cluster it
+   * goes without the hash tag, so these spread over every node instead of crowding the budgets'.
+   * Elsewhere it keeps the tag, as it always had, so an upgrade finds what was stored.
+   */
+  private spreadKey(id: string): string {
+    return this.spread ? this.prefix + id : this.key(id);
+  }
+
+  /** Cool-downs are read by the reserve script (redis-batch.ts): they stay in the budgets' slot. */
+  private valueKey(key: string): string {
+    return key.startsWith(COOLDOWN_PREFIX) ? this.key(`v:${key}`) : this.spreadKey(`v:${key}`);
+  }
+
   /** The stream of records waiting for the PostgreSQL ledger (filled only with `ledger: true`). */
   get ledgerStream(): string {
     return this.key("ledger");
@@ -138,24 +172,8 @@ export class RedisBudgetStore implements BudgetStore {
     try {
       return await run();
     } catch (err) {
-      throw new StoreUnavailableError(err);
+      throw this.connection.unavailableFor(err);
     }
-  }
-
-  /** Resolves once connected, or after `timeoutMs` without throwing (the store then reports unready). */
-  async waitUntilReady(timeoutMs: number): Promise<boolean> {
-    if (this.redis.status === "ready") return true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.redis.off("ready", onReady);
-        resolve(false);
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.redis.once("ready", onReady);
-    });
   }
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
@@ -211,7 +229,7 @@ export class RedisBudgetStore implements BudgetStore {
       const { keys, args } = settleCall(
         pending.map((p) => p.request),
         (id) => this.key(id),
-        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settledTtlMs: SETTLED_MEMORY_MS, ledger: this.ledger },
+        { maxRecords: this.maxRecords, aggregateTtlMs: AGGREGATE_TTL_MS, settled: SETTLED_MARKERS, ledger: this.ledger },
       );
       const reply = settleResults(await this.call(() => this.redis.tollgateSettle(keys.length, ...keys, ...args)));
       if ("results" in reply) {
@@ -289,12 +307,13 @@ export class RedisBudgetStore implements BudgetStore {
     return entries.map(([, fields]) => JSON.parse(fields[1] ?? "null") as UsageRecord);
   }
 
+  /** A read in the budget keys' slot, not PING: a Cluster node that does not own it answers PING but not the budgets. */
   async ping(): Promise<void> {
-    await this.call(() => this.redis.ping());
+    await this.call(() => this.redis.exists(this.key("holds")));
   }
 
   async getValue(key: string): Promise<string | null> {
-    return this.call(() => this.redis.get(this.key(`v:${key}`)));
+    return this.call(() => this.redis.get(this.valueKey(key)));
   }
 
   async deleteValue(key: string): Promise<void> {
@@ -304,7 +323,7 @@ export class RedisBudgetStore implements BudgetStore {
   async setValue(key: string, value: string, ttlMs: number, onlyIfAbsent = false): Promise<boolean> {
     // A model this replica puts to cool down gets no request reserved on a slice meanwhile.
     if (key.startsWith(COOLDOWN_PREFIX)) this.slices?.noteCooling(key, this.leaseClock() + ttlMs);
-    const k = this.key(`v:${key}`);
+    const k = this.valueKey(key);
     const reply = await this.call(() =>
       onlyIfAbsent ? this.redis.set(k, value, "PX", ttlMs, "NX") : this.redis.set(k, value, "PX", ttlMs),
     );
@@ -312,18 +331,18 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async addToHistogram(key: string, counts: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
-    const k = this.key(`h:${key}`);
+    const k = this.spreadKey(`h:${key}`);
     const multi = this.redis.multi();
     for (const [bucket, n] of counts) multi.hincrby(k, String(bucket), n);
     multi.pexpire(k, ttlMs);
     const replies = await this.call(() => multi.exec());
     const failed = replies?.find(([err]) => err);
-    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("histogram update aborted"));
+    if (!replies || failed) throw new StoreUnavailableError(failed?.[0] ?? new Error("histogram update aborted"), this.where);
   }
 
   async histograms(keys: string[]): Promise<Array<Map<number, number>>> {
     if (keys.length === 0) return [];
-    const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.key(`h:${key}`)))));
+    const replies = await this.call(() => Promise.all(keys.map((key) => this.redis.hgetall(this.spreadKey(`h:${key}`)))));
     return replies.map((fields) => new Map(Object.entries(fields).map(([bucket, n]) => [Number(bucket), Number(n)])));
   }
 

@@ -89,8 +89,8 @@ return results
  *       [C+4..C+D+3] the aggregate hash of each of the batch's days, [C+D+4] (optional) the ledger
  *       queue: a stream every record is also added to, never trimmed, whose entries the ledger
  *       writer deletes once PostgreSQL has them (src/ledger)
- * ARGV: [1] alert thresholds (comma separated), [2] records kept, [3] aggregate ttl ms, [4] settled marker ttl ms,
- *       [5] key prefix of settled markers, [6] C, [7] D, [8] L counter lists, [9] N requests,
+ * ARGV: [1] alert thresholds (comma separated), [2] records kept, [3] aggregate ttl ms, [4] settled markers'
+ *       "bucket-ms buckets", [5] key prefix of settled markers, [6] C, [7] D, [8] L counter lists, [9] N requests,
  *       then per counter: limit (-1 = none), counter ttl ms;
  *       then the L lists of counter indexes ("1,2,3"); then per day: F, then F pairs (field, the sum of
  *       the batch's deltas for it); then per request "actual-cost list-index lease-id request-id" and
@@ -103,6 +103,13 @@ return results
  * returns {0, its index, ...}, for the caller to send the batch again without it.
  * Alerts are checked against each counter's value right after each request, as if the requests
  * had been settled one by one.
+ * Settled markers (settle is idempotent by request id) are kept in bounded memory: not a key per
+ * request, but sets per time bucket (Redis' own clock, `bucket-ms` long) and shard (the first 4
+ * hex digits of the id's SHA-1: 65,536 sets per bucket, so each stays small and Redis keeps it as
+ * an intset), whose members are the next 52 bits of that SHA-1 as an integer: 8 bytes per request
+ * and a set's overhead shared by its members. A bucket's sets expire whole, `buckets - 1` buckets
+ * after it ends; an id is looked for in the last `buckets` buckets, so it is remembered at least
+ * (buckets - 1) × bucket-ms. Two ids that share 68 bits of SHA-1 in one bucket would count as one.
  * Returns {1, results}: per request {1, then (counter (1-based, in the request's list), threshold,
  * spent) per alert newly crossed}.
  */
@@ -116,17 +123,35 @@ for d = 1, D do a = a + 1 + 2 * tonumber(ARGV[a + 1]) end
 local base = a
 local ledger = KEYS[C + D + 4]
 local requests, marked, settled = {}, {}, {0}
+local bucketMs, buckets = string.match(ARGV[4], '^(%d+) (%d+)$')
+bucketMs, buckets = tonumber(bucketMs), tonumber(buckets)
+local time = redis.call('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local bucket = math.floor(nowMs / bucketMs)
+local markerTtl = (bucket + buckets) * bucketMs - nowMs
 for r = 1, N do
   local actual, l, lease, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (%S+) (.*)$')
   requests[r] = {tonumber(actual), tonumber(l), id, lease}
-  if redis.call('SET', ARGV[5] .. id, '1', 'NX', 'PX', ARGV[4]) then
-    marked[#marked + 1] = ARGV[5] .. id
-  else
+  local sha = redis.sha1hex(id)
+  local shard, member = string.sub(sha, 1, 4), string.format('%.0f', tonumber(string.sub(sha, 5, 17), 16))
+  local seen = false
+  for b = bucket - buckets + 1, bucket do
+    if redis.call('SISMEMBER', ARGV[5] .. b .. ':' .. shard, member) == 1 then
+      seen = true
+      break
+    end
+  end
+  if seen then
     settled[#settled + 1] = r
+  else
+    local key = ARGV[5] .. bucket .. ':' .. shard
+    redis.call('SADD', key, member)
+    redis.call('PEXPIRE', key, markerTtl)
+    marked[#marked + 1] = {key, member}
   end
 end
 if #settled > 1 then
-  for _, key in ipairs(marked) do redis.call('DEL', key) end
+  for _, m in ipairs(marked) do redis.call('SREM', m[1], m[2]) end
   return settled
 end
 local thresholds = {}

@@ -5,6 +5,7 @@ import { aggregateFields, type UsageRecord } from "../usage/record.js";
 import { burnFields } from "./forecast.js";
 import type { AlertNotifier } from "./alerts.js";
 import { StoreUnavailableError, type BudgetLedger, type SettleRequest, type SettleResult } from "./interface.js";
+import type { JournalEntry, SettleJournal } from "./journal.js";
 import type { ScopeCounter } from "./scopes.js";
 
 /** What one settle needs: the hold's id and counters, the real cost, and the record (null: a release). */
@@ -17,17 +18,15 @@ export interface Settlement {
   day: string;
 }
 
-interface PendingSettle {
-  request: SettleRequest;
-  counters: ScopeCounter[];
-}
+type PendingSettle = JournalEntry;
 
 const MAX_RETRY_QUEUE = 100_000;
 
 /**
  * Settles holds with the real cost and appends the usage record, in one store step. When the
  * store cannot be reached the settle is kept and retried until it lands: settle is idempotent by
- * request id, so a retry never counts twice.
+ * request id, so a retry never counts twice. With a journal (`store.journal_dir`) a kept settle is
+ * also on disk, so a stop before the store is back loses nothing: the next start replays it.
  */
 export class Settler {
   private readonly retryQueue: PendingSettle[] = [];
@@ -42,7 +41,10 @@ export class Settler {
     private readonly logger: Logger,
     private readonly clock: Clock,
     private readonly thresholds: number[],
-  ) {}
+    private readonly journal?: SettleJournal,
+  ) {
+    journal?.keep(() => this.retryQueue);
+  }
 
   /** Replaces the hold by `actual` everywhere; resolves to false when it was settled before. */
   async settle(s: Settlement): Promise<boolean> {
@@ -78,9 +80,28 @@ export class Settler {
         this.logger.log("error", "settle_dropped", { request_id: lost.requestId, actual_nano: lost.actual });
       }
       this.retryQueue.push(pending);
+      this.journalize(pending);
       this.scheduleRetry();
       return true;
     }
+  }
+
+  private journalize(pending: PendingSettle): void {
+    try {
+      this.journal?.append(pending);
+    } catch (err) {
+      const { requestId, actual } = pending.request;
+      this.logger.log("error", "settle_journal_failed", { request_id: requestId, actual_nano: actual, error: (err as Error).message, detail: "kept in memory only: lost if the replica stops before the store is back" });
+    }
+  }
+
+  /** Queues what the journal holds from an earlier process (a start): applied once the store answers. */
+  recover(): void {
+    const entries = this.journal?.recover() ?? [];
+    if (entries.length === 0) return;
+    this.logger.log("info", "settle_journal_replaying", { settles: entries.length, actual_nano: sumActual(entries), dir: this.journal!.dir });
+    this.retryQueue.push(...entries);
+    this.scheduleRetry();
   }
 
   private applied(pending: PendingSettle, result: SettleResult): boolean {
@@ -112,6 +133,7 @@ export class Settler {
         return;
       }
     }
+    this.journal?.clear();
     for (const resolve of this.emptied.splice(0)) resolve();
   }
 
@@ -138,8 +160,23 @@ export class Settler {
     return this.retryQueue.length === 0;
   }
 
+  /**
+   * Stops retrying. What is still queued then is in the journal, for the next start, or lost: said
+   * at error level with its amount.
+   */
   stop(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    if (this.retryQueue.length > 0) {
+      const fields = { settles: this.retryQueue.length, actual_nano: sumActual(this.retryQueue) };
+      if (this.journal) this.logger.log("warn", "settles_journaled", { ...fields, dir: this.journal.dir, detail: "the store is away: replayed at the next start" });
+      else this.logger.log("error", "settles_lost", { ...fields, detail: "the store is away and store.journal_dir is not set: this spend is not recorded" });
+      this.retryQueue.length = 0;
+    }
+    this.journal?.close();
   }
+}
+
+function sumActual(entries: PendingSettle[]): number {
+  return entries.reduce((sum, e) => sum + e.request.actual, 0);
 }

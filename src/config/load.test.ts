@@ -202,12 +202,12 @@ describe("parseConfig", () => {
 });
 
 describe("the repository's config.yaml", () => {
-  it("loads with an empty environment: memory store, no keys, one warning for the empty key", () => {
+  it("loads with an empty environment: memory store, no keys, a warning for each empty key", () => {
     const { config, warnings } = loadConfigFile("config.yaml", {});
     expect(config.store.redis_url).toBe("");
     expect(config.keys).toEqual([]);
     expect(config.admin_key).toBe("");
-    expect(warnings).toEqual([expect.stringContaining("ci-bot")]);
+    expect(warnings).toEqual([expect.stringMatching(/^upstream "openai" has an empty api_key/), expect.stringMatching(/^upstream "anthropic" has an empty api_key/), expect.stringContaining("ci-bot")]);
     expect(Object.keys(config.models)).toEqual(["gpt-5-mini", "claude-haiku-4-5", "gpt-5.1", "claude-sonnet-4-5", "gpt-5.2", "claude-opus-4-5", "text-embedding-3-small", "gpt-realtime"]);
     expect(config.models["gpt-realtime"]).toMatchObject({ kind: "realtime", price: { input_audio: expect.any(Number), output_audio: expect.any(Number) } });
     expect(config.models["text-embedding-3-small"]).toMatchObject({ kind: "embedding", price_source: expect.stringMatching(/^catalogue:/) });
@@ -223,7 +223,7 @@ describe("the repository's config.yaml", () => {
   });
 
   it("takes secrets from the environment", () => {
-    const { config, warnings } = loadConfigFile("config.yaml", { TOLLGATE_KEY_CI_BOT: "tg-ci", REDIS_URL: "redis://r:6379" });
+    const { config, warnings } = loadConfigFile("config.yaml", { TOLLGATE_KEY_CI_BOT: "tg-ci", REDIS_URL: "redis://r:6379", OPENAI_API_KEY: "sk-o", ANTHROPIC_API_KEY: "sk-a" });
     expect(warnings).toEqual([]);
     expect(config.keys).toEqual([{ id: "ci-bot", key: "tg-ci", team: "research", max_tier: "standard" }]);
     expect(config.store.redis_url).toBe("redis://r:6379");

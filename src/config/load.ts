@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { resolveModels, type ResolveOptions, type ResolvedModels } from "./resolve.js";
 import { configInputSchema, type Config } from "./schema.js";
+import { interpolateEnv, parseWithEnvTypes, serverOverrides } from "./env.js";
+import { upstreamKeyWarnings } from "./warnings.js";
 
 /** Thrown when the configuration cannot be used; `problems` lists each one by its path. */
 export class ConfigError extends Error {
@@ -14,27 +16,7 @@ export class ConfigError extends Error {
   }
 }
 
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-/** Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed document. */
-export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[] = [], missing: string[] = []): unknown {
-  if (typeof value === "string") {
-    return value.replace(VAR, (_whole, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== "") return found;
-      if (fallback !== undefined) return fallback;
-      missing.push(`${path.join(".")}: environment variable ${name} is not set`);
-      return "";
-    });
-  }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, [...path, String(i)], missing));
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k], missing);
-    return out;
-  }
-  return value;
-}
+export { interpolateEnv } from "./env.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -52,10 +34,12 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     throw new ConfigError(source, [`not valid YAML: ${(err as Error).message}`]);
   }
   const missing: string[] = [];
-  const interpolated = interpolateEnv(document ?? {}, env, [], missing);
+  const whole: string[][] = [];
+  const interpolated = interpolateEnv(document ?? {}, env, [], missing, whole);
+  if (interpolated !== null && typeof interpolated === "object" && !Array.isArray(interpolated)) missing.push(...serverOverrides(interpolated as Record<string, unknown>, env));
   if (missing.length > 0) throw new ConfigError(source, missing);
 
-  const result = configInputSchema.safeParse(interpolated);
+  const result = parseWithEnvTypes(configInputSchema, interpolated, whole);
   if (!result.success) {
     const problems = result.error.issues.flatMap((issue) => {
       // zod reports unknown keys at their parent's path; name each key's own path instead.
@@ -71,7 +55,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const pricing = resolveModels(result.data, options);
   if (pricing.problems.length > 0) throw new ConfigError(source, pricing.problems.map((p) => `${p.path.join(".")}: ${p.message}`));
   const config: Config = { ...result.data, models: pricing.models };
-  const warnings: string[] = [...pricing.warnings];
+  const warnings: string[] = [...pricing.warnings, ...upstreamKeyWarnings(config)];
   // A key whose secret resolved to nothing is skipped, so the example runs with no environment set.
   config.keys = config.keys.filter((key) => {
     if (key.key !== "") return true;

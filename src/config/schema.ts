@@ -35,6 +35,11 @@ export const configInputSchema = z
     responses: responsesSchema.default(responsesSchema.parse({})),
   })
   .superRefine((config, ctx) => {
+    const redis = (["redis_url", "redis_cluster", "redis_sentinel"] as const).filter((k) => config.store[k] !== undefined && config.store[k] !== "");
+    if (redis.length > 1) ctx.addIssue({ code: "custom", path: ["store", redis[1]!], message: `set one of store.redis_url, store.redis_cluster and store.redis_sentinel (here: ${redis.join(", ")})` });
+    if (config.store.tls && (config.store.tls.cert_file === undefined) !== (config.store.tls.key_file === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "a client certificate needs both cert_file and key_file" });
+    }
     if (config.passthrough !== false && config.passthrough.upstream !== undefined && !config.upstreams[config.passthrough.upstream]) {
       ctx.addIssue({ code: "custom", path: ["passthrough", "upstream"], message: `unknown upstream "${config.passthrough.upstream}"` });
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
+import { blockingDuplicate, type RedisClient } from "../budget/redis-client.js";
 import { jsonLogger, type Logger } from "../log.js";
 import { parseQueued, type LedgerBacklog, type LedgerQueue, type QueuedRecord } from "./queue.js";
 
@@ -12,7 +12,7 @@ type StreamEntry = [id: string, fields: string[]];
 
 export interface RedisLedgerQueueOptions {
   /** The store's connection: confirmations and backlog reads. */
-  redis: Redis;
+  redis: RedisClient;
   /** The stream the settle script adds every record to (`RedisBudgetStore.ledgerStream`). */
   stream: string;
   /** How long a take waits for new records (a blocking read, on a connection of its own). */
@@ -38,8 +38,8 @@ export class RedisLedgerQueue implements LedgerQueue {
   readonly kind = "redis";
   readonly consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   /** A blocking read holds its connection: the writer reads on one of its own. */
-  private readonly reader: Redis;
-  private readonly redis: Redis;
+  private readonly reader: RedisClient;
+  private readonly redis: RedisClient;
   private readonly stream: string;
   private readonly logger: Logger;
   private groupReady = false;
@@ -51,7 +51,7 @@ export class RedisLedgerQueue implements LedgerQueue {
     this.stream = options.stream;
     this.logger = options.logger ?? jsonLogger;
     // Its commands may wait for the connection (up to the command timeout): nothing on the request path waits on them.
-    this.reader = options.redis.duplicate({ commandTimeout: options.pollMs + 5000, enableOfflineQueue: true, lazyConnect: false });
+    this.reader = blockingDuplicate(options.redis, options.pollMs + 5000);
     this.reader.on("error", () => {});
   }
 

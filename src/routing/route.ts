@@ -49,6 +49,8 @@ export interface Router {
   preview(input: RouteInput): RouteDecision;
   /** The routing score's thresholds in force. */
   scoreTiers(): ScoreTierState;
+  /** Starts the target share's background sync, once the store is connected. */
+  start(): void;
   /** Stops the target share's background sync. */
   close(): void;
 }
@@ -171,6 +173,7 @@ export function createRouter(config: Config, rules: CompiledRule[], tierModels: 
         ...(windowCount === undefined ? {} : { windowCount }),
       };
     },
+    start: () => scoreTiers.start(),
     close: () => scoreTiers.close(),
   };
 }

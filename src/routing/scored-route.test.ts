@@ -21,7 +21,9 @@ const MULTI_PART =
   "Part 1: prove that the square root of 2 is irrational. Part 2: explain whether the proof still holds for the square root of 4, and if not, why not. Part 3: compare both arguments.";
 
 function routerFor(config: Config, options: RouterOptions = {}) {
-  return createRouter(config, compileRules(config.routing.rules), tierModels(config), options);
+  const router = createRouter(config, compileRules(config.routing.rules), tierModels(config), options);
+  router.start();
+  return router;
 }
 
 function request(text: string, extra: Partial<RouteInput> = {}): RouteInput {

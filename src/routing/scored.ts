@@ -15,6 +15,8 @@ export interface ScoreTiers {
   readonly target: TargetShare | undefined;
   /** Scores in the shared window at the last sync (target share only). */
   windowCount(): number | undefined;
+  /** Starts the target share's background sync (after the store connected: a first sync before it would only fail). */
+  start(): void;
   close(): void;
 }
 
@@ -59,7 +61,7 @@ export function createScoreTiers(routing: Config["routing"], quantiles: readonly
   const target = routing.target_share;
   if (!target) {
     const fixed = routing.thresholds ?? DEFAULT_THRESHOLDS;
-    return { thresholds: () => fixed, observe: () => {}, target: undefined, windowCount: () => undefined, close: () => {} };
+    return { thresholds: () => fixed, observe: () => {}, target: undefined, windowCount: () => undefined, start: () => {}, close: () => {} };
   }
   const clock = options.clock ?? systemClock;
   const window = routing.share_window;
@@ -71,12 +73,12 @@ export function createScoreTiers(routing: Config["routing"], quantiles: readonly
     { windowMs: window.seconds * 1000, slots: 10, syncMs: window.sync_ms, minSamples: window.min_samples },
     options.onError,
   );
-  tracker.start();
   return {
     thresholds: () => tracker.thresholds(),
     observe: (score) => tracker.observe(score),
     target,
     windowCount: () => tracker.windowCount,
+    start: () => tracker.start(),
     close: () => tracker.stop(),
   };
 }

@@ -4,6 +4,7 @@ import { headerUsd } from "../money.js";
 import { readUsage } from "../pricing/cost.js";
 import type { Services } from "../services.js";
 import { accountRequest, type Served } from "../usage/account.js";
+import { untraced, type RequestTrace } from "../telemetry/tracing.js";
 
 /** The x-tollgate-* headers every answer carries (SPEC 4.3), plus what the optimizers and the budget did. */
 export function tollgateHeaders(served: Served, capped: boolean): Record<string, string> {
@@ -33,13 +34,14 @@ export const SSE_HEADERS = {
 };
 
 /** Serves a cached answer: $0, recorded as a hit (no budget held), replayed as SSE when the client streams. */
-export async function respondFromCache(services: Services, served: Served, cached: string): Promise<Response> {
+export async function respondFromCache(services: Services, served: Served, cached: string, trace: RequestTrace = untraced): Promise<Response> {
   const completion = JSON.parse(cached) as CachedCompletion;
   const usage = readUsage(completion.usage) ?? { promptTokens: served.prepared.promptTokens, cachedTokens: 0, completionTokens: 0 };
   const day = services.windows.at(services.clock.now()).day;
-  const accounted = await accountRequest(services, served, { status: 200, usage, cacheHit: true }, (actual, record) =>
-    services.settler.settle({ requestId: served.request.id, counters: [], actual, record, day }).then(() => undefined),
-  );
+  const accounted = await accountRequest(services, served, { status: 200, usage, cacheHit: true }, (actual, record) => {
+    if (record) trace.record(record);
+    return trace.step("settle", () => services.settler.settle({ requestId: served.request.id, counters: [], actual, record, day }).then(() => undefined));
+  });
   await accounted.settled;
   const out = { ...tollgateHeaders(served, false), "x-tollgate-cache": "hit", "x-tollgate-cost": "0" };
   if (served.request.body.stream === true) {

@@ -24,8 +24,41 @@ export interface RunningProxy {
 async function checkStore(config: Config, services: Services): Promise<string | undefined> {
   if (!(services.store instanceof RedisBudgetStore)) return undefined;
   const ready = await services.store.waitUntilReady(5000);
-  if (!ready) services.logger.log("error", "budget_store_unavailable", { detail: "Redis did not answer at start; retrying in the background" });
+  if (!ready) {
+    const cause = services.store.unavailable;
+    services.logger.log("error", "budget_store_unavailable", {
+      store: services.store.where,
+      reason: cause?.reason ?? "no answer within 5 s",
+      ...(cause ? { error: cause.message } : {}),
+      detail: "Redis did not answer at start; retrying in the background",
+    });
+  }
+  if (ready && (await services.store.isLoneClusterNode())) {
+    services.logger.log("error", "store_is_cluster_node", {
+      store: services.store.where,
+      detail: "store.redis_url names a node of a Redis Cluster: only the node owning the budget keys' slot answers them, and it then holds every key. Set store.redis_cluster: [nodes] instead",
+    });
+  }
   return persistenceRefusal(await checkPersistence(services.store.redis), config.store.require_persistence, services.logger);
+}
+
+/** Binds the server; a port in use or a host that is not this machine's is one line that says so. */
+function listen(fetch: (request: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const s = serve({ fetch, hostname: host, port }, () => {
+      s.off("error", failed);
+      resolve(s);
+    });
+    const failed = (err: NodeJS.ErrnoException) => {
+      s.close();
+      const where = `${host}:${port}`;
+      if (err.code === "EADDRINUSE") reject(new Error(`port ${port} on ${host} is in use by another process: stop it, or set server.port (or PORT) to a free port`));
+      else if (err.code === "EADDRNOTAVAIL") reject(new Error(`cannot listen on ${where}: ${host} is not an address of this machine (server.host or HOST)`));
+      else if (err.code === "EACCES") reject(new Error(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`));
+      else reject(new Error(`cannot listen on ${where}: ${err.message}`));
+    };
+    s.once("error", failed);
+  });
 }
 
 /** Starts the proxy on the configured host and port (port 0 picks a free one). */
@@ -41,12 +74,19 @@ export async function startProxy(config: Config, options: ServiceOptions = {}): 
     await closeServices(services);
     throw new Error(refusal);
   }
+  // What an earlier process could not settle (its journal) is applied once the store answers.
+  services.settler.recover();
   services.leases.start();
+  services.router.start();
   if (config.budgets.alert_on_forecast) services.forecast.start();
   const app = buildApp(services);
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await listen(app.fetch, config.server.host, config.server.port);
+  } catch (err) {
+    await closeServices(services);
+    throw err;
+  }
   server.on("clientError", answerClientError);
   const realtime = realtimeRelay(services);
   server.on("upgrade", realtime.upgrade);

@@ -33,8 +33,6 @@ export interface UpstreamRequest {
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
    */
   finishAfterHeaders?: boolean;
-  /** Headers of the client's passed on (Anthropic's version and beta flags); never the upstream's key. */
-  headers?: Record<string, string>;
   /** The client's request headers: those in the upstream's `forward_headers` go with the call. */
   clientHeader?: (name: string) => string | undefined;
   /**
@@ -42,6 +40,11 @@ export interface UpstreamRequest {
    * what the upstream bills goes on after the client is gone, and its usage comes at the end.
    */
   drainMs?: number;
+  /**
+   * More headers for the upstream: Anthropic's version and beta flags of the client's, the trace
+   * context; never over the upstream's own (its key).
+   */
+  headers?: Record<string, string>;
 }
 
 /** A call of any method and body to an upstream path, for the pass-through. */

@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 
 /** A loopback port that was free a moment ago (nothing listens on it when this returns). */
 export function freePort(): Promise<number> {
@@ -14,8 +14,8 @@ export function freePort(): Promise<number> {
 }
 
 /** True when a Redis at `url` answers PING. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+export async function redisAnswers(url: string, options: RedisOptions = {}): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, ...options });
   redis.on("error", () => {});
   try {
     await redis.connect();
@@ -28,10 +28,10 @@ export async function redisAnswers(url: string): Promise<boolean> {
 }
 
 /** Waits until a Redis at `url` answers, or throws after `timeoutMs`. */
-export async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+export async function waitForRedis(url: string, timeoutMs: number, options: RedisOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await redisAnswers(url)) return;
+    if (await redisAnswers(url, options)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`redis-server at ${url} did not answer within ${timeoutMs} ms`);

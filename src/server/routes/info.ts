@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import type { BudgetStore } from "../../budget/interface.js";
+import { StoreUnavailableError, type BudgetStore } from "../../budget/interface.js";
 import { checkPersistence } from "../../budget/persistence.js";
 import { RedisBudgetStore } from "../../budget/redis.js";
 import { ProxyError } from "../../errors.js";
@@ -118,7 +118,9 @@ export function registerInfoRoutes(app: Hono, services: Services): void {
       await services.store.ping();
       return c.json({ status: "ready", store: services.store.kind, ...(await storePersistence(services.store)), settle_backlog: services.settler.backlog, ...ledger });
     } catch (err) {
-      return c.json({ status: "unavailable", store: services.store.kind, error: (err as Error).message, ...ledger }, 503);
+      // A short reason to act on (wrong password, connection refused, not the slot's owner), then the whole cause.
+      const reason = err instanceof StoreUnavailableError ? err.reason : "store check failed";
+      return c.json({ status: "unavailable", store: services.store.kind, reason, error: (err as Error).message, ...ledger }, 503);
     }
   });
 }

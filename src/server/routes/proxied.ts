@@ -25,6 +25,7 @@ import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 import { anthropicHeaders } from "../request-headers.js";
+import { untraced } from "../../telemetry/tracing.js";
 
 type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
 
@@ -35,26 +36,34 @@ type Settle = (cost: Nano, record: UsageRecord | null) => Promise<void>;
  */
 export function proxiedEndpoint<B extends RequestBody>(services: Services, shape: EndpointShape<B>) {
   return exchange(services, async (ex, c) => {
-    let request = await admit(services, c, shape);
-    let plan = await planRequest(services, request, shape);
+    // Registered first, so it closes last: the request's span covers its settle.
+    const trace = services.tracing?.request(shape.name, c.req.header("traceparent")) ?? untraced;
+    ex.defer(() => trace.end(ex.failure));
+    const admitted = await admit(services, c, shape);
+    trace.requested(admitted.body.model, admitted.caller.keyId);
     const chat = chatSide(shape);
-    const compressed = chat && (await compressIfLong(services, c, chat.holding(request), plan.decision.model));
-    if (chat && compressed) {
-      request = { ...request, body: chat.fromChat(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
-      plan = await planRequest(services, request, shape);
-    }
-    const routed = await plan.prepare(plan.decision.model);
+    const { request, plan, routed } = await trace.step("plan", async () => {
+      let request = admitted;
+      let plan = await planRequest(services, request, shape);
+      const compressed = chat && (await compressIfLong(services, c, chat.holding(request), plan.decision.model));
+      if (chat && compressed) {
+        request = { ...request, body: chat.fromChat(compressed.body), bodyChars: compressed.bodyChars, compressed: compressed.compressed };
+        plan = await planRequest(services, request, shape);
+      }
+      return { request, plan, routed: await plan.prepare(plan.decision.model) };
+    });
 
     const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
-    if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
+    if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text, trace) };
 
     // Rate limits count the request and its worst-case tokens; the settle corrects them to what it used.
     const rate = await takeRate(services.store, services.config, request.caller, routed.inputTokens + routed.worstOutput * shape.choices(routed.body), services.clock.now());
-    const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
+    const attempts = await trace.step("hold", () => Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route)));
     let forwardedAt: number | undefined;
     const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
     const settle: Settle = async (cost, record) => {
-      await attempts.settle(cost, record);
+      if (record) trace.record(record);
+      await trace.step("settle", () => attempts.settle(cost, record));
       if (record) await correctRate(services.store, rate, record.input_tokens + record.output_tokens).catch(() => {});
     };
     ex.defer(() => attempts.close(() => accountUnfinished(services, ex, servedNow(), forwardedAt !== undefined, settle)));
@@ -71,7 +80,11 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const passed = anthropicHeaders((name) => c.req.header(name));
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed, (name) => c.req.header(name)),
+      send: (candidate) =>
+        trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, { passed, clientHeader: (name) => c.req.header(name), trace: headers }), {
+          "gen_ai.request.model": candidate.config.upstream_model ?? candidate.model,
+          "tollgate.upstream": candidate.config.upstream,
+        }),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),
@@ -95,28 +108,28 @@ function wireTo<B extends RequestBody>(services: Services, shape: EndpointShape<
   return wireFor(shape, upstreamProtocol(services.config.upstreams[prepared.config.upstream]!))!;
 }
 
-/**
- * The request as the model receives it, with the client headers its upstream takes
- * (`forward_headers`); an Anthropic upstream also gets the client's version and beta headers.
- */
-function sendUpstream<B extends RequestBody>(
-  services: Services,
-  ex: Exchange,
-  shape: EndpointShape<B>,
-  prepared: Prepared<B>,
-  passed: Record<string, string>,
-  clientHeader: (name: string) => string | undefined,
-) {
+/** What of the client's request goes upstream besides the body. */
+interface SentHeaders {
+  /** Anthropic's version and beta headers, for an Anthropic upstream. */
+  passed: Record<string, string>;
+  /** The client's headers, of which the upstream's `forward_headers` go. */
+  clientHeader: (name: string) => string | undefined;
+  /** The trace context (`traceparent`). */
+  trace: Record<string, string>;
+}
+
+/** The request as the model receives it, with the client headers its upstream takes and the trace context. */
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, sent: SentHeaders) {
   const wire = wireTo(services, shape, prepared);
   const body = wire.request(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model, prepared.worstOutput);
   const anthropic = upstreamProtocol(services.config.upstreams[prepared.config.upstream]!) === "anthropic";
   return services.upstream.post({
     upstream: prepared.config.upstream,
     path: wire.path,
-    ...(anthropic ? { headers: passed } : {}),
+    headers: anthropic ? { ...sent.passed, ...sent.trace } : sent.trace,
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
-    clientHeader,
+    clientHeader: sent.clientHeader,
     finishAfterHeaders: body.stream !== true,
     drainMs: services.config.accounting.drain_seconds * 1000,
   });
