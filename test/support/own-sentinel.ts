@@ -38,10 +38,19 @@ export async function startOwnSentinel(name = "tgprimary"): Promise<OwnSentinel>
   const client = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 50, 500) });
   client.on("error", () => {});
   const primaryPort = async () => Number(((await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as string[])[1]);
-  // The Sentinel knows the replica once it has asked the primary (INFO replication).
+  // The Sentinel can promote the replica once it has found it (INFO replication on the primary) and
+  // sees it in sync: flags "slave" alone (not disconnected or down) and its link to the primary up.
+  const promotable = async () => {
+    const replicas = (await client.call("SENTINEL", "REPLICAS", name).catch(() => [])) as string[][];
+    return replicas.some((fields) => {
+      const info = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) info.set(fields[i]!, fields[i + 1]!);
+      return info.get("flags") === "slave" && info.get("master-link-status") === "ok";
+    });
+  };
   const deadline = Date.now() + 20_000;
-  while ((((await client.call("SENTINEL", "REPLICAS", name).catch(() => [])) as unknown[]).length ?? 0) === 0) {
-    if (Date.now() > deadline) throw new Error("the Sentinel did not find the replica");
+  while (!(await promotable())) {
+    if (Date.now() > deadline) throw new Error("the Sentinel did not find the replica in sync");
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
