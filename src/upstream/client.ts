@@ -21,13 +21,24 @@ export interface UpstreamReply {
   [Symbol.dispose](): void;
 }
 
+/**
+ * What a call needs of its caller's signal: whether it fired, why, and a listener for when it does.
+ * An AbortSignal is one; so is the light one the server makes from the client's connection.
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface UpstreamRequest {
   upstream: string;
   /** Path under the upstream's base URL, e.g. `/chat/completions`. */
   path: string;
   body: string;
   /** Aborts the upstream call (client gone, shutdown). */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /**
    * Once the answer's headers are in, the client leaving no longer aborts the call: a whole
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
@@ -52,7 +63,7 @@ export interface ForwardRequest {
   path: string;
   headers: Record<string, string>;
   body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
-  signal: AbortSignal;
+  signal: ClientSignal;
 }
 
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
@@ -80,7 +91,7 @@ class Slots {
     private readonly maxQueued: number,
   ) {}
 
-  acquire(signal: AbortSignal): Promise<void> | undefined {
+  acquire(signal: ClientSignal): Promise<void> | undefined {
     if (this.inFlight < this.max) {
       this.inFlight++;
       return undefined;
@@ -202,7 +213,7 @@ export class UpstreamClient {
     upstream: Upstream,
     name: string,
     request: { path: string; method: string; headers: Record<string, string>; body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined },
-    signal: AbortSignal,
+    signal: ClientSignal,
     options: { finishAfterHeaders: boolean; drainMs: number; release: () => void },
   ): Promise<UpstreamReply> {
     const controller = new UpstreamAbort();
