@@ -1,3 +1,4 @@
+import { isoTime } from "../clock.js";
 import type { ModelConfig } from "../config/schema.js";
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
 import { inputCost, usageCost, type Charges, type TokenUsage } from "../pricing/cost.js";
@@ -61,7 +62,7 @@ export interface Accounted {
 /** The part of the usage record known before the answer; budget holds carry it. */
 export function recordHeader(request: ProxiedRequest, endpoint: string, model: string, services: Pick<AccountServices, "config">, route: string): RecordHeader {
   return {
-    time: new Date(request.startedAt).toISOString(),
+    time: isoTime(request.startedAt),
     request_id: request.id,
     endpoint,
     key_id: request.caller.keyId,
