@@ -171,13 +171,7 @@ export async function accountRequest(
 
   const m = services.metrics;
   const tier = model.tier;
-  m.requests.inc({ tier, model: prepared.model, status: String(outcome.status) });
-  if (usage.promptTokens > 0) {
-    m.tokens.inc({ direction: "input", model: prepared.model }, usage.promptTokens);
-    m.tokens.inc({ direction: "cached", model: prepared.model }, usage.cachedTokens);
-    m.tokens.inc({ direction: "output", model: prepared.model }, usage.completionTokens);
-  }
-  if (cost > 0) m.cost.inc({ model: prepared.model }, cost / 1e9);
+  m.countRequest(tier, prepared.model, outcome.status, usage, cost / 1e9);
   if (served.forwardedAt !== undefined) m.upstreamLatency.observe({ model: prepared.model }, (performance.now() - served.forwardedAt) / 1000);
   services.logger.log("info", "request", {
     request_id: request.id,
