@@ -24,7 +24,7 @@ import { compileRules } from "./routing/classify.js";
 import { createRouter } from "./routing/route.js";
 import { tierModels as buildTierModels } from "./routing/tiers.js";
 import { createAuthenticator } from "./server/auth.js";
-import { clientSignal, limitedBody, type NodeBindings } from "./server/body.js";
+import { clientSignal, limitedBody, type NodeBindings } from "./server/node-request.js";
 import { cors } from "./server/cors.js";
 import { idempotent, KEEP_MS } from "./server/idempotency.js";
 import { completionsShape } from "./endpoints/completions.js";

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { ProxyError, toProxyError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { ClientSignal } from "../upstream/client.js";
-import { clientSignal } from "./body.js";
+import { clientSignal } from "./node-request.js";
 
 /** What a route answers: the response, and for a stream, when it is over. */
 export interface Answer {

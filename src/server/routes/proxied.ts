@@ -23,6 +23,7 @@ import { UpstreamFailure } from "../../upstream/client.js";
 import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
+import { requestHeader } from "../node-request.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 import { anthropicHeaders } from "../request-headers.js";
 
@@ -45,7 +46,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     }
     const routed = await plan.prepare(plan.decision.model);
 
-    const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
+    const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, requestHeader(c, "x-tollgate-cache"), shape.cache);
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text) };
 
     // Rate limits count the request and its worst-case tokens; the settle corrects them to what it used.
@@ -69,9 +70,9 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       const headers = { ...tollgateHeaders(now, first.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
-    const passed = anthropicHeaders((name) => c.req.header(name));
+    const passed = anthropicHeaders((name) => requestHeader(c, name));
     const forwarded = await forwardWithFallback(first.prepared, {
-      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed, (name) => c.req.header(name)),
+      send: (candidate) => sendUpstream(services, ex, shape, candidate, passed, (name) => requestHeader(c, name)),
       next: (failed) => attempts.next(failed),
       coolDown: (model, ms) => services.store.setValue(cooldownKey(model), "1", ms).then(() => undefined, () => undefined),
       now: () => services.clock.now(),

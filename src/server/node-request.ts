@@ -127,3 +127,43 @@ export function clientSignal(c: Context): ClientSignal {
   if (!signal) signals.set(env.outgoing, (signal = new ResponseClosed(env.incoming, env.outgoing)));
   return signal;
 }
+
+/** HTTP whitespace a header value may start or end with, which the web `Headers` strips. */
+const PADDED = /^[\t\n\r ]|[\t\n\r ]$/;
+
+const headerRecords = new WeakMap<IncomingMessage, Record<string, string>>();
+
+/**
+ * The request's headers as `c.req.header()` gives them (lower-case names in order, a repeated
+ * header's values joined with ", "), read from the node request's raw headers: `c.req.header`
+ * builds a web `Headers` object first, validating every name and value the node parser already
+ * validated. Read once per request.
+ */
+export function requestHeaders(c: Context): Record<string, string> {
+  const incoming = nodeBindings(c)?.incoming;
+  if (!incoming) return c.req.header();
+  let record = headerRecords.get(incoming);
+  if (record) return record;
+  const raw = incoming.rawHeaders;
+  const found = new Map<string, string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    // HTTP/2 pseudo-headers (":path") are not headers of the request.
+    if (name.charCodeAt(0) === 58) continue;
+    let value = raw[i + 1]!;
+    if (PADDED.test(value)) value = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    const before = found.get(name);
+    found.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+  // Without a prototype: a header named "constructor" or "__proto__" is only a header.
+  record = Object.create(null) as Record<string, string>;
+  for (const name of [...found.keys()].sort()) record[name] = found.get(name)!;
+  headerRecords.set(incoming, record);
+  return record;
+}
+
+/** One request header, as `c.req.header(name)` gives it (see `requestHeaders`). */
+export function requestHeader(c: Context, name: string): string | undefined {
+  if (!nodeBindings(c)?.incoming) return c.req.header(name);
+  return requestHeaders(c)[name.toLowerCase()];
+}
