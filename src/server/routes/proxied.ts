@@ -53,7 +53,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     const rate = await takeRate(services.store, services.config, request.caller, routed.inputTokens + routed.worstOutput * shape.choices(routed.body), services.clock.now());
     const attempts = await Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route));
     let forwardedAt: number | undefined;
-    const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
+    const servedNow = (): Served => served(shape, request, plan, attempts.current, forwardedAt);
     const settle: Settle = async (cost, record) => {
       await attempts.settle(cost, record);
       if (record) await correctRate(services.store, rate, record.input_tokens + record.output_tokens).catch(() => {});
@@ -86,8 +86,10 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
 export const chatCompletions = (services: Services) => proxiedEndpoint(services, chatShape);
 
 /** What accounting and the answer's headers say of an attempt. */
-function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, attempt: Attempt<B>): Served {
-  return { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, attempt: Attempt<B>, forwardedAt?: number): Served {
+  const out: Served = { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+  if (forwardedAt !== undefined) out.forwardedAt = forwardedAt;
+  return out;
 }
 
 
@@ -154,7 +156,7 @@ async function relayAnswer<B extends RequestBody>(
   const { reply } = forwarded;
   const wire = wireTo(services, shape, served.prepared);
   const created = Math.floor(services.clock.now() / 1000);
-  const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
+  const headers = Object.assign(tollgateHeaders(served, capped), passedAnswerHeaders(reply));
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
   // An answer the upstream stores becomes the caller's object (src/gate/objects.ts).
   const remember = async (outcome: Outcome) => {
@@ -178,7 +180,7 @@ async function relayAnswer<B extends RequestBody>(
       const kept = await keepBackground(services, served, outcome, keepHold);
       if (kept) return { response: new Response(maskSecrets(text, services.upstream.secrets), { status: reply.status, headers: { ...headers, "content-type": contentType || "application/json" } }) };
     }
-    const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
+    const accounted = await accountRequest(services, served, ex.clientGone ? { ...outcome, status: 499 } : outcome, settle);
     await remember(outcome);
     if (served.request.body.stream === true) {
       // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
