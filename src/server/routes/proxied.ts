@@ -116,12 +116,12 @@ function sendUpstream<B extends RequestBody>(
   return services.upstream.post({
     upstream: prepared.config.upstream,
     path: wire.path,
-    ...(anthropic ? { headers: passed } : {}),
     body: restoreBigIntegers(JSON.stringify(body)),
     signal: ex.signal,
     clientHeader,
     finishAfterHeaders: body.stream !== true,
     drainMs: services.config.accounting.drain_seconds * 1000,
+    ...(anthropic ? { headers: passed } : {}),
   });
 }
 
