@@ -128,8 +128,8 @@ export function clientSignal(c: Context): ClientSignal {
   return signal;
 }
 
-/** HTTP whitespace a header value may start or end with, which the web `Headers` strips. */
-const PADDED = /^[\t\n\r ]|[\t\n\r ]$/;
+/** HTTP whitespace, which the web `Headers` strips from both ends of a value. */
+const isHttpSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
 const headerRecords = new WeakMap<IncomingMessage, Record<string, string>>();
 
@@ -145,19 +145,30 @@ export function requestHeaders(c: Context): Record<string, string> {
   let record = headerRecords.get(incoming);
   if (record) return record;
   const raw = incoming.rawHeaders;
-  const found = new Map<string, string>();
+  // Without a prototype: a header named "constructor" or "__proto__" is only a header.
+  const found = Object.create(null) as Record<string, string>;
+  const names: string[] = [];
+  let sorted = true;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     // HTTP/2 pseudo-headers (":path") are not headers of the request.
     if (name.charCodeAt(0) === 58) continue;
     let value = raw[i + 1]!;
-    if (PADDED.test(value)) value = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-    const before = found.get(name);
-    found.set(name, before === undefined ? value : `${before}, ${value}`);
+    if (value.length > 0 && (isHttpSpace(value.charCodeAt(0)) || isHttpSpace(value.charCodeAt(value.length - 1)))) value = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    const before = found[name];
+    if (before !== undefined) {
+      found[name] = `${before}, ${value}`;
+      continue;
+    }
+    found[name] = value;
+    if (names.length > 0 && names[names.length - 1]! > name) sorted = false;
+    names.push(name);
   }
-  // Without a prototype: a header named "constructor" or "__proto__" is only a header.
-  record = Object.create(null) as Record<string, string>;
-  for (const name of [...found.keys()].sort()) record[name] = found.get(name)!;
+  if (sorted) record = found;
+  else {
+    record = Object.create(null) as Record<string, string>;
+    for (const name of names.sort()) record[name] = found[name]!;
+  }
   headerRecords.set(incoming, record);
   return record;
 }
