@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/schema.js";
 import { AlertNotifier } from "./budget/alerts.js";
@@ -32,6 +30,7 @@ import { compileRules } from "./routing/classify.js";
 import { createRouter } from "./routing/route.js";
 import { tierModels as buildTierModels } from "./routing/tiers.js";
 import { createAuthenticator } from "./server/auth.js";
+import { clientSignal, limitedBody, type NodeBindings } from "./server/node-request.js";
 import { cors } from "./server/cors.js";
 import { idempotent, KEEP_MS } from "./server/idempotency.js";
 import { completionsShape } from "./endpoints/completions.js";
@@ -142,10 +141,6 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   return services;
 }
 
-interface NodeBindings {
-  incoming?: IncomingMessage;
-}
-
 /** How much of an over-limit body is read and discarded after the 413, as a lingering close does. */
 const LINGER_FACTOR = 4;
 
@@ -181,7 +176,7 @@ export function buildApp(services: Services): Hono {
   services.dispatch = async (request) => app.fetch(request);
   const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
   // The priced endpoints read their bodies whole: those are limited; a pass-through streams and has its own limit.
-  const limited = bodyLimit({
+  const limited = limitedBody({
     maxSize: limitBytes,
     onError: (c) => {
       lingerOn(c.env as NodeBindings | undefined, limitBytes);
@@ -215,7 +210,7 @@ export function buildApp(services: Services): Hono {
     const error =
       err instanceof StoreUnavailableError
         ? new ProxyError("budget_store_unavailable", `The budget store is unreachable (${err.reason}); retry shortly.`, null, { "retry-after": "1" })
-        : toProxyError(err, c.req.raw.signal.aborted);
+        : toProxyError(err, clientSignal(c).aborted);
     if (error.code === "internal_error") services.logger.log("error", "internal_error", { error: err.stack ?? String(err) });
     if (error.code === "client_closed_request") services.logger.log("info", "client_closed_request", { path: c.req.path, status: error.status });
     services.metrics.rejected.inc({ code: error.code });

@@ -1,3 +1,5 @@
+import { isoTime } from "./clock.js";
+
 /**
  * Structured logs: one JSON object per line on stdout. Keys and message content never go in;
  * callers pass identifiers only.
@@ -27,9 +29,21 @@ function flushLines(): void {
 
 process.on("exit", flushLines);
 
+/**
+ * One line: time, level and event first, then the fields, as `JSON.stringify` of them spread into
+ * one object would write it; built as text, without the spread object.
+ */
+function line(level: LogLevel, event: string, fields: Record<string, unknown> | undefined): string {
+  const time = isoTime(Date.now());
+  if (fields !== undefined && ("time" in fields || "level" in fields || "event" in fields)) return JSON.stringify({ time, level, event, ...fields });
+  const head = `{"time":"${time}","level":"${level}","event":${JSON.stringify(event)}`;
+  const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+  return rest === "{}" ? `${head}}` : `${head},${rest.slice(1)}`;
+}
+
 export const jsonLogger: Logger = {
   log(level, event, fields) {
-    pending += `${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`;
+    pending += `${line(level, event, fields)}\n`;
     if (pending.length >= MAX_PENDING) flushLines();
     else if (!scheduled) {
       scheduled = true;

@@ -190,7 +190,7 @@ export class RedisBudgetStore implements BudgetStore {
   async settle(req: SettleRequest): Promise<SettleResult> {
     const released = this.slices?.release(req.requestId, req.actual);
     if (!released) return this.settles.add(req);
-    const result = this.settles.add({ ...req, lease: released.lease });
+    const result = this.settles.add(Object.assign({}, req, { lease: released.lease }));
     if (released.emptied) this.giveBack(released.emptied);
     return result;
   }

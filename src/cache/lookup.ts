@@ -1,4 +1,5 @@
 import type { Prepared, ProxiedRequest } from "../plan/index.js";
+import type { ClientSignal } from "../upstream/client.js";
 import type { CacheScope } from "./key.js";
 import type { ResponseCache } from "./response-cache.js";
 import { cacheKey, cacheScope } from "./key.js";
@@ -6,7 +7,7 @@ import { cacheApplies, readCacheHeader } from "./response-cache.js";
 
 /** What a request lends the cache: its abort signal, and a place to release its ticket when it ends. */
 export interface RequestScope {
-  readonly signal: AbortSignal;
+  readonly signal: ClientSignal;
   defer(close: () => Promise<void> | void): void;
 }
 

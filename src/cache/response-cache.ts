@@ -1,5 +1,6 @@
 import type { KeyValueStore } from "../budget/interface.js";
 import { ProxyError } from "../errors.js";
+import type { ClientSignal } from "../upstream/client.js";
 
 export type CacheHeader = "on" | "off" | undefined;
 
@@ -52,10 +53,10 @@ export class ResponseCache {
     await this.store.setValue(`cache:${key}`, answer, this.ttlMs);
   }
 
-  async acquire(key: string, signal: AbortSignal): Promise<CacheTicket> {
+  async acquire(key: string, signal: ClientSignal): Promise<CacheTicket> {
     const local = this.inflight.get(key);
     if (local) {
-      await Promise.race([local, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+      await Promise.race([local, new Promise((resolve) => signal.addEventListener("abort", () => resolve(undefined), { once: true }))]);
       return { leader: false, release() {} };
     }
     let done!: () => void;

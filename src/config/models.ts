@@ -33,8 +33,17 @@ export type UpstreamProtocol = "openai" | "anthropic";
 
 /** An upstream's protocol: the configured one, else Anthropic's for api.anthropic.com and OpenAI's for any other host. */
 export function upstreamProtocol(upstream: { base_url: string; protocol?: UpstreamProtocol | undefined }): UpstreamProtocol {
-  return upstream.protocol ?? (new URL(upstream.base_url).hostname === "api.anthropic.com" ? "anthropic" : "openai");
+  if (upstream.protocol) return upstream.protocol;
+  // Asked several times per request: each base URL is parsed once.
+  let protocol = protocolByUrl.get(upstream.base_url);
+  if (protocol === undefined) {
+    protocol = new URL(upstream.base_url).hostname === "api.anthropic.com" ? "anthropic" : "openai";
+    protocolByUrl.set(upstream.base_url, protocol);
+  }
+  return protocol;
 }
+
+const protocolByUrl = new Map<string, UpstreamProtocol>();
 
 /** Rates that replace the base ones for a request whose input is above a number of tokens (long context). */
 export const longContextSchema = z.strictObject({

@@ -64,12 +64,19 @@ const messagesOverOpenAI: Wire<MessagesBody> = {
   error: (text, status) => translateError(text, status, "anthropic"),
 };
 
+/** Each endpoint's native wire, made once (every request asks for it). */
+const natives = new WeakMap<object, Wire>();
+
 /**
  * The wire between an endpoint and an upstream protocol; undefined when there is none (the
  * Responses, completions and embeddings APIs have no Anthropic counterpart).
  */
 export function wireFor<B extends RequestBody>(shape: EndpointShape<B>, protocol: UpstreamProtocol): Wire<B> | undefined {
-  if (shape.protocol === protocol) return native(shape);
+  if (shape.protocol === protocol) {
+    let wire = natives.get(shape);
+    if (!wire) natives.set(shape, (wire = native(shape) as unknown as Wire));
+    return wire as unknown as Wire<B>;
+  }
   if (shape.name === "chat.completions") return chatOverAnthropic as unknown as Wire<B>;
   if (shape.name === "messages") return messagesOverOpenAI as unknown as Wire<B>;
   return undefined;

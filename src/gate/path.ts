@@ -20,6 +20,7 @@ export function collapseSlashes(path: string): string {
 
 const SPELLING = /[A-Za-z0-9._~\-/\\%]/;
 const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
+const MAY_BE_A_PROBLEM = /[\\%.]/;
 
 /**
  * Why a request target's path cannot be taken as written, or undefined when it can. The target is
@@ -29,6 +30,8 @@ const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
 export function pathProblem(target: string): string | undefined {
   const query = target.indexOf("?");
   const path = query < 0 ? target : target.slice(0, query);
+  // Every problem below needs one of these characters; most paths have none.
+  if (!MAY_BE_A_PROBLEM.test(path)) return undefined;
   if (path.includes("\\")) return "a backslash";
   if (/%(?![0-9A-Fa-f]{2})/.test(path)) return "a stray %";
   for (const match of path.matchAll(/%(..)/g)) {

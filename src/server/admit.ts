@@ -11,6 +11,7 @@ import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import { anthropicCredential, type Caller } from "./auth.js";
+import { requestHeader, requestHeaders } from "./node-request.js";
 import { readEndUser, readRequestType, readTags } from "./request-headers.js";
 
 const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-", messages: "msg-tg-" };
@@ -24,11 +25,11 @@ export function requestOf<B extends RequestBody>(c: Context, id: string, started
     caller,
     body,
     bodyChars,
-    requestType: readRequestType(c.req.header("x-tollgate-request-type")),
-    tierHeader: c.req.header("x-tollgate-tier"),
-    maxTierHeader: c.req.header("x-tollgate-max-tier"),
-    headers: c.req.header(),
-    batchWaitMs: readBatchHeader(c.req.header("x-tollgate-batch")),
+    requestType: readRequestType(requestHeader(c, "x-tollgate-request-type")),
+    tierHeader: requestHeader(c, "x-tollgate-tier"),
+    maxTierHeader: requestHeader(c, "x-tollgate-max-tier"),
+    headers: requestHeaders(c),
+    batchWaitMs: readBatchHeader(requestHeader(c, "x-tollgate-batch")),
   };
 }
 
@@ -46,12 +47,12 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   const text = await c.req.text();
   const body = shape.validate(parseJsonBody(text));
   // Who the spend is for within the key, and its labels: scopes of their own when budgets name them.
-  const endUser = readEndUser(c.req.header("x-tollgate-user"), body);
-  const tags = readTags(c.req.header("x-tollgate-tags"));
+  const endUser = readEndUser(requestHeader(c, "x-tollgate-user"), body);
+  const tags = readTags(requestHeader(c, "x-tollgate-tags"));
   if (endUser !== undefined || tags !== undefined) caller = { ...caller, ...(endUser !== undefined ? { endUser } : {}), ...(tags !== undefined ? { tags } : {}) };
   checkParts(shape.view(body), services.config.server.max_parts);
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
-  if (c.req.header("x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
+  if (requestHeader(c, "x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   if (caller.models) {
     if (Object.hasOwn(services.config.models, body.model) && !caller.models.has(body.model)) throw modelNotAllowed(body.model);
     request.allowedModels = caller.models;
@@ -90,7 +91,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
 
 /** The caller a request's key names (401 otherwise); on the Messages API the key may come as `x-api-key`. */
 export function callerOf(services: Services, c: Context, protocol: "openai" | "anthropic"): Caller {
-  const authorization = protocol === "anthropic" ? anthropicCredential(c.req.header("authorization"), c.req.header("x-api-key")) : c.req.header("authorization");
+  const authorization = protocol === "anthropic" ? anthropicCredential(requestHeader(c, "authorization"), requestHeader(c, "x-api-key")) : requestHeader(c, "authorization");
   return services.auth.authenticate(authorization);
 }
 

@@ -94,6 +94,15 @@ describe("with keys", () => {
     }
   });
 
+  it("answers a key seen before as the first time, and still refuses keys near it", () => {
+    const fresh = createAuthenticator(config({ keys: KEYS }));
+    const first = fresh.authenticate("Bearer tg-app-secret");
+    expect(fresh.authenticate("Bearer tg-app-secret")).toBe(first);
+    expect(fresh.authenticate("bearer  tg-app-secret ")).toBe(first);
+    for (const wrong of ["tg-app-secre", "tg-app-secret2", "TG-APP-SECRET"]) expect(rejection(fresh, `Bearer ${wrong}`).code).toBe("invalid_api_key");
+    expect(fresh.authenticate("Bearer tg-ci-secret").keyId).toBe("ci-bot");
+  });
+
   it("does not let the admin key stand in for a client key", () => {
     const withAdmin = createAuthenticator(config({ keys: KEYS, admin_key: "tg-admin" }));
     expect(rejection(withAdmin, "Bearer tg-admin").code).toBe("invalid_api_key");

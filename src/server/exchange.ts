@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import { ProxyError, toProxyError } from "../errors.js";
 import type { Services } from "../services.js";
+import type { ClientSignal } from "../upstream/client.js";
+import { clientSignal } from "./node-request.js";
 
 /** What a route answers: the response, and for a stream, when it is over. */
 export interface Answer {
@@ -22,7 +24,7 @@ export class Exchange {
 
   constructor(
     private readonly services: Services,
-    readonly signal: AbortSignal,
+    readonly signal: ClientSignal,
   ) {
     this.closers.push(services.lifecycle.enter());
   }
@@ -55,7 +57,7 @@ export function exchange(services: Services, run: (ex: Exchange, c: Context) => 
     if (services.lifecycle.draining) {
       throw new ProxyError("shutting_down", "The proxy is shutting down; retry on another replica.", null, { "retry-after": "1" });
     }
-    const ex = new Exchange(services, c.req.raw.signal);
+    const ex = new Exchange(services, clientSignal(c));
     let answer: Answer | undefined;
     try {
       answer = await run(ex, c);

@@ -4,6 +4,7 @@ import type { KeyValueStore } from "../budget/interface.js";
 import { ProxyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Authenticator } from "./auth.js";
+import { requestHeader } from "./node-request.js";
 
 /**
  * `Idempotency-Key` on the priced endpoints: the first answer to a key (per tollgate key) is kept
@@ -55,10 +56,10 @@ const keepable = (status: number) => status < 400 || (status < 500 && ![408, 409
 export function idempotent(services: IdempotencyServices): MiddlewareHandler {
   const { store, logger } = services;
   return async (c, next) => {
-    const given = c.req.header("idempotency-key");
+    const given = requestHeader(c, "idempotency-key");
     if (given === undefined || given === "") return next();
     if (given.length > MAX_KEY_CHARS) throw new ProxyError("invalid_request", `The Idempotency-Key header is longer than ${MAX_KEY_CHARS} characters.`, "idempotency-key");
-    const caller = services.auth.authenticate(c.req.header("authorization"));
+    const caller = services.auth.authenticate(requestHeader(c, "authorization"));
     const fingerprint = sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
     const key = `idem:${sha256(`${caller.keyId ?? ""}\u0000${given}`)}`;
     let claimed: boolean;

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { compressConversation, readCompressHeader } from "../optimize/compress.js";
 import type { ChatRequest } from "../plan/index.js";
 import type { Services } from "../services.js";
+import { requestHeader } from "./node-request.js";
 
 /**
  * Replaces the older turns of a long conversation by a summary (optimize.compress), asked of the
@@ -10,7 +11,7 @@ import type { Services } from "../services.js";
  */
 export async function compressIfLong(services: Services, c: Context, request: ChatRequest, routedModel: string): Promise<ChatRequest | undefined> {
   if (request.routeLabel !== undefined) return undefined;
-  const mode = readCompressHeader(c.req.header("x-tollgate-compress"));
+  const mode = readCompressHeader(requestHeader(c, "x-tollgate-compress"));
   const economy = services.tierModels.economy[0];
   const result = await compressConversation(
     {
@@ -26,7 +27,7 @@ export async function compressIfLong(services: Services, c: Context, request: Ch
           "x-tollgate-compress": "off",
           "x-tollgate-cache": "off",
         };
-        const authorization = c.req.header("authorization");
+        const authorization = requestHeader(c, "authorization");
         if (authorization !== undefined) headers.authorization = authorization;
         const answer = await services.dispatch(new Request(new URL("/v1/chat/completions", c.req.url), { method: "POST", headers, body: JSON.stringify({ ...body, model: economy }) }));
         if (answer.status !== 200) throw new Error(`the summary call answered ${answer.status}`);

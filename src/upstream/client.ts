@@ -21,13 +21,24 @@ export interface UpstreamReply {
   [Symbol.dispose](): void;
 }
 
+/**
+ * What a call needs of its caller's signal: whether it fired, why, and a listener for when it does.
+ * An AbortSignal is one; so is the light one the server makes from the client's connection.
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface UpstreamRequest {
   upstream: string;
   /** Path under the upstream's base URL, e.g. `/chat/completions`. */
   path: string;
   body: string;
   /** Aborts the upstream call (client gone, shutdown). */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /**
    * Once the answer's headers are in, the client leaving no longer aborts the call: a whole
    * (non-streamed) answer is then read to the end, so its real usage is recorded.
@@ -55,7 +66,7 @@ export interface ForwardRequest {
   path: string;
   headers: Record<string, string>;
   body: Uint8Array | AsyncIterable<Uint8Array> | undefined;
-  signal: AbortSignal;
+  signal: ClientSignal;
 }
 
 /** Why an upstream call failed before answering; `retryable` marks failures another model may not have. */
@@ -83,7 +94,7 @@ class Slots {
     private readonly maxQueued: number,
   ) {}
 
-  acquire(signal: AbortSignal): Promise<void> | undefined {
+  acquire(signal: ClientSignal): Promise<void> | undefined {
     if (this.inFlight < this.max) {
       this.inFlight++;
       return undefined;
@@ -179,7 +190,8 @@ export class UpstreamClient {
     const waiting = upstream.slots.acquire(req.signal);
     if (waiting) await waiting;
     const passed = req.clientHeader ? forwardedClientHeaders(upstream.config.forward_headers, req.clientHeader) : undefined;
-    const headers = req.headers || passed ? { ...passed, ...req.headers, ...upstream.headers, ...(req.headers ? versionOf(req.headers) : {}) } : upstream.headers;
+    // Most calls pass no client header: the upstream's own headers as they are (spreading costs microseconds).
+    const headers = req.headers || (passed && hasAny(passed)) ? Object.assign({}, passed, req.headers, upstream.headers, req.headers ? versionOf(req.headers) : undefined) : upstream.headers;
     return this.call(upstream, req.upstream, { path: req.path, method: "POST", headers, body: req.body }, req.signal, {
       finishAfterHeaders: req.finishAfterHeaders === true,
       drainMs: req.drainMs ?? 0,
@@ -205,7 +217,7 @@ export class UpstreamClient {
     upstream: Upstream,
     name: string,
     request: { path: string; method: string; headers: Record<string, string>; body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined },
-    signal: AbortSignal,
+    signal: ClientSignal,
     options: { finishAfterHeaders: boolean; drainMs: number; release: () => void },
   ): Promise<UpstreamReply> {
     const controller = new UpstreamAbort();
@@ -260,6 +272,11 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await Promise.all([...this.upstreams.values()].map((u) => u.pool.close()));
   }
+}
+
+function hasAny(record: Record<string, string>): boolean {
+  for (const _ in record) return true;
+  return false;
 }
 
 /** The version of Anthropic's API asked for when the client names none. */

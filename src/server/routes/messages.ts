@@ -5,6 +5,7 @@ import { requireGrant } from "../../gate/policy.js";
 import { MAX_OUTPUT_TOKENS, parseJsonBody } from "../../request/parse.js";
 import { claudeModel } from "../../routing/claude.js";
 import type { Services } from "../../services.js";
+import { requestHeader } from "../node-request.js";
 import { countChatRequest, sum } from "../../tokens/request.js";
 import { maskSecrets } from "../../upstream/secrets.js";
 import { callerOf } from "../admit.js";
@@ -40,7 +41,7 @@ function countTokens(services: Services) {
       using reply = await services.upstream.post({
         upstream: known.upstream,
         path: "/messages/count_tokens",
-        headers: anthropicHeaders((name) => c.req.header(name)),
+        headers: anthropicHeaders((name) => requestHeader(c, name)),
         body: JSON.stringify(counted),
         signal: ex.signal,
       });

@@ -23,6 +23,7 @@ import { UpstreamFailure } from "../../upstream/client.js";
 import { answerInBatch } from "../../batch/step.js";
 import { admit } from "../admit.js";
 import { exchange, type Answer, type Exchange } from "../exchange.js";
+import { requestHeader } from "../node-request.js";
 import { respondFromCache, SSE_HEADERS, tollgateHeaders } from "../respond.js";
 import { anthropicHeaders } from "../request-headers.js";
 import { untraced } from "../../telemetry/tracing.js";
@@ -53,14 +54,14 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       return { request, plan, routed: await plan.prepare(plan.decision.model) };
     });
 
-    const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, c.req.header("x-tollgate-cache"), shape.cache);
+    const cached = await lookInCache(services.cache, services.config.cache.scope, ex, request, routed, requestHeader(c, "x-tollgate-cache"), shape.cache);
     if (cached.kind === "hit") return { response: await respondFromCache(services, served(shape, request, plan, { prepared: routed, capped: false, fallbackFrom: [], route: plan.routeLabel ?? plan.decision.route }), cached.text, trace) };
 
     // Rate limits count the request and its worst-case tokens; the settle corrects them to what it used.
     const rate = await takeRate(services.store, services.config, request.caller, routed.inputTokens + routed.worstOutput * shape.choices(routed.body), services.clock.now());
     const attempts = await trace.step("hold", () => Attempts.start(services, request, plan, (model) => recordHeader(request, shape.name, model, services, plan.routeLabel ?? plan.decision.route)));
     let forwardedAt: number | undefined;
-    const servedNow = (): Served => ({ ...served(shape, request, plan, attempts.current), forwardedAt });
+    const servedNow = (): Served => served(shape, request, plan, attempts.current, forwardedAt);
     const settle: Settle = async (cost, record) => {
       if (record) trace.record(record);
       await trace.step("settle", () => attempts.settle(cost, record));
@@ -78,10 +79,10 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
       const headers = { ...tollgateHeaders(now, first.capped), "x-tollgate-batched": "1", "x-tollgate-cost": headerUsd(accounted.cost), "content-type": "application/json" };
       return { response: new Response(batched.completion, { status: 200, headers }), finished: accounted.settled };
     }
-    const passed = anthropicHeaders((name) => c.req.header(name));
+    const passed = anthropicHeaders((name) => requestHeader(c, name));
     const forwarded = await forwardWithFallback(first.prepared, {
       send: (candidate) =>
-        trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, { passed, clientHeader: (name) => c.req.header(name), trace: headers }), {
+        trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, { passed, clientHeader: (name) => requestHeader(c, name), trace: headers }), {
           "gen_ai.request.model": candidate.config.upstream_model ?? candidate.model,
           "tollgate.upstream": candidate.config.upstream,
         }),
@@ -98,8 +99,10 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
 export const chatCompletions = (services: Services) => proxiedEndpoint(services, chatShape);
 
 /** What accounting and the answer's headers say of an attempt. */
-function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, attempt: Attempt<B>): Served {
-  return { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+function served<B extends RequestBody>(shape: EndpointShape<B>, request: ProxiedRequest<B>, plan: RequestPlan<B>, attempt: Attempt<B>, forwardedAt?: number): Served {
+  const out: Served = { request, endpoint: shape.name, prepared: attempt.prepared, route: attempt.route, fallbackFrom: attempt.fallbackFrom, outputLimit: plan.outputLimit, optimizerSavedTokens: plan.optimizerSavedTokens };
+  if (forwardedAt !== undefined) out.forwardedAt = forwardedAt;
+  return out;
 }
 
 
@@ -166,7 +169,7 @@ async function relayAnswer<B extends RequestBody>(
   const { reply } = forwarded;
   const wire = wireTo(services, shape, served.prepared);
   const created = Math.floor(services.clock.now() / 1000);
-  const headers = { ...tollgateHeaders(served, capped), ...passedAnswerHeaders(reply) };
+  const headers = Object.assign(tollgateHeaders(served, capped), passedAnswerHeaders(reply));
   if (storeInCache) headers["x-tollgate-cache"] = "miss";
   // An answer the upstream stores becomes the caller's object (src/gate/objects.ts).
   const remember = async (outcome: Outcome) => {
@@ -190,7 +193,7 @@ async function relayAnswer<B extends RequestBody>(
       const kept = await keepBackground(services, served, outcome, keepHold);
       if (kept) return { response: new Response(maskSecrets(text, services.upstream.secrets), { status: reply.status, headers: { ...headers, "content-type": contentType || "application/json" } }) };
     }
-    const accounted = await accountRequest(services, served, { ...outcome, status: ex.clientGone ? 499 : outcome.status }, settle);
+    const accounted = await accountRequest(services, served, ex.clientGone ? { ...outcome, status: 499 } : outcome, settle);
     await remember(outcome);
     if (served.request.body.stream === true) {
       // A stream answered with a whole body: not an answer the client's SDK can read, so an error it raises.
