@@ -1,9 +1,10 @@
 import OpenAI from "openai";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countersFor, scopesFor } from "../../src/budget/scopes.js";
 import { ManualClock } from "../../src/clock.js";
 import { startUpstream, type FakeUpstream } from "../support/upstream.js";
-import { startTestProxy, testConfig, type TestProxy } from "../support/proxy.js";
+import { spawnProxy, startTestProxy, testConfig, testConfigInput, writeConfigFile, type ProxyProcess, type TestProxy } from "../support/proxy.js";
 import { cleanPrefix, redisUrl, uniquePrefix } from "../support/redis.js";
 
 /**
@@ -102,5 +103,56 @@ describe("rate limits", () => {
     upstream.behave = () => ({ kind: "json", usage: { prompt_tokens: 10, completion_tokens: 5 } });
     // The first used 15 tokens: its count was corrected, so the same request fits now.
     await expect.poll(async () => (await chat("sk-thrifty", { max_tokens: 600 })).status).toBe(200);
+  });
+});
+
+describe("rate limits across two replicas", () => {
+  const prefix = uniquePrefix();
+  let upstream: FakeUpstream;
+  let replicas: ProxyProcess[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream(() => ({ kind: "json", usage: { prompt_tokens: 10, completion_tokens: 5 } }));
+    const file = writeConfigFile(
+      testConfigInput(upstream.baseUrl, {
+        store: { redis_url: redisUrl(), key_prefix: prefix, budget_leases: true },
+        keys: [{ id: "shared", key: "sk-shared" }],
+        routing: { client_model: "pin" },
+        budgets: { keys: { shared: { rpm: 5 } } },
+      }),
+    );
+    replicas = await Promise.all([0, 1].map(() => spawnProxy(file)));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await upstream?.close();
+    await cleanPrefix(prefix);
+  });
+
+  it("counts the requests of both replicas in one window", async () => {
+    const ask = (i: number) =>
+      fetch(`${replicas[i % 2]!.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: "Bearer sk-shared", "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: `q${i}` }], max_tokens: 20 }),
+      });
+    const statuses = (await Promise.all(Array.from({ length: 12 }, (_, i) => ask(i)))).map((r) => r.status);
+    const answered = statuses.filter((s) => s === 200).length;
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    // Both replicas counted in the same windows in Redis: every window holds at most the limit,
+    // and together they hold every answered request, whichever replica took it.
+    const redis = new Redis(redisUrl());
+    try {
+      const keys = await redis.keys(`${prefix}{tg}:rl:r:key:shared:*`);
+      const counts = (await redis.mget(keys)).map((v) => Number(v));
+      expect(keys.length).toBeGreaterThan(0);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(5);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(answered);
+    } finally {
+      redis.disconnect();
+    }
+    expect(answered).toBeGreaterThanOrEqual(5);
+    expect(upstream.requests.length).toBe(statuses.filter((s) => s === 200).length);
   });
 });
