@@ -11,16 +11,13 @@ import { sseEvent } from "../upstream/sse.js";
  * dialect's error event (the relay asks `brokenEvent`).
  */
 
-/** OpenAI chat chunks, written as Anthropic's named events for a Messages client. */
-export class ChatAsAnthropicEvents implements StreamReader {
-  private readonly inner = new StreamAccountant(true, (chunk) => this.onChunk(chunk));
-  private out = "";
-  private started = false;
-  private finished = false;
-  private index = -1;
-  private open: { kind: "text" } | { kind: "tool"; call: number } | undefined;
-  private stopReason: string | null = null;
-  private usageSeen: Record<string, unknown> | undefined;
+/**
+ * What both translations share: the accounting is the inner reader's (usage, text, the end, the
+ * charges), and what the client reads is what the translation wrote since the last call.
+ */
+abstract class Translation<Inner extends StreamReader> {
+  protected abstract readonly inner: Inner;
+  protected out = "";
 
   get usage() {
     return this.inner.usage;
@@ -38,12 +35,28 @@ export class ChatAsAnthropicEvents implements StreamReader {
     return this.inner.responseId;
   }
 
-  transform(chunk: string): string {
-    this.inner.transform(chunk);
-    if (this.inner.sawEnd && !this.finished) this.finish();
+  /** What was written since the last call, taken. */
+  protected take(): string {
     const out = this.out;
     this.out = "";
     return out;
+  }
+}
+
+/** OpenAI chat chunks, written as Anthropic's named events for a Messages client. */
+export class ChatAsAnthropicEvents extends Translation<StreamAccountant> implements StreamReader {
+  protected readonly inner = new StreamAccountant(true, (chunk) => this.onChunk(chunk));
+  private started = false;
+  private finished = false;
+  private index = -1;
+  private open: { kind: "text" } | { kind: "tool"; call: number } | undefined;
+  private stopReason: string | null = null;
+  private usageSeen: Record<string, unknown> | undefined;
+
+  transform(chunk: string): string {
+    this.inner.transform(chunk);
+    if (this.inner.sawEnd && !this.finished) this.finish();
+    return this.take();
   }
 
   /** An unterminated tail is part of a cut stream: the error event follows instead. */
@@ -104,9 +117,8 @@ export class ChatAsAnthropicEvents implements StreamReader {
 }
 
 /** Anthropic's named events, written as OpenAI chat chunks for a chat client. */
-export class AnthropicAsChatChunks implements StreamReader {
-  private readonly inner = new AnthropicStreamReader((event) => this.onEvent(event));
-  private out = "";
+export class AnthropicAsChatChunks extends Translation<AnthropicStreamReader> implements StreamReader {
+  protected readonly inner = new AnthropicStreamReader((event) => this.onEvent(event));
   private id = "";
   private model = "";
   private readonly tools = new Map<number, number>();
@@ -119,26 +131,13 @@ export class AnthropicAsChatChunks implements StreamReader {
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
     private readonly onChunk?: (chunk: Record<string, unknown>) => void,
-  ) {}
-
-  get usage() {
-    return this.inner.usage;
-  }
-  get sawEnd() {
-    return this.inner.sawEnd;
-  }
-  get outputText() {
-    return this.inner.outputText;
-  }
-  get charges() {
-    return this.inner.charges;
+  ) {
+    super();
   }
 
   transform(chunk: string): string {
     this.inner.transform(chunk);
-    const out = this.out;
-    this.out = "";
-    return out;
+    return this.take();
   }
 
   flush(): string {
