@@ -125,6 +125,19 @@ describe("the Messages API through tollgate", () => {
     expect((await costs()).total_requests).toBe(0);
   });
 
+  it("masks the upstream's key where an answer repeats it, whole and streamed, and in an upstream error", async () => {
+    claude.behave = () => ({ kind: "answer", text: `the key is ${UPSTREAM_KEY}.` });
+    const whole = await sdk().messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+    expect(JSON.stringify(whole)).not.toContain(UPSTREAM_KEY);
+    let streamed = "";
+    for await (const event of sdk().messages.stream({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })) streamed += JSON.stringify(event);
+    expect(streamed).toContain("***");
+    expect(streamed).not.toContain(UPSTREAM_KEY);
+    claude.behave = () => ({ kind: "error", status: 400, type: "invalid_request_error", message: `bad key ${UPSTREAM_KEY}` });
+    const err = await sdk().messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    expect(JSON.stringify((err as InstanceType<typeof Anthropic.BadRequestError>).error)).not.toContain(UPSTREAM_KEY);
+  });
+
   it("an upstream error reaches the SDK as its own error class, in Anthropic's shape", async () => {
     claude.behave = () => ({ kind: "error", status: 400, type: "invalid_request_error", message: "messages: roles must alternate" });
     const err = await sdk().messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
