@@ -60,9 +60,11 @@ describe("the realtime WebSocket", () => {
     const proxy = await proxyWith();
     const rt = await sdkSession(proxy);
     for (const question of ["hi", "and again"]) {
+      const delta = next(rt, "response.output_text.delta");
       const done = next(rt, "response.done");
       rt.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: question }] } });
       rt.send({ type: "response.create" });
+      expect((await delta).delta).toBe("Hello by voice (Bearer ***).");
       expect((await done).response.usage.output_tokens).toBe(20);
     }
     rt.close();

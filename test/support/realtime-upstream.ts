@@ -53,7 +53,8 @@ export async function startRealtimeUpstream(): Promise<FakeRealtimeUpstream> {
       if (event.type !== "response.create") return;
       const id = `resp_fake_${++responses}`;
       send({ type: "response.created", response: { id, object: "realtime.response", status: "in_progress", output: [] } });
-      send({ type: "response.output_text.delta", response_id: id, item_id: `item_${id}`, output_index: 0, content_index: 0, delta: "Hello by voice." });
+      // A careless upstream repeats what it was sent, the key included: the proxy must not pass it on.
+      send({ type: "response.output_text.delta", response_id: id, item_id: `item_${id}`, output_index: 0, content_index: 0, delta: `Hello by voice (${String(req.headers.authorization)}).` });
       send({ type: "response.done", response: { id, object: "realtime.response", status: "completed", output: [], usage: { total_tokens: REALTIME_USAGE.input_tokens + REALTIME_USAGE.output_tokens, ...REALTIME_USAGE } } });
     });
   });
