@@ -161,23 +161,23 @@ export class LeaseSlices {
    * it, if this emptied a retired one.
    */
   release(requestId: string, actual: Nano): { lease: string; emptied?: Slice } | undefined {
-    const hold = this.holds.get(requestId);
-    if (!hold) return undefined;
-    this.holds.delete(requestId);
-    const { slice } = hold;
-    slice.held -= hold.amount;
-    slice.amount -= Math.min(actual, slice.amount);
-    return { lease: slice.id, ...(slice.retired && slice.held === 0 ? { emptied: slice } : {}) };
+    const left = this.leave(requestId, () => actual);
+    return left && { lease: left.lease, ...(left.emptied ? { emptied: left.emptied } : {}) };
   }
 
   /** A request kept past its replica's lease (a background response): it leaves its slice for a hold of its own. */
   detach(requestId: string): { lease: string; amount: Nano; meta: string; emptied?: Slice } | undefined {
+    return this.leave(requestId, (held) => held);
+  }
+
+  /** A request's hold leaves its slice, and `moved(held)` of the slice's amount goes with it. */
+  private leave(requestId: string, moved: (held: Nano) => Nano): { lease: string; amount: Nano; meta: string; emptied?: Slice } | undefined {
     const hold = this.holds.get(requestId);
     if (!hold) return undefined;
     this.holds.delete(requestId);
     const { slice } = hold;
     slice.held -= hold.amount;
-    slice.amount -= Math.min(hold.amount, slice.amount);
+    slice.amount -= Math.min(moved(hold.amount), slice.amount);
     return { lease: slice.id, amount: hold.amount, meta: hold.meta, ...(slice.retired && slice.held === 0 ? { emptied: slice } : {}) };
   }
 
