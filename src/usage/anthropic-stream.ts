@@ -1,6 +1,7 @@
+import { ForwardingReader } from "./forwarding-reader.js";
 import { ProxyError } from "../errors.js";
 import { readAnthropicUsage, type TokenUsage } from "../pricing/cost.js";
-import { eventData, SseSplitter, sseEvent } from "../upstream/sse.js";
+import { eventData, sseEvent } from "../upstream/sse.js";
 import { serverToolSearches, type AnswerCharges } from "./charges.js";
 import type { StreamReader } from "./stream.js";
 
@@ -11,8 +12,7 @@ import type { StreamReader } from "./stream.js";
  * input ones again when the API sends them); `message_stop` ends a whole stream. Everything is
  * forwarded as it came.
  */
-export class AnthropicStreamReader implements StreamReader {
-  private readonly splitter = new SseSplitter();
+export class AnthropicStreamReader extends ForwardingReader implements StreamReader {
   private raw: Record<string, unknown> | undefined;
   sawEnd = false;
   responseId: string | undefined;
@@ -20,30 +20,19 @@ export class AnthropicStreamReader implements StreamReader {
   charges: AnswerCharges = {};
 
   /** @param onEvent sees every parsed event (a translation to chat chunks builds on it). */
-  constructor(private readonly onEvent?: (event: Record<string, unknown>) => void) {}
+  constructor(private readonly onEvent?: (event: Record<string, unknown>) => void) {
+    super();
+  }
 
   get usage(): TokenUsage | undefined {
     return this.raw && readAnthropicUsage(this.raw);
-  }
-
-  transform(chunk: string): string {
-    let out = "";
-    for (const event of this.splitter.push(chunk)) {
-      this.inspect(event);
-      out += `${event}\n\n`;
-    }
-    return out;
-  }
-
-  flush(): string {
-    return this.splitter.rest();
   }
 
   brokenEvent(message: string): string {
     return anthropicErrorEvent(new ProxyError("upstream_stream_broken", message));
   }
 
-  private inspect(event: string): void {
+  protected inspect(event: string): void {
     const data = eventData(event);
     if (data === undefined) return;
     let parsed: Record<string, any>;

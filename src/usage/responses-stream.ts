@@ -1,6 +1,7 @@
+import { ForwardingReader } from "./forwarding-reader.js";
 import { ProxyError } from "../errors.js";
 import { readUsage, type TokenUsage } from "../pricing/cost.js";
-import { eventData, SseSplitter, sseEvent } from "../upstream/sse.js";
+import { eventData, sseEvent } from "../upstream/sse.js";
 import type { StreamReader } from "./stream.js";
 import { answerCharges, type AnswerCharges } from "./charges.js";
 
@@ -9,8 +10,7 @@ import { answerCharges, type AnswerCharges } from "./charges.js";
  * usage in the final `response.completed` (or `response.incomplete` / `response.failed`) event, and
  * the response's id for a later `previous_response_id`. Everything is forwarded as it came.
  */
-export class ResponsesStreamReader implements StreamReader {
-  private readonly splitter = new SseSplitter();
+export class ResponsesStreamReader extends ForwardingReader implements StreamReader {
   usage: TokenUsage | undefined;
   sawEnd = false;
   responseId: string | undefined;
@@ -18,26 +18,13 @@ export class ResponsesStreamReader implements StreamReader {
   charges: AnswerCharges = {};
   private sequence = 0;
 
-  transform(chunk: string): string {
-    let out = "";
-    for (const event of this.splitter.push(chunk)) {
-      this.inspect(event);
-      out += `${event}\n\n`;
-    }
-    return out;
-  }
-
-  flush(): string {
-    return this.splitter.rest();
-  }
-
   brokenEvent(message: string): string {
     const error = new ProxyError("upstream_stream_broken", message).toBody().error;
     // The Responses `error` event, with the OpenAI `error` object too, so every SDK raises it.
     return `event: error\n${sseEvent(JSON.stringify({ type: "error", code: error.code, message, param: null, sequence_number: this.sequence + 1, error }))}`;
   }
 
-  private inspect(event: string): void {
+  protected inspect(event: string): void {
     const data = eventData(event);
     if (data === undefined) return;
     let parsed: { type?: unknown; delta?: unknown; sequence_number?: unknown; response?: { id?: unknown; usage?: unknown } };
