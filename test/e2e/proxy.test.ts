@@ -63,6 +63,20 @@ async function startSteppedUpstream(pieces: string[]) {
   };
 }
 
+/** Reads a stream until its third word, then aborts it; the words seen. */
+async function readThreeWordsThenLeave(stream: AsyncIterable<{ choices: Array<{ delta?: { content?: string | null } }> }>, controller: AbortController): Promise<number> {
+  let seen = 0;
+  // The SDK ends the iteration (or throws an abort error) once its signal fires.
+  try {
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta?.content && ++seen === 3) controller.abort();
+    }
+  } catch (err) {
+    expect((err as Error).name).toMatch(/Abort/);
+  }
+  return seen;
+}
+
 beforeAll(async () => {
   upstream = await startUpstream();
   proxy = await startTestProxy(testConfig(upstream.baseUrl), { clock });
@@ -208,16 +222,7 @@ describe("streaming", () => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: "auto", messages: user("hi"), stream: true }, { signal: controller.signal })
       .withResponse();
-    let seen = 0;
-    // The SDK ends the iteration (or throws an abort error) once its signal fires.
-    try {
-      for await (const chunk of stream) {
-        if (chunk.choices[0]?.delta?.content && ++seen === 3) controller.abort();
-      }
-    } catch (err) {
-      expect((err as Error).name).toMatch(/Abort/);
-    }
-    expect(seen).toBe(3);
+    expect(await readThreeWordsThenLeave(stream, controller)).toBe(3);
     // The proxy saw the client leave and reads on; then the upstream sends the rest.
     await expect.poll(() => proxy.services.upstream.draining).toBe(1);
     resume();
@@ -241,14 +246,7 @@ describe("streaming", () => {
       const { data: stream, response } = await otherClient.chat.completions
         .create({ model: "auto", messages: user("hi"), stream: true }, { signal: controller.signal })
         .withResponse();
-      let seen = 0;
-      try {
-        for await (const chunk of stream) {
-          if (chunk.choices[0]?.delta?.content && ++seen === 3) controller.abort();
-        }
-      } catch (err) {
-        expect((err as Error).name).toMatch(/Abort/);
-      }
+      await readThreeWordsThenLeave(stream, controller);
       const sent = lastRequest();
       await expect.poll(() => sent.aborted, { timeout: 3000 }).toBe(true);
       expect(sent.finished).toBe(false);
