@@ -78,7 +78,7 @@ export function createStore(config: Config, clock: Clock, logger: Logger = jsonL
       keyPrefix: config.store.key_prefix,
       maxRecords: config.store.usage_records_max,
       ledger,
-      ...(config.store.budget_leases ? { leases: { replica: randomUUID().slice(0, 8), now: () => clock.now() } } : {}),
+      ...(config.store.budget_leases ? { leases: { replica: randomUUID().slice(0, 8), now: () => clock.now(), settleBatchMs: config.store.settle_batch_ms } } : {}),
     });
   }
   return new MemoryBudgetStore(clock, config.store.usage_records_max, ledger ? new MemoryLedgerQueue(config.ledger.poll_ms, logger) : undefined);

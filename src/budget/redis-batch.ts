@@ -17,19 +17,22 @@ interface Pending<Req, Res> {
 
 /**
  * Queues calls and runs them in batches, in the order they were made: once the current turn of the
- * event loop is over (setImmediate: after every I/O callback of the turn), and never while the
- * previous batches are still at Redis. An idle proxy so sends each call at once; a busy one sends
- * what queued during a round trip as the next batch, so the busier Redis is the bigger its batches.
+ * event loop is over (setImmediate: after every I/O callback of the turn), or `delayMs` after the
+ * first call of a batch when set, and never while the previous batches are still at Redis. An idle
+ * proxy so sends each call at once (or each `delayMs`); a busy one sends what queued during a round
+ * trip as the next batch, so the busier Redis is the bigger its batches.
  */
 export class Batcher<Req, Res> {
   private queue: Array<Pending<Req, Res>> = [];
-  private scheduled = false;
+  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private inFlight = 0;
 
   constructor(
     private readonly run: (requests: Req[]) => Promise<Res[]>,
     /** Requests that may not share a call (their key differs) go to separate batches. */
     private readonly compatible: (a: Req, b: Req) => boolean = () => true,
+    /** How long a call may wait for others to share its batch (0: only the current turn). */
+    private readonly delayMs = 0,
   ) {}
 
   /** Calls not answered yet. */
@@ -38,7 +41,11 @@ export class Batcher<Req, Res> {
   add(request: Req): Promise<Res> {
     const answer = new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      this.schedule();
+      // A full batch does not wait out its delay.
+      if (this.delayMs > 0 && this.queue.length >= MAX_BATCH && this.inFlight === 0 && this.scheduled !== undefined) {
+        clearTimeout(this.scheduled as NodeJS.Timeout);
+        this.flush();
+      } else this.schedule();
     });
     this.unanswered.add(answer);
     const forget = () => this.unanswered.delete(answer);
@@ -46,19 +53,25 @@ export class Batcher<Req, Res> {
     return answer;
   }
 
-  /** Resolves once every call made so far has had its answer (calls made later are not waited for). */
+  /**
+   * Resolves once every call made so far has had its answer (calls made later are not waited for).
+   * A batch waiting out its delay goes at once.
+   */
   async idle(): Promise<void> {
+    if (this.delayMs > 0 && this.scheduled !== undefined && this.inFlight === 0) {
+      clearTimeout(this.scheduled as NodeJS.Timeout);
+      this.flush();
+    }
     if (this.unanswered.size > 0) await Promise.allSettled([...this.unanswered]);
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight > 0 || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    if (this.scheduled !== undefined || this.inFlight > 0 || this.queue.length === 0) return;
+    this.scheduled = this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
   }
 
   private flush(): void {
-    this.scheduled = false;
+    this.scheduled = undefined;
     const queue = this.queue;
     this.queue = [];
     let start = 0;

@@ -56,7 +56,12 @@ export interface RedisStoreOptions extends RedisConnection {
    * Budget leases (lease-slices.ts): reserve in memory against slices taken from Redis, named by
    * this replica's id. Off: every reserve is a script call.
    */
-  leases?: { replica: string; now: () => number };
+  leases?: {
+    replica: string;
+    now: () => number;
+    /** How long a settle may wait to share its script call with others (redis-batch.ts); 0: only its turn. */
+    settleBatchMs?: number;
+  };
   /** Where the connection's own failures are told, once per outage, with their cause. */
   logger?: Logger;
 }
@@ -93,6 +98,8 @@ export class RedisBudgetStore implements BudgetStore {
     redis.defineCommand("tollgateEntry", { lua: ENTRY_SCRIPT });
     this.redis = redis as ScriptedRedis;
     this.leaseClock = options.leases?.now ?? (() => 0);
+    // Under leases a settle only moves a cost out of a slice already counted: it can wait to share its call.
+    this.settles = new Batcher((requests) => this.settleBatch(requests), sameThresholds, options.leases?.settleBatchMs ?? 0);
     if (options.leases) {
       const { replica, now } = options.leases;
       this.slices = new LeaseSlices({ lease: (request) => this.lease(request), giveBack: (slice) => this.giveBack(slice) }, replica);
@@ -209,8 +216,8 @@ export class RedisBudgetStore implements BudgetStore {
     return reserveResults(await this.call(() => this.redis.tollgateReserve(keys.length, ...keys, ...args)));
   });
 
-  /** Settles of one turn of the event loop, in one script call. */
-  private readonly settles = new Batcher<SettleRequest, SettleResult>((requests) => this.settleBatch(requests), sameThresholds);
+  /** Settles of one turn of the event loop (under leases, of `settleBatchMs`), in one script call. */
+  private readonly settles: Batcher<SettleRequest, SettleResult>;
 
   /**
    * A settle of a request settled before (a retry) changes nothing: the batch goes again without

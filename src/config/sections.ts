@@ -53,6 +53,7 @@ export const storeSchema = z.strictObject({
   key_prefix: z.string().default("tollgate:").describe("Prefix of every Redis key, so several deployments can share one Redis."),
   on_error: z.enum(["closed", "open"]).default("closed").describe("Redis unreachable: `closed` answers 503 `budget_store_unavailable`; `open` lets traffic through unbudgeted and logs it."),
   budget_leases: z.boolean().default(true).describe("Budget leases (src/budget/lease-slices.ts): each replica reserves in memory against slices of the budgets it takes from Redis, so no request waits for Redis before it goes upstream."),
+  settle_batch_ms: z.number().int().min(0).max(1000).default(10).describe("Under budget leases, how long a settle may wait to go to Redis in one script call with others (its cost is already counted in the replica's slice); reads on the replica send what waits at once. 0: only the settles of one turn of the event loop share a call."),
   usage_records_max: positiveInt.default(100_000).describe("How many usage records the store keeps (newest first)."),
   journal_dir: z
     .string()

@@ -120,8 +120,10 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
     const push = (bytes: Uint8Array) => {
       if (!cancelled) controller.enqueue(bytes);
     };
+    let closed = false;
     const close = () => {
-      if (!cancelled) controller.close();
+      if (!cancelled && !closed) controller.close();
+      closed = true;
     };
     try {
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
@@ -135,26 +137,28 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
       }
       const tail = masker.push(accountant.flush() + decoder.decode()) + masker.end();
+      // The client's answer is over before it is accounted: the settle never delays its end.
       if (accountant.sawEnd) {
         if (tail.trim()) push(encoder.encode(tail));
+        close();
         await end(statusAtEnd(true));
       } else {
         // An event cut in the middle is dropped, never glued to the error event: every SDK then
         // parses the error and raises it, instead of failing on broken JSON.
         // What the masker still held was part of the cut event, dropped with it.
         push(brokenEvent("the upstream stream ended before it was complete"));
+        close();
         await end(statusAtEnd(false));
       }
-      close();
     } catch (err) {
       if (ended) {
-        // The stream was whole but its accounting failed: the client still gets its end.
+        // The stream was whole but its accounting failed: the client already has its end.
         options.onFailure?.(err);
       } else {
         push(brokenEvent("the upstream connection broke during the stream"));
+        close();
         await end(statusAtEnd(false)).catch((e: unknown) => options.onFailure?.(e));
       }
-      close();
     }
   };
 
