@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.js";
 import { cleanPrefix, redisUrl, uniquePrefix } from "../../test/support/redis.js";
 import type { UsageRecord } from "../usage/record.js";
 import { COUNTER_GRACE_MS, SETTLED_BUCKET_MS, SETTLED_MEMORY_MS, type Counter, type SettleRequest } from "./interface.js";
 import { MemoryBudgetStore } from "./memory.js";
-import { reserveCall, settleCall } from "./redis-batch.js";
+import { Batcher, MAX_BATCH, reserveCall, settleCall } from "./redis-batch.js";
 import { RedisBudgetStore } from "./redis.js";
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -15,6 +15,49 @@ const key = (id: string) => `p{tg}:${id}`;
 const shared: Counter = { id: "c:global::d:2026-11-26", limit: 10_000, windowEnd: DAY_END };
 const teamA: Counter = { id: "c:team:a:d:2026-11-26", limit: 3_000, windowEnd: DAY_END };
 const teamB: Counter = { id: "c:team:b:d:2026-11-26", limit: null, windowEnd: DAY_END };
+
+describe("Batcher with a delay", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A batcher whose script calls are recorded and answered at once. */
+  function recording(delayMs: number) {
+    const calls: number[][] = [];
+    const batcher = new Batcher<number, number>(async (requests) => {
+      calls.push(requests);
+      return requests.map((r) => r * 2);
+    }, undefined, delayMs);
+    return { calls, batcher };
+  }
+
+  it("sends the calls of several turns in one batch once the delay is over", async () => {
+    vi.useFakeTimers();
+    const { calls, batcher } = recording(10);
+    const first = batcher.add(1);
+    await vi.advanceTimersByTimeAsync(4);
+    const second = batcher.add(2);
+    await vi.advanceTimersByTimeAsync(4);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(calls).toEqual([[1, 2]]);
+    expect(await Promise.all([first, second])).toEqual([2, 4]);
+  });
+
+  it("sends at once what waits when asked to be idle, and a full batch without waiting", async () => {
+    vi.useFakeTimers();
+    const { calls, batcher } = recording(10);
+    const waiting = batcher.add(7);
+    await batcher.idle();
+    expect(calls).toEqual([[7]]);
+    expect(await waiting).toBe(14);
+    const full = Array.from({ length: MAX_BATCH }, (_, i) => batcher.add(i));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.length).toBe(2);
+    expect(calls[1]!.length).toBe(MAX_BATCH);
+    await Promise.all(full);
+  });
+});
 
 describe("batch layout", () => {
   it("lists each counter once and gives each request its indexes", () => {

@@ -62,6 +62,18 @@ describe("relayStream", () => {
     expect(calls.done).toBe(1);
   });
 
+  it("ends the client's stream before its accounting is done", async () => {
+    const chunks = [delta("Hello"), USAGE_CHUNK, DONE];
+    const { reply } = replyOf(upstreamOf(chunks));
+    let settle!: () => void;
+    const settling = new Promise<void>((resolve) => (settle = resolve));
+    const { stream, ends } = relay(reply, () => settling);
+    // The settle never finishes until the client has read the whole answer and its end.
+    expect(await clientReads(stream)).toBe(chunks.join(""));
+    expect(ends.map((e) => e.status)).toEqual([200]);
+    settle();
+  });
+
   it("turns a stream that ends without [DONE] into an error event and a 502, dropping the cut event", async () => {
     const { reply, calls } = replyOf(upstreamOf([delta("Hel"), 'data: {"id":"chatcmpl-1","cut-here']));
     const { stream, ends } = relay(reply);
