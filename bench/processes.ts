@@ -33,12 +33,13 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts `node --import tsx <script> <args>` with stdout discarded (a proxy logs a line per request:
+ * Starts `node --import tsx <script> <args>` (a built `.js` script without tsx) with stdout discarded (a proxy logs a line per request:
  * nobody must have to read them) and stderr kept for the error message if it dies. Ready once
  * `healthPath` answers 200.
  */
 export async function spawnServer(name: string, url: string, script: string, args: string[], healthPath: string, options: SpawnOptions = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", script, ...args], {
+  const loader = script.endsWith(".js") ? [] : ["--import", "tsx"];
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...loader, script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "ignore", "pipe"],

@@ -1,5 +1,5 @@
 import type { OtherLoad } from "./machine.js";
-import type { TargetResult } from "./measure.js";
+import type { LargeResult, TargetResult } from "./measure.js";
 
 /** docs/benchmarks.md from one run's results; the hand-written profile notes are appended verbatim. */
 
@@ -10,7 +10,7 @@ export interface RunInfo {
   versions: Array<[string, string]>;
   seconds: number;
   otherLoad: OtherLoad;
-  plan: { connections: number; throughputSeconds: number; ttfbRequests: number; conversationTurns: number; conversationRepeats: number; largeSeconds: number; largeSmallRate: number; memoryWarmup: number; memoryRequests: number };
+  plan: { connections: number; throughputSeconds: number; ttfbRequests: number; conversationTurns: number; conversationRepeats: number; largeSeconds: number; largeSmallRate: number; manyParts?: number; memoryWarmup: number; memoryRequests: number };
 }
 
 export interface TargetCheck {
@@ -83,6 +83,10 @@ export function checks(results: TargetResult[], subject: string): TargetCheck[] 
       const x = r.large!.largeMedianMs / base.large.largeMedianMs;
       out.push({ name: `1 MB prompt time, ${r.name}`, measured: `${x.toFixed(2)}× the pass-through`, limit: "≤ 3×", holds: x <= 3 });
     }
+  }
+  for (const r of results.filter((r) => r.name.startsWith("tollgate") && r.parts)) {
+    const p = r.parts!.eventLoopP99;
+    out.push({ name: `Event-loop delay p99 beside 200,000-part requests, ${r.name}`, measured: `${p.toFixed(1)} ms (max ${r.parts!.eventLoopMax.toFixed(1)} ms)`, limit: "≤ 50 ms", holds: p <= 50 });
   }
   for (const r of results.filter((r) => r.memory)) {
     const m = r.memory!;
@@ -183,31 +187,41 @@ export function renderReport(info: RunInfo, results: TargetResult[], targetCheck
     ),
   );
   out.push("");
-  const withLarge = results.filter((r) => r.large);
-  out.push(`## Event-loop delay beside 1 MB prompts (small requests at ${p.largeSmallRate}/s on ${p.connections} connections for ${p.largeSeconds} s, 1 MB prompts one after another)`);
-  out.push("");
-  out.push(
-    table(
-      ["server", "1 MB prompts sent", "1 MB median ms", "small requests/s", "×", "small p99 ms", "×", "event-loop p99 ms", "×", "event-loop max ms"],
-      withLarge.map((r) => {
-        const l = r.large!;
-        const b = base.large;
-        return [
-          r.name,
-          String(l.largeRequests),
-          fmt(l.largeMedianMs, 1),
-          int(l.small.rps),
-          ratio(l.small.rps, b?.small.rps),
-          fmt(l.small.p99),
-          ratio(l.small.p99, b?.small.p99),
-          fmt(l.eventLoopP99, 1),
-          ratio(l.eventLoopP99, b?.eventLoopP99),
-          fmt(l.eventLoopMax, 1),
-        ];
-      }),
-    ),
-  );
-  out.push("");
+  const beside = (title: string, unit: string, of: (r: TargetResult) => LargeResult | undefined) => {
+    const rows = results.filter((r) => of(r));
+    out.push(title);
+    out.push("");
+    out.push(
+      table(
+        ["server", `${unit} sent`, `${unit} median ms`, "small requests/s", "×", "small p99 ms", "×", "event-loop p99 ms", "×", "event-loop max ms"],
+        rows.map((r) => {
+          const l = of(r)!;
+          const b = of(base);
+          return [
+            r.name,
+            String(l.largeRequests),
+            fmt(l.largeMedianMs, 1),
+            int(l.small.rps),
+            ratio(l.small.rps, b?.small.rps),
+            fmt(l.small.p99),
+            ratio(l.small.p99, b?.small.p99),
+            fmt(l.eventLoopP99, 1),
+            ratio(l.eventLoopP99, b?.eventLoopP99),
+            fmt(l.eventLoopMax, 1),
+          ];
+        }),
+      ),
+    );
+    out.push("");
+  };
+  beside(`## Event-loop delay beside 1 MB prompts (small requests at ${p.largeSmallRate}/s on ${p.connections} connections for ${p.largeSeconds} s, 1 MB prompts one after another)`, "1 MB prompts", (r) => r.large);
+  if (results.some((r) => r.parts)) {
+    beside(
+      `## Event-loop delay beside ${int(p.manyParts ?? 200_000)}-part requests (small requests at ${p.largeSmallRate}/s for ${p.largeSeconds} s; each big request one user message of that many short text parts, 5.6 MB: tollgate refuses it, 400 \`server.max_parts\`, the pass-through forwards it)`,
+      "big requests",
+      (r) => r.parts,
+    );
+  }
   const withConv = results.filter((r) => r.conversation);
   out.push(`## CPU per request in a long conversation (${p.conversationTurns} turns, each resent in full; ${p.conversationRepeats} requests each)`);
   out.push("");
@@ -270,7 +284,7 @@ const METHOD = `## How it is measured
   whose first chunk leaves at once and the rest 1 ms later). \`passthrough\` (bench/passthrough.ts) is the
   floor for this stack: Hono on @hono/node-server, the body read as text and forwarded with an undici Pool
   (the client's abort signal passed on, as a proxy must), the upstream's status and body returned
-  (streamed for SSE). \`tollgate-memory\` is \`node --import tsx src/main.ts\` on the memory store, open
+  (streamed for SSE). \`tollgate-memory\` is the build, \`node dist/main.js\` (as the container image runs it; built by the run), on the memory store, open
   mode, no budgets. \`tollgate-redis\` is the same on Redis (127.0.0.1:6379, its own key prefix, deleted
   afterwards) with one configured key in a team, daily and monthly budgets in the global, team and key
   scopes (large enough never to refuse) and an admin key for \`/metrics\`; the load generator sends the
@@ -295,6 +309,10 @@ const METHOD = `## How it is measured
   and max cover that phase alone. At full load a turn of the event loop lasts as long as the requests
   queued for it take (the bare pass-through's p99 is 15-27 ms there on this machine), so the delay would
   measure the load rather than what the 1 MB prompt blocks.
+- **200,000-part requests.** The same, with requests of one user message of 200,000 short text parts
+  (5.6 MB) instead of 1 MB prompts. tollgate counts the JSON objects of a body as its bytes arrive and
+  refuses one of more than \`server.max_parts\` can need (400) before parsing it; the pass-through
+  forwards them whole.
 - **Memory.** Small requests at full load: a warm-up (the throughput phase's requests count towards it), then
   the long run (RSS sampled every 2 s for its peak). RSS is judged
   right after a full garbage collection, requested through the inspector (tollgate-redis runs with

@@ -21,7 +21,7 @@ import { idleRssMb } from "./idle.js";
  *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
  *   BENCH_NODE_FLAGS extra node flags for tollgate (space-separated)
  *   BENCH_TOLLGATE_ROOT  run tollgate from another checkout (a before/after comparison)
- *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large), for profiling
+ *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large,parts), for profiling
  *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
  *   BENCH_REPORT_FROM  a results file a run wrote (docs/benchmarks.json): renders docs/benchmarks.md from
  *                      it again, after bench/profile-notes.md changed, without running anything
@@ -44,6 +44,7 @@ const plan: Plan = {
   largeBytes: 1024 * 1024,
   largeSeconds: 5,
   largeSmallRate: 400,
+  manyParts: 200_000,
   memoryWarmup: 10_000,
   memoryRequests: 100_000,
 };
@@ -140,6 +141,9 @@ interface ServerSpec {
   cleanup?(): Promise<void>;
 }
 
+/** The checkout whose tollgate is measured: this one, or `BENCH_TOLLGATE_ROOT` for before/after runs. */
+const tollgateRoot = (): string => process.env.BENCH_TOLLGATE_ROOT ?? ROOT;
+
 function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec {
   const profileDir = process.env.BENCH_CPU_PROF;
   const spec: ServerSpec = {
@@ -160,7 +164,8 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
         nodeFlags.push(`--inspect=127.0.0.1:${spec.inspectPort}`);
       }
       if (process.env.BENCH_NODE_FLAGS) nodeFlags.push(...process.env.BENCH_NODE_FLAGS.split(" "));
-      const main = join(process.env.BENCH_TOLLGATE_ROOT ?? ROOT, "src/main.ts");
+      // The build, as the container image runs it (tsx would add its own cost to every closure made per request).
+      const main = join(tollgateRoot(), "dist/main.js");
       const server = await spawnServer(name, `http://127.0.0.1:${port}`, main, ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
       return {
         ...server,
@@ -191,6 +196,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
+  execFileSync("npm", ["run", "build"], { cwd: tollgateRoot(), stdio: "ignore" });
   const cpuAtStart = await cpuSnapshot(REDIS_URL);
   const phases = (process.env.BENCH_PHASES?.split(",").map((s) => s.trim()) as Phase[] | undefined) ?? PHASES;
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());

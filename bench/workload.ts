@@ -94,3 +94,9 @@ export function conversation(turns: number, bytes: number): { turnRequest(k: num
 export function largePrompt(base: string, variant: number): string {
   return JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `Document ${variant}: ${base}` }] });
 }
+
+/** A request of one user message of `parts` short text parts (200,000: 5.6 MB), each request's texts its own. */
+export function manyParts(parts: number, variant: number): string {
+  const content = Array.from({ length: parts }, (_, i) => ({ type: "text", text: `w${variant}-${i % 10}` }));
+  return JSON.stringify({ model: MODEL, messages: [{ role: "user", content }] });
+}

@@ -141,6 +141,9 @@ export function createServices(config: Config, options: ServiceOptions = {}): Se
   return services;
 }
 
+/** The most JSON objects a priced body may have before it is parsed: four per allowed part, and room for tool schemas. */
+export const maxObjectsFor = (maxParts: number): number => 4 * maxParts + 1_000;
+
 /** How much of an over-limit body is read and discarded after the 413, as a lingering close does. */
 const LINGER_FACTOR = 4;
 
@@ -176,12 +179,19 @@ export function buildApp(services: Services): Hono {
   services.dispatch = async (request) => app.fetch(request);
   const limitBytes = Math.floor(services.config.server.body_limit_mb * 1024 * 1024);
   // The priced endpoints read their bodies whole: those are limited; a pass-through streams and has its own limit.
+  const maxParts = services.config.server.max_parts;
   const limited = limitedBody({
     maxSize: limitBytes,
     onError: (c) => {
       lingerOn(c.env as NodeBindings | undefined, limitBytes);
       // The connection is closed after the rest is discarded: a client must not send its next request on it.
       return new ProxyError("request_too_large", `The request body is larger than the limit of ${services.config.server.body_limit_mb} MB.`).toResponse({ connection: "close" }, errorFormat(c.req.path));
+    },
+    // Far more objects than parts can need (an image part is two, a tool's schema a few dozen): refused unparsed.
+    maxObjects: maxObjectsFor(maxParts),
+    onTooManyObjects: (c) => {
+      lingerOn(c.env as NodeBindings | undefined, limitBytes);
+      return new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, "messages").toResponse({ connection: "close" }, errorFormat(c.req.path));
     },
   });
   // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.

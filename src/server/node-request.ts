@@ -22,10 +22,19 @@ const utf8 = new TextDecoder();
  * and its AbortController for every request. A request without node bindings (an internal one,
  * `app.fetch`) takes Hono's own limit.
  *
+ * With `maxObjects`, the JSON objects of the body are counted as its bytes arrive, and a body of
+ * more is answered by `onTooManyObjects` before it is parsed: parsing millions of small objects
+ * would hold the event loop for as long, only to refuse them afterwards (`server.max_parts`).
+ *
  *   app.post("/v1/chat/completions", limitedBody({ maxSize, onError }), handler);
  */
-export function limitedBody(options: { maxSize: number; onError: (c: Context) => Response | Promise<Response> }): MiddlewareHandler {
-  const { maxSize, onError } = options;
+export function limitedBody(options: {
+  maxSize: number;
+  onError: (c: Context) => Response | Promise<Response>;
+  maxObjects?: number;
+  onTooManyObjects?: (c: Context) => Response | Promise<Response>;
+}): MiddlewareHandler {
+  const { maxSize, onError, maxObjects = Infinity, onTooManyObjects = onError } = options;
   const onWebRequest = bodyLimit(options);
   return async (c, next) => {
     const incoming = nodeBindings(c)?.incoming;
@@ -33,18 +42,51 @@ export function limitedBody(options: { maxSize: number; onError: (c: Context) =>
     if (!incoming || incoming.readableDidRead || incoming.readableEnded || c.req.bodyCache.text) return onWebRequest(c, next);
     const length = incoming.headers["content-length"];
     if (length !== undefined && incoming.headers["transfer-encoding"] === undefined && Number.parseInt(length, 10) > maxSize) return onError(c);
-    const text = await readText(incoming, maxSize);
-    if (text === undefined) return onError(c);
+    const read = await readText(incoming, maxSize, maxObjects);
+    if (read === TOO_LARGE) return onError(c);
+    if (read === TOO_MANY_OBJECTS) return onTooManyObjects(c);
     // Hono keeps the promise of each body reading there (its type says the value).
-    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(read);
     await next();
   };
 }
 
-/** The request's bytes as text; undefined past `maxSize` (the rest is left unread, for the 413's linger). */
-function readText(incoming: IncomingMessage, maxSize: number): Promise<string | undefined> {
+const TOO_LARGE = Symbol("too large");
+const TOO_MANY_OBJECTS = Symbol("too many objects");
+
+/**
+ * Counts the objects of a JSON text from its bytes, chunk by chunk: each `{` outside a string.
+ * UTF-8 puts no byte below 0x80 inside a multi-byte character, so the bytes are read as they come.
+ */
+export class JsonObjectCounter {
+  objects = 0;
+  private inString = false;
+  private escaped = false;
+
+  add(bytes: Uint8Array): number {
+    let objects = this.objects;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === 0x5c) escaped = true;
+        else if (b === 0x22) inString = false;
+      } else if (b === 0x22) inString = true;
+      else if (b === 0x7b) objects++;
+    }
+    this.inString = inString;
+    this.escaped = escaped;
+    return (this.objects = objects);
+  }
+}
+
+/** The request's bytes as text; past `maxSize` bytes or `maxObjects` objects the rest is left unread (for the answer's linger). */
+function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number): Promise<string | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const counter = maxObjects === Infinity ? undefined : new JsonObjectCounter();
     let size = 0;
     const finish = () => {
       incoming.off("data", onData);
@@ -52,14 +94,15 @@ function readText(incoming: IncomingMessage, maxSize: number): Promise<string | 
       incoming.off("error", onGone);
       incoming.off("close", onGone);
     };
+    const stop = (why: typeof TOO_LARGE | typeof TOO_MANY_OBJECTS) => {
+      finish();
+      incoming.pause();
+      resolve(why);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxSize) {
-        finish();
-        incoming.pause();
-        resolve(undefined);
-        return;
-      }
+      if (size > maxSize) return stop(TOO_LARGE);
+      if (counter && counter.add(chunk) > maxObjects) return stop(TOO_MANY_OBJECTS);
       chunks.push(chunk);
     };
     const onEnd = () => {

@@ -71,6 +71,15 @@ const cases: Array<{ name: string; body: string; headers?: Record<string, string
     param: "messages",
     message: /41 messages and content parts.*at most 40 \(server.max_parts\)/,
   },
+  {
+    // 40 parts allow 1,160 objects (4 each and 1,000 more): these are refused before the body is parsed.
+    name: "more JSON objects than server.max_parts can need",
+    body: JSON.stringify({ ...valid, metadata_list: Array.from({ length: 1_200 }, () => ({})) }),
+    status: 400,
+    code: "invalid_request",
+    param: "messages",
+    message: /more than 1160 JSON objects.*at most 40 messages and content parts \(server.max_parts\)/,
+  },
   { name: "a body over the limit", body: JSON.stringify({ ...valid, messages: [{ role: "user", content: "x".repeat(20_000) }] }), status: 413, code: "request_too_large", message: /larger than the limit/ },
   { name: "a wrong key", body: JSON.stringify(valid), headers: { authorization: "Bearer sk-wrong" }, status: 401, code: "invalid_api_key", message: /Incorrect API key/ },
   { name: "no key", body: JSON.stringify(valid), headers: { authorization: "" }, status: 401, code: "invalid_api_key", message: /Missing API key/ },
