@@ -40,7 +40,7 @@ const plan: Plan = {
   ttfbRequests: 200,
   conversationTurns: 50,
   conversationBytes: 100 * 1024,
-  conversationRepeats: 240,
+  conversationRepeats: 480,
   largeBytes: 1024 * 1024,
   largeSeconds: 5,
   largeSmallRate: 400,
