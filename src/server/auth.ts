@@ -21,6 +21,9 @@ export interface Authenticator {
 
 const digest = (secret: string) => createHash("sha256").update(secret).digest();
 
+/** How many found keys' digests are kept by their secret (all of them are dropped past it). */
+const DIGESTS_KEPT = 10_000;
+
 /**
  * The credential of a request on the Messages API, as an Authorization header: Anthropic's clients
  * send their key as `x-api-key` (Claude Code with ANTHROPIC_API_KEY, the SDK) or as a bearer token
@@ -49,6 +52,7 @@ export function createAuthenticator(config: Config, keys: Pick<KeyRegistry, "fin
   const openTenant: Caller = { keyId: null, team: null, admin: true };
   const anonymous: Caller = { keyId: null, team: null };
   const admin: Caller = { keyId: null, team: null, admin: true };
+  const digests = new Map<string, string>();
 
   return {
     get open() {
@@ -63,8 +67,15 @@ export function createAuthenticator(config: Config, keys: Pick<KeyRegistry, "fin
       if (secret === undefined) {
         throw new ProxyError("invalid_api_key", "Missing API key: send it as 'Authorization: Bearer <key>'.");
       }
-      const found = keys.find(digest(secret).toString("hex"));
+      // A secret's digest never changes: a key's is kept once it was found (the registry is still
+      // asked every time, so a revoked key fails at once); a wrong secret is always digested.
+      const known = digests.get(secret);
+      const found = keys.find(known ?? digest(secret).toString("hex"));
       if (!found) throw new ProxyError("invalid_api_key", "Incorrect API key provided.");
+      if (known === undefined) {
+        if (digests.size >= DIGESTS_KEPT) digests.clear();
+        digests.set(secret, digest(secret).toString("hex"));
+      }
       return found;
     },
     authenticateWithAdmin(authorization) {
