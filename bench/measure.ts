@@ -17,6 +17,9 @@ export interface Plan {
   /** Small requests per second beside the 1 MB prompts. */
   largeSmallRate: number;
   manyParts: number;
+  pairedRounds: number;
+  pairedSeconds: number;
+  pairedLatencyRequests: number;
   memoryWarmup: number;
   memoryRequests: number;
 }
@@ -272,8 +275,9 @@ async function measureBeside(t: TargetUnderTest, plan: Plan, big: (i: number) =>
   };
 }
 
-export type Phase = "throughput" | "memory" | "ttfb" | "conversation" | "large" | "parts";
-export const PHASES: Phase[] = ["throughput", "memory", "ttfb", "conversation", "large", "parts"];
+/** `paired` runs after the others, with every server at once (run.ts). */
+export type Phase = "throughput" | "memory" | "ttfb" | "conversation" | "large" | "parts" | "paired";
+export const PHASES: Phase[] = ["throughput", "memory", "ttfb", "conversation", "large", "parts", "paired"];
 
 export async function measureTarget(t: TargetUnderTest, plan: Plan, phases: Phase[] = PHASES): Promise<TargetResult> {
   const on = (p: Phase) => phases.includes(p);
@@ -286,4 +290,41 @@ export async function measureTarget(t: TargetUnderTest, plan: Plan, phases: Phas
   const large = t.metrics && on("large") ? await measureLarge(t, plan) : undefined;
   const parts = t.metrics && on("parts") ? await measureParts(t, plan) : undefined;
   return { name: t.name, throughput, ttfb, conversation: conv, large, parts, memory };
+}
+
+/** One round of the paired phase: each server's throughput and one-at-a-time medians, measured back to back. */
+export interface PairedRound {
+  order: string[];
+  rps: Record<string, number>;
+  ttfbP50: Record<string, number>;
+  plainP50: Record<string, number>;
+}
+
+/**
+ * The servers measured in rounds, one after another within a round (the order turned each round),
+ * every server running throughout: a ratio taken within one round compares servers on the machine
+ * as it was in those seconds, which a run of minutes on a shared machine does not.
+ */
+export async function measurePaired(targets: TargetUnderTest[], plan: Plan): Promise<PairedRound[]> {
+  const rounds: PairedRound[] = [];
+  for (let r = 0; r < plan.pairedRounds; r++) {
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+    const round: PairedRound = { order: order.map((t) => t.name), rps: {}, ttfbP50: {}, plainP50: {} };
+    for (const t of order) {
+      const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
+      check(await drive({ ...load, duration: 1 }), `${t.name} paired warm-up`);
+      const result = await drive({ ...load, duration: plan.pairedSeconds });
+      check(result, `${t.name} paired throughput`);
+      await streamingTtfb(t.url, STREAM_BODY, t.headers, 10);
+      const ttfb = await streamingTtfb(t.url, STREAM_BODY, t.headers, plan.pairedLatencyRequests);
+      await sequentialLatency(t.url, SMALL_BODY, t.headers, 10);
+      const plain = await sequentialLatency(t.url, SMALL_BODY, t.headers, plan.pairedLatencyRequests);
+      round.rps[t.name] = result.rps;
+      round.ttfbP50[t.name] = percentile(ttfb, 50);
+      round.plainP50[t.name] = percentile(plain, 50);
+      log(t.name, `paired round ${r + 1}: ${result.rps.toFixed(0)} req/s, streaming TTFB p50 ${round.ttfbP50[t.name]!.toFixed(2)} ms, one at a time p50 ${round.plainP50[t.name]!.toFixed(2)} ms`);
+    }
+    rounds.push(round);
+  }
+  return rounds;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { resetConnections } from "./load.js";
 import { cpuSnapshot, otherLoad } from "./machine.js";
-import { measureTarget, PHASES, type Phase, type Plan, type TargetResult, type TargetUnderTest } from "./measure.js";
+import { measurePaired, measureTarget, PHASES, type PairedRound, type Phase, type Plan, type TargetResult, type TargetUnderTest } from "./measure.js";
 import { freePort, ROOT, spawnServer, type ServerProcess } from "./processes.js";
 import { checks, renderReport, type RunInfo, type TargetCheck } from "./report.js";
 import { MODEL } from "./workload.js";
@@ -21,7 +21,7 @@ import { idleRssMb } from "./idle.js";
  *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
  *   BENCH_NODE_FLAGS extra node flags for tollgate (space-separated)
  *   BENCH_TOLLGATE_ROOT  run tollgate from another checkout (a before/after comparison)
- *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large,parts), for profiling
+ *   BENCH_PHASES     comma-separated phases to run (throughput,memory,ttfb,conversation,large,parts,paired), for profiling
  *   BENCH_NO_WRITE   set to leave docs/benchmarks.md alone
  *   BENCH_REPORT_FROM  a results file a run wrote (docs/benchmarks.json): renders docs/benchmarks.md from
  *                      it again, after bench/profile-notes.md changed, without running anything
@@ -45,6 +45,9 @@ const plan: Plan = {
   largeSeconds: 5,
   largeSmallRate: 400,
   manyParts: 200_000,
+  pairedRounds: 5,
+  pairedSeconds: 3,
+  pairedLatencyRequests: 100,
   memoryWarmup: 10_000,
   memoryRequests: 100_000,
 };
@@ -180,6 +183,22 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
   return spec;
 }
 
+/** Starts every server at once and measures them in paired rounds (measure.ts), then stops them. */
+async function runPaired(specs: ServerSpec[], upstreamUrl: string): Promise<PairedRound[]> {
+  const started: Array<{ spec: ServerSpec; server: ServerProcess }> = [];
+  try {
+    for (const spec of specs) started.push({ spec, server: await spec.start(upstreamUrl) });
+    const targets: TargetUnderTest[] = started.map(({ spec, server }) => ({ name: spec.name, url: server.url, headers: spec.headers, metrics: true, memory: false, adminHeaders: spec.adminHeaders ?? {} }));
+    return await measurePaired(targets, plan);
+  } finally {
+    for (const { spec, server } of started) {
+      await server.stop();
+      await spec.cleanup?.();
+    }
+    await resetConnections();
+  }
+}
+
 function writeReport(info: RunInfo, results: TargetResult[], targetChecks: TargetCheck[]): void {
   const notesPath = join(ROOT, "bench/profile-notes.md");
   const notes = existsSync(notesPath) ? readFileSync(notesPath, "utf8") : "## Profiles\n\n(none yet)\n";
@@ -231,6 +250,7 @@ async function main(): Promise<void> {
   const specs = all.filter((s) => !only || s.name === BASE || s.name === BASE_AGAIN || only.includes(s.name));
 
   const results: TargetResult[] = [];
+  let paired: PairedRound[] | undefined;
   try {
     for (const spec of specs) {
       const targetStarted = performance.now();
@@ -245,6 +265,8 @@ async function main(): Promise<void> {
         process.stderr.write(`[bench] ${spec.name}: done in ${((performance.now() - targetStarted) / 1000).toFixed(0)} s\n`);
       }
     }
+    // The paired phase: the pass-through and both tollgates running side by side, measured in rounds.
+    if (phases.includes("paired")) paired = await runPaired(specs.filter((s) => s.name === BASE || s.name.startsWith("tollgate")), upstream.url);
   } finally {
     await upstream.stop();
   }
@@ -252,9 +274,9 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const others = otherLoad(cpuAtStart, await cpuSnapshot(REDIS_URL), cpus().length);
   process.stderr.write(`[bench] other processes used ${others.seconds.toFixed(1)} CPU s (${(others.share * 100).toFixed(0)} % of the machine) during the run\n`);
-  const info = { ...(await runInfo(seconds)), otherLoad: others };
+  const info = { ...(await runInfo(seconds)), otherLoad: others, ...(paired ? { paired } : {}) };
   const subject = results.some((r) => r.name === "tollgate-redis") ? "tollgate-redis" : results[results.length - 1]!.name;
-  const targetChecks = checks(results, subject);
+  const targetChecks = checks(results, subject, paired);
   if (!only && !process.env.BENCH_PHASES) {
     const idle = await idleRssMb();
     targetChecks.push({ name: "Idle RSS, example config (node dist/main.js)", measured: `${idle.toFixed(1)} MB`, limit: "≤ 160 MB", holds: idle <= 160 });

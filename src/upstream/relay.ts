@@ -72,7 +72,7 @@ export async function readJsonAnswer(reply: UpstreamReply): Promise<{ text: stri
 export interface StreamRelayOptions {
   /** Reads the stream's dialect: what to forward, usage, whether it ended whole. */
   reader: StreamReader;
-  /** Called once when the stream is over, however it ended; its promise is awaited before the client's stream closes. */
+  /** Called once when the stream is over, however it ended, after the client's stream is closed. */
   onEnd: (outcome: Outcome) => Promise<void>;
   /** A failure of the relay itself (a bug), for the log. */
   onFailure?: (err: unknown) => void;
