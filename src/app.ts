@@ -191,7 +191,7 @@ export function buildApp(services: Services): Hono {
     maxObjects: maxObjectsFor(maxParts),
     onTooManyObjects: (c) => {
       lingerOn(c.env as NodeBindings | undefined, limitBytes);
-      return new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, "messages").toResponse({ connection: "close" }, errorFormat(c.req.path));
+      return new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, null).toResponse({ connection: "close" }, errorFormat(c.req.path));
     },
   });
   // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.

@@ -20,7 +20,7 @@ export const serverSchema = z.strictObject({
   body_limit_mb: z.number().positive().default(10).describe("The largest request body of the priced endpoints (413 above it)."),
   allow_open: z.boolean().default(false).describe("With no keys configured, allow listening on a non-loopback address."),
   shutdown_grace_ms: positiveInt.default(30_000).describe("Requests still in flight get this long to finish after SIGTERM."),
-  max_parts: positiveInt.default(20_000).describe("Messages and content parts one request may have (each is counted; a body of millions would hold the CPU)."),
+  max_parts: positiveInt.default(20_000).describe("Messages and content parts one request may have (each is counted; a body of millions would hold the CPU). A body of more than four JSON objects per part and 1,000 more is refused as its bytes arrive, before it is parsed."),
   cors: corsSchema.optional().describe("Cross-origin requests from browsers: `{ origins, headers, max_age }`; off when unset."),
 });
 

@@ -77,7 +77,7 @@ const cases: Array<{ name: string; body: string; headers?: Record<string, string
     body: JSON.stringify({ ...valid, metadata_list: Array.from({ length: 1_200 }, () => ({})) }),
     status: 400,
     code: "invalid_request",
-    param: "messages",
+    param: null,
     message: /more than 1160 JSON objects.*at most 40 messages and content parts \(server.max_parts\)/,
   },
   { name: "a body over the limit", body: JSON.stringify({ ...valid, messages: [{ role: "user", content: "x".repeat(20_000) }] }), status: 413, code: "request_too_large", message: /larger than the limit/ },
