@@ -189,10 +189,8 @@ export function buildApp(services: Services): Hono {
     },
     // Far more objects than parts can need (an image part is two, a tool's schema a few dozen): refused unparsed.
     maxObjects: maxObjectsFor(maxParts),
-    onTooManyObjects: (c) => {
-      lingerOn(c.env as NodeBindings | undefined, limitBytes);
-      return new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, null).toResponse({ connection: "close" }, errorFormat(c.req.path));
-    },
+    // Answered once the whole body is read (and dropped): the connection stays usable.
+    onTooManyObjects: (c) => new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, null).toResponse({}, errorFormat(c.req.path)),
   });
   // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.
   const longestRun = Math.max(...Object.values(services.config.upstreams).map((u) => u.timeout_ms)) + services.config.accounting.drain_seconds * 1000;

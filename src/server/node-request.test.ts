@@ -15,6 +15,9 @@ function app(): Hono {
     const web = { headers: c.req.header(), one: c.req.header("X-Twice") };
     return c.json({ fast, web });
   });
+  // Bodies of more than 50 JSON objects are refused, after they are read whole.
+  const counted = limitedBody({ maxSize: 1 << 20, onError: () => new Response("too large", { status: 413 }), maxObjects: 50, onTooManyObjects: () => new Response("too many objects", { status: 400 }) });
+  a.post("/count", counted, async (c) => c.text(String((await c.req.text()).length)));
   return a;
 }
 
@@ -100,5 +103,30 @@ describe("JsonObjectCounter", () => {
       counter.add(bytes.subarray(0, cut));
       expect(counter.add(bytes.subarray(cut))).toBe(expected);
     }
+  });
+});
+
+describe("limitedBody with maxObjects", () => {
+  /** Posts `body` in 16 KB chunks on a fresh connection; the status and text, or the socket's error. */
+  function post(body: Buffer): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/count", headers: { "content-length": String(body.length) }, agent: false });
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on("error", reject);
+      for (let i = 0; i < body.length; i += 16_384) req.write(body.subarray(i, i + 16_384));
+      req.end();
+    });
+  }
+
+  it("passes a body within the count, and refuses a bigger one only once it was read whole", async () => {
+    const within = Buffer.from(JSON.stringify({ a: Array.from({ length: 49 }, () => ({})) }));
+    expect(await post(within)).toEqual({ status: 200, text: String(within.length) });
+    // 400 KB of objects: the client is still sending long after the 51st object.
+    const over = Buffer.from(JSON.stringify({ a: Array.from({ length: 100_000 }, () => ({ b: 1 })) }));
+    expect(await post(over)).toEqual({ status: 400, text: "too many objects" });
   });
 });

@@ -82,7 +82,7 @@ export class JsonObjectCounter {
   }
 }
 
-/** The request's bytes as text; past `maxSize` bytes or `maxObjects` objects the rest is left unread (for the answer's linger). */
+/** The request's bytes as text; past `maxSize` bytes the rest is left unread (for the 413's linger). */
 function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number): Promise<string | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -94,20 +94,28 @@ function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number
       incoming.off("error", onGone);
       incoming.off("close", onGone);
     };
-    const stop = (why: typeof TOO_LARGE | typeof TOO_MANY_OBJECTS) => {
+    const stop = (why: typeof TOO_LARGE) => {
       finish();
       incoming.pause();
       resolve(why);
     };
+    // Past `maxObjects` the rest is read (a client still sending would see its connection reset
+    // instead of the answer) but neither kept nor counted.
+    let tooMany = false;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxSize) return stop(TOO_LARGE);
-      if (counter && counter.add(chunk) > maxObjects) return stop(TOO_MANY_OBJECTS);
+      if (tooMany) return;
+      if (counter && counter.add(chunk) > maxObjects) {
+        tooMany = true;
+        chunks.length = 0;
+        return;
+      }
       chunks.push(chunk);
     };
     const onEnd = () => {
       finish();
-      resolve(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+      resolve(tooMany ? TOO_MANY_OBJECTS : utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     };
     // The client left while sending: the request ends as one whose client closed it.
     const onGone = () => {
