@@ -24,7 +24,7 @@ interface Pending<Req, Res> {
  */
 export class Batcher<Req, Res> {
   private queue: Array<Pending<Req, Res>> = [];
-  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private scheduled: { timer: NodeJS.Timeout } | { immediate: NodeJS.Immediate } | undefined;
   private inFlight = 0;
 
   constructor(
@@ -42,10 +42,8 @@ export class Batcher<Req, Res> {
     const answer = new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
       // A full batch does not wait out its delay.
-      if (this.delayMs > 0 && this.queue.length >= MAX_BATCH && this.inFlight === 0 && this.scheduled !== undefined) {
-        clearTimeout(this.scheduled as NodeJS.Timeout);
-        this.flush();
-      } else this.schedule();
+      if (this.delayMs > 0 && this.queue.length >= MAX_BATCH && this.inFlight === 0 && this.scheduled !== undefined) this.flushNow();
+      else this.schedule();
     });
     this.unanswered.add(answer);
     const forget = () => this.unanswered.delete(answer);
@@ -58,16 +56,22 @@ export class Batcher<Req, Res> {
    * A batch waiting out its delay goes at once.
    */
   async idle(): Promise<void> {
-    if (this.delayMs > 0 && this.scheduled !== undefined && this.inFlight === 0) {
-      clearTimeout(this.scheduled as NodeJS.Timeout);
-      this.flush();
-    }
+    if (this.delayMs > 0 && this.scheduled !== undefined && this.inFlight === 0) this.flushNow();
     if (this.unanswered.size > 0) await Promise.allSettled([...this.unanswered]);
   }
 
   private schedule(): void {
     if (this.scheduled !== undefined || this.inFlight > 0 || this.queue.length === 0) return;
-    this.scheduled = this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
+    // A full batch waits for nothing more than the end of the turn.
+    this.scheduled = this.delayMs > 0 && this.queue.length < MAX_BATCH ? { timer: setTimeout(() => this.flush(), this.delayMs) } : { immediate: setImmediate(() => this.flush()) };
+  }
+
+  /** Sends what waits for its timer (or its turn's end) now. */
+  private flushNow(): void {
+    const scheduled = this.scheduled;
+    if (scheduled && "timer" in scheduled) clearTimeout(scheduled.timer);
+    else if (scheduled) clearImmediate(scheduled.immediate);
+    this.flush();
   }
 
   private flush(): void {

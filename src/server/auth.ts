@@ -70,11 +70,12 @@ export function createAuthenticator(config: Config, keys: Pick<KeyRegistry, "fin
       // A secret's digest never changes: a key's is kept once it was found (the registry is still
       // asked every time, so a revoked key fails at once); a wrong secret is always digested.
       const known = digests.get(secret);
-      const found = keys.find(known ?? digest(secret).toString("hex"));
+      const hex = known ?? digest(secret).toString("hex");
+      const found = keys.find(hex);
       if (!found) throw new ProxyError("invalid_api_key", "Incorrect API key provided.");
       if (known === undefined) {
         if (digests.size >= DIGESTS_KEPT) digests.clear();
-        digests.set(secret, digest(secret).toString("hex"));
+        digests.set(secret, hex);
       }
       return found;
     },

@@ -22,9 +22,10 @@ const utf8 = new TextDecoder();
  * and its AbortController for every request. A request without node bindings (an internal one,
  * `app.fetch`) takes Hono's own limit.
  *
- * With `maxObjects`, the JSON objects of the body are counted as its bytes arrive, and a body of
- * more is answered by `onTooManyObjects` before it is parsed: parsing millions of small objects
- * would hold the event loop for as long, only to refuse them afterwards (`server.max_parts`).
+ * With `maxObjects`, the JSON objects of the body are counted as its bytes arrive; past it the rest
+ * is read and dropped, and `onTooManyObjects` answers without anything parsed: parsing millions of
+ * small objects would hold the event loop for as long, only to refuse them afterwards
+ * (`server.max_parts`).
  *
  *   app.post("/v1/chat/completions", limitedBody({ maxSize, onError }), handler);
  */
