@@ -22,6 +22,22 @@ const HOUR_MS = 3_600_000;
 
 const scopeField = (bucket: number, scope: Pick<Scope, "kind" | "id">) => `burn:${bucket}:${scope.kind}:${encodeURIComponent(scope.id)}`;
 
+/** Scopes per kind whose current field is kept (end users have no end). */
+const FIELDS_KEPT = 10_000;
+const currentFields = new Map<string, Map<string, { bucket: number; field: string }>>();
+
+/** A scope's field in `bucket`, made once per bucket: the settles of five minutes name the same string. */
+function fieldOf(bucket: number, scope: Pick<Scope, "kind" | "id">): string {
+  let byId = currentFields.get(scope.kind);
+  if (!byId) currentFields.set(scope.kind, (byId = new Map()));
+  const kept = byId.get(scope.id);
+  if (kept && kept.bucket === bucket) return kept.field;
+  if (!kept && byId.size >= FIELDS_KEPT) byId.clear();
+  const field = scopeField(bucket, scope);
+  byId.set(scope.id, { bucket, field });
+  return field;
+}
+
 /** The aggregate fields a settled cost adds: one per scope, in the bucket of `time`. */
 export function burnFields(scopes: ReadonlyArray<Pick<Scope, "kind" | "id">>, time: number, cost: Nano): Array<[string, number]> {
   if (cost <= 0) return [];
@@ -29,7 +45,7 @@ export function burnFields(scopes: ReadonlyArray<Pick<Scope, "kind" | "id">>, ti
   const seen = new Set<string>();
   const fields: Array<[string, number]> = [];
   for (const scope of scopes) {
-    const field = scopeField(bucket, scope);
+    const field = fieldOf(bucket, scope);
     if (seen.has(field)) continue;
     seen.add(field);
     fields.push([field, cost]);

@@ -61,6 +61,29 @@ function counterId(scope: Scope, window: WindowName, windowId: string): string {
   return `c:${scope.kind}:${encodeURIComponent(scope.id)}:${window === "daily" ? "d" : "m"}:${windowId}`;
 }
 
+/** Scopes per kind whose current counter ids are kept (end users have no end). */
+const IDS_KEPT = 10_000;
+const currentIds = new Map<string, Map<string, Record<WindowName, { windowId: string; id: string } | undefined>>>();
+
+/**
+ * A counter's id, made once per scope and window: the requests of a day name the same string,
+ * whose hash every map of the budget path then reuses.
+ */
+function currentId(scope: Scope, window: WindowName, windowId: string): string {
+  let byId = currentIds.get(scope.kind);
+  if (!byId) currentIds.set(scope.kind, (byId = new Map()));
+  let ids = byId.get(scope.id);
+  if (!ids) {
+    if (byId.size >= IDS_KEPT) byId.clear();
+    byId.set(scope.id, (ids = { daily: undefined, monthly: undefined }));
+  }
+  const kept = ids[window];
+  if (kept && kept.windowId === windowId) return kept.id;
+  const id = counterId(scope, window, windowId);
+  ids[window] = { windowId, id };
+  return id;
+}
+
 /**
  * The daily and monthly counters of each scope. Every scope counts its spend, with or without a
  * limit, so reports and alerts see it and a limit added later starts from the real figure.
@@ -71,7 +94,7 @@ export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
     const daily = scope.limits.daily;
     const monthly = scope.limits.monthly;
     counters.push({
-      id: counterId(scope, "daily", windows.day),
+      id: currentId(scope, "daily", windows.day),
       limit: daily === undefined ? null : usdToNano(daily),
       windowEnd: windows.dayEnd,
       scope,
@@ -79,7 +102,7 @@ export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
       windowId: windows.day,
     });
     counters.push({
-      id: counterId(scope, "monthly", windows.month),
+      id: currentId(scope, "monthly", windows.month),
       limit: monthly === undefined ? null : usdToNano(monthly),
       windowEnd: windows.monthEnd,
       scope,

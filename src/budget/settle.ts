@@ -20,6 +20,13 @@ export interface Settlement {
 
 type PendingSettle = JournalEntry;
 
+/** The record's aggregate fields and each scope's five-minute spend, for its burn rate (forecast.ts). */
+function withBurn(fields: Array<[string, number]>, s: Settlement): Array<[string, number]> {
+  const record = s.record!;
+  for (const field of burnFields(s.counters.map((c) => c.scope), Date.parse(record.time), record.cost_nano)) fields.push(field);
+  return fields;
+}
+
 const MAX_RETRY_QUEUE = 100_000;
 
 /**
@@ -55,8 +62,7 @@ export class Settler {
       thresholds: this.thresholds,
       record: s.record,
       day: s.day,
-      // Each scope's five-minute spend, for its burn rate (forecast.ts).
-      aggregates: s.record ? [...aggregateFields(s.record), ...burnFields(s.counters.map((c) => c.scope), Date.parse(s.record.time), s.record.cost_nano)] : [],
+      aggregates: s.record ? withBurn(aggregateFields(s.record), s) : [],
       now: this.clock.now(),
     };
     const attempt = this.apply({ request, counters: s.counters });

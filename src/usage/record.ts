@@ -121,19 +121,37 @@ export function aggregateFields(r: UsageRecord): Array<[string, number]> {
   if (!r.priced) fields.push(["unpriced_requests", 1]);
   if (r.compressed_tokens > 0) fields.push(["compress_tokens", r.compressed_tokens], ["compress_saved", r.compress_saved_nano], ["compress_requests", 1]);
   if (r.route === "compress") fields.push(["compress_cost", r.cost_nano], ["compress_summaries", 1]);
-  const groups: Array<[string, string | null]> = [
-    ["model", r.routed_model],
-    ["tier", r.tier],
-    ["key", r.key_id],
-    ["team", r.team],
-    ["type", r.request_type],
-    ["endpoint", r.endpoint],
-    ["end_user", r.end_user ?? null],
-    ...(r.tags ?? []).map((tag): [string, string] => ["tag", tag]),
-  ];
-  for (const [group, value] of groups) {
-    if (value === null) continue;
-    fields.push([`${group}:${value}:requests`, 1], [`${group}:${value}:cost`, r.cost_nano]);
-  }
+  const group = (name: string, value: string | null | undefined) => {
+    if (value === null || value === undefined) return;
+    const [requests, cost] = groupFieldNames(name, value);
+    fields.push([requests, 1], [cost, r.cost_nano]);
+  };
+  group("model", r.routed_model);
+  group("tier", r.tier);
+  group("key", r.key_id);
+  group("team", r.team);
+  group("type", r.request_type);
+  group("endpoint", r.endpoint);
+  group("end_user", r.end_user);
+  for (const tag of r.tags ?? []) group("tag", tag);
   return fields;
+}
+
+/** Values kept per group before its names are made afresh (end users and tags have no end). */
+const NAMES_KEPT = 10_000;
+const groupNames = new Map<string, Map<string, readonly [string, string]>>();
+
+/**
+ * `<group>:<value>:requests` and `…:cost`, made once per value: every record of a model or a key
+ * then names the same strings, whose hashes the batch's sums reuse.
+ */
+function groupFieldNames(group: string, value: string): readonly [string, string] {
+  let byValue = groupNames.get(group);
+  if (!byValue) groupNames.set(group, (byValue = new Map()));
+  let names = byValue.get(value);
+  if (!names) {
+    if (byValue.size >= NAMES_KEPT) byValue.clear();
+    byValue.set(value, (names = [`${group}:${value}:requests`, `${group}:${value}:cost`]));
+  }
+  return names;
 }
