@@ -306,18 +306,22 @@ export interface PairedRound {
  * as it was in those seconds, which a run of minutes on a shared machine does not.
  */
 export async function measurePaired(targets: TargetUnderTest[], plan: Plan): Promise<PairedRound[]> {
+  for (const t of targets) {
+    check(await drive({ url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections, duration: 2 }), `${t.name} paired warm-up`);
+    await streamingTtfb(t.url, STREAM_BODY, t.headers, 20);
+    await sequentialLatency(t.url, SMALL_BODY, t.headers, 20);
+  }
   const rounds: PairedRound[] = [];
   for (let r = 0; r < plan.pairedRounds; r++) {
-    const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+    // The order turns each round, and runs backwards every other one.
+    const turned = targets.map((_, i) => targets[(i + r) % targets.length]!);
+    const order = r % 2 === 0 ? turned : turned.reverse();
     const round: PairedRound = { order: order.map((t) => t.name), rps: {}, ttfbP50: {}, plainP50: {} };
     for (const t of order) {
       const load = { url: t.url, body: SMALL_BODY, headers: t.headers, connections: plan.connections };
-      check(await drive({ ...load, duration: 1 }), `${t.name} paired warm-up`);
       const result = await drive({ ...load, duration: plan.pairedSeconds });
       check(result, `${t.name} paired throughput`);
-      await streamingTtfb(t.url, STREAM_BODY, t.headers, 10);
       const ttfb = await streamingTtfb(t.url, STREAM_BODY, t.headers, plan.pairedLatencyRequests);
-      await sequentialLatency(t.url, SMALL_BODY, t.headers, 10);
       const plain = await sequentialLatency(t.url, SMALL_BODY, t.headers, plan.pairedLatencyRequests);
       round.rps[t.name] = result.rps;
       round.ttfbP50[t.name] = percentile(ttfb, 50);

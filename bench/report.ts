@@ -227,7 +227,7 @@ export function renderReport(info: RunInfo, results: TargetResult[], targetCheck
   out.push("");
   if (info.paired && info.paired.length > 0) {
     const names = info.paired[0]!.order.filter((n) => n !== BASE_NAME).sort();
-    out.push(`## Paired rounds (every server running; per round each measured back to back: ${p.pairedSeconds ?? 3} s of throughput after 1 s of warm-up, then ${p.pairedLatencyRequests ?? 100} streaming and ${p.pairedLatencyRequests ?? 100} plain requests one at a time)`);
+    out.push(`## Paired rounds (every server running and warmed up; per round each measured back to back: ${p.pairedSeconds ?? 2} s of throughput, then ${p.pairedLatencyRequests ?? 60} streaming and ${p.pairedLatencyRequests ?? 60} plain requests one at a time)`);
     out.push("");
     out.push("Each figure is against the pass-through of the same round; the targets above take the median of the rounds.");
     out.push("");
@@ -379,9 +379,10 @@ const METHOD = `## How it is measured
   divided by the requests in between, memory as \`process_resident_memory_bytes\`. prom-client (15.x)
   resets its event-loop delay histogram (\`monitorEventLoopDelay\`, 1 ms resolution) at every scrape, so
   \`nodejs_eventloop_lag_p99_seconds\` read at the end of a phase covers that phase alone (a scrape starts it).
-- **Paired rounds.** The pass-through and both tollgates are started together and measured in rounds
-  (five; the order turned each round): in each, one server after another, 1 s of warm-up, 3 s of
-  throughput, then 100 streaming and 100 plain requests one at a time. This machine's speed drifts by
+- **Paired rounds.** The pass-through and both tollgates are started together, each warmed up, then
+  measured in twelve rounds (the order turned each round and reversed every other one): in each, one
+  server after another, 2 s of throughput, then 60 streaming and 60 plain requests one at a time. This
+  machine's speed drifts by
   tens of percent within a minute (the pass-through measured first and last in one run has differed by
   40 %), so a ratio between two runs a minute apart measures the drift as much as the servers. The
   throughput and one-at-a-time targets take the median over the rounds of each round's own ratio or

@@ -45,9 +45,9 @@ const plan: Plan = {
   largeSeconds: 5,
   largeSmallRate: 400,
   manyParts: 200_000,
-  pairedRounds: 5,
-  pairedSeconds: 3,
-  pairedLatencyRequests: 100,
+  pairedRounds: 12,
+  pairedSeconds: 2,
+  pairedLatencyRequests: 60,
   memoryWarmup: 10_000,
   memoryRequests: 100_000,
 };
