@@ -18,6 +18,7 @@ import { idleRssMb } from "./idle.js";
  *   REDIS_URL        the Redis to use (default redis://127.0.0.1:6379)
  *   BENCH_ONLY       comma-separated server names to run (the pass-through always runs: it is the base)
  * A run limited by BENCH_ONLY or BENCH_PHASES prints its numbers and leaves docs/benchmarks.md alone.
+ *   BENCH_COMPARE_ROOT  another checkout: its tollgate on Redis joins the paired rounds, for before/after
  *   BENCH_CPU_PROF   a directory: tollgate runs with --cpu-prof and writes its profiles there
  *   BENCH_NODE_FLAGS extra node flags for tollgate (space-separated)
  *   BENCH_TOLLGATE_ROOT  run tollgate from another checkout (a before/after comparison)
@@ -147,7 +148,7 @@ interface ServerSpec {
 /** The checkout whose tollgate is measured: this one, or `BENCH_TOLLGATE_ROOT` for before/after runs. */
 const tollgateRoot = (): string => process.env.BENCH_TOLLGATE_ROOT ?? ROOT;
 
-function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec {
+function tollgateSpec(name: string, redisPrefix: string | undefined, root = tollgateRoot()): ServerSpec {
   const profileDir = process.env.BENCH_CPU_PROF;
   const spec: ServerSpec = {
     name,
@@ -168,7 +169,7 @@ function tollgateSpec(name: string, redisPrefix: string | undefined): ServerSpec
       }
       if (process.env.BENCH_NODE_FLAGS) nodeFlags.push(...process.env.BENCH_NODE_FLAGS.split(" "));
       // The build, as the container image runs it (tsx would add its own cost to every closure made per request).
-      const main = join(tollgateRoot(), "dist/main.js");
+      const main = join(root, "dist/main.js");
       const server = await spawnServer(name, `http://127.0.0.1:${port}`, main, ["--config", file], redisPrefix ? "/ready" : "/health", { nodeFlags });
       return {
         ...server,
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   execFileSync("npm", ["run", "build"], { cwd: tollgateRoot(), stdio: "ignore" });
+  const compareRoot = process.env.BENCH_COMPARE_ROOT;
+  if (compareRoot) execFileSync("npm", ["run", "build"], { cwd: compareRoot, stdio: "ignore" });
   const cpuAtStart = await cpuSnapshot(REDIS_URL);
   const phases = (process.env.BENCH_PHASES?.split(",").map((s) => s.trim()) as Phase[] | undefined) ?? PHASES;
   const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
@@ -266,7 +269,12 @@ async function main(): Promise<void> {
       }
     }
     // The paired phase: the pass-through and both tollgates running side by side, measured in rounds.
-    if (phases.includes("paired")) paired = await runPaired(specs.filter((s) => s.name === BASE || s.name.startsWith("tollgate")), upstream.url);
+    if (phases.includes("paired")) {
+      const pairedSpecs = specs.filter((s) => s.name === BASE || s.name.startsWith("tollgate"));
+      // Another checkout's tollgate on Redis beside this one's, in the same rounds: a before/after comparison.
+      if (compareRoot) pairedSpecs.push(tollgateSpec("tollgate-redis-compare", `${prefix}compare:`, compareRoot));
+      paired = await runPaired(pairedSpecs, upstream.url);
+    }
   } finally {
     await upstream.stop();
   }
