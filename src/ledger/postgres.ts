@@ -1,4 +1,5 @@
-import pg from "pg";
+import { createRequire } from "node:module";
+import type pg from "pg";
 import type { LedgerConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { UsageRecord } from "../usage/record.js";
@@ -34,7 +35,9 @@ export class LedgerDb {
     readonly config: LedgerConfig,
     logger: Logger,
   ) {
-    this.pool = new pg.Pool({
+    // Loaded with the first ledger: a replica without one does not carry the driver (about 15 MB).
+    const { Pool } = createRequire(import.meta.url)("pg") as typeof pg;
+    this.pool = new Pool({
       connectionString: config.postgres_url,
       max: 4,
       connectionTimeoutMillis: 5000,

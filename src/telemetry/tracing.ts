@@ -1,8 +1,11 @@
-import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { createRequire } from "node:module";
+import type * as OtelApi from "@opentelemetry/api";
+import type { Span, Tracer } from "@opentelemetry/api";
+import type * as OtelCore from "@opentelemetry/core";
+import type * as OtelExporter from "@opentelemetry/exporter-trace-otlp-http";
+import type * as OtelResources from "@opentelemetry/resources";
+import type * as OtelSdk from "@opentelemetry/sdk-trace-base";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../log.js";
 import type { UsageRecord } from "../usage/record.js";
 
@@ -39,20 +42,52 @@ export interface RequestTrace {
 /** The GenAI operation of each endpoint (the conventions' names). */
 const OPERATIONS: Record<string, string> = { "chat.completions": "chat", responses: "chat", completions: "text_completion", embeddings: "embeddings" };
 
-const propagator = new W3CTraceContextPropagator();
+/**
+ * The SDK's packages, loaded only when tracing is on: a replica without it does not carry them
+ * (about 17 MB of a process's memory). They ship CommonJS builds, so they load synchronously.
+ */
+interface Sdk {
+  api: typeof OtelApi;
+  core: typeof OtelCore;
+  exporter: typeof OtelExporter;
+  resources: typeof OtelResources;
+  sdk: typeof OtelSdk;
+}
+
+function loadSdk(): Sdk {
+  const require = createRequire(import.meta.url);
+  return {
+    api: require("@opentelemetry/api") as typeof OtelApi,
+    core: require("@opentelemetry/core") as typeof OtelCore,
+    exporter: require("@opentelemetry/exporter-trace-otlp-http") as typeof OtelExporter,
+    resources: require("@opentelemetry/resources") as typeof OtelResources,
+    sdk: require("@opentelemetry/sdk-trace-base") as typeof OtelSdk,
+  };
+}
 
 /** Tracing for no one: every call does nothing. */
 export const untraced: RequestTrace = { step: (_name, run) => run({}), requested: () => {}, record: () => {}, end: () => {} };
 
 export class Tracing {
   private readonly tracer: Tracer;
+  private readonly propagator: OtelCore.W3CTraceContextPropagator;
 
-  constructor(private readonly provider: BasicTracerProvider) {
+  constructor(
+    private readonly otel: Sdk,
+    private readonly provider: BasicTracerProvider,
+  ) {
     this.tracer = provider.getTracer("tollgate");
+    this.propagator = new otel.core.W3CTraceContextPropagator();
   }
 
   /** The request's trace, continuing the client's own when it sent a `traceparent`. */
   request(endpoint: string, traceparent: string | undefined): RequestTrace {
+    const { context, SpanKind, SpanStatusCode, trace } = this.otel.api;
+    const propagator = this.propagator;
+    const failed = (span: Span, err: unknown) => {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message ?? String(err) });
+    };
     const operation = OPERATIONS[endpoint] ?? endpoint;
     const parent = traceparent ? propagator.extract(context.active(), { traceparent }, { get: (c, k) => c[k as "traceparent"], keys: () => ["traceparent"] }) : context.active();
     const root = this.tracer.startSpan(operation, { kind: SpanKind.SERVER, attributes: { "gen_ai.operation.name": operation, "tollgate.endpoint": endpoint } }, parent);
@@ -103,20 +138,16 @@ export class Tracing {
   }
 }
 
-function failed(span: Span, err: unknown): void {
-  span.recordException(err instanceof Error ? err : String(err));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message ?? String(err) });
-}
-
 /** Tracing when the environment names an OTLP endpoint; undefined otherwise (no SDK is started). */
 export function tracingFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Tracing | undefined {
   // The traces endpoint is used as it is; the general one gets the signal's path (the OTLP spec's rule).
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, "")}/v1/traces` : "");
   if (!endpoint || env.OTEL_SDK_DISABLED === "true") return undefined;
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "tollgate" }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }))],
+  const otel = loadSdk();
+  const provider = new otel.sdk.BasicTracerProvider({
+    resource: otel.resources.resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "tollgate" }),
+    spanProcessors: [new otel.sdk.BatchSpanProcessor(new otel.exporter.OTLPTraceExporter({ url: endpoint }))],
   });
   logger.log("info", "tracing", { endpoint, protocol: "http/json" });
-  return new Tracing(provider);
+  return new Tracing(otel, provider);
 }
