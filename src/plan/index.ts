@@ -29,6 +29,8 @@ export interface ProxiedRequest<B extends RequestBody = RequestBody> {
   body: B;
   /** Length of the body as received, for the size floor of the estimate. */
   bodyChars: number;
+  /** The client's text and the object parsed from it: the upstream's body keeps its bytes where nothing changed (request/splice.ts). */
+  source?: { text: string; body: object };
   requestType: string;
   /** `x-tollgate-tier` and `x-tollgate-max-tier`. */
   tierHeader?: string;

@@ -52,6 +52,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   if (endUser !== undefined || tags !== undefined) caller = { ...caller, ...(endUser !== undefined ? { endUser } : {}), ...(tags !== undefined ? { tags } : {}) };
   checkParts(shape.view(body), services.config.server.max_parts);
   const request = requestOf(c, `${ID_PREFIX[shape.name] ?? "req-tg-"}${randomUUID()}`, startedAt, startedMono, caller, body, text.length);
+  request.source = { text, body };
   if (requestHeader(c, "x-tollgate-internal") === services.internalToken) request.routeLabel = "compress";
   if (caller.models) {
     if (Object.hasOwn(services.config.models, body.model) && !caller.models.has(body.model)) throw modelNotAllowed(body.model);

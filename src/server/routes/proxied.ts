@@ -8,6 +8,7 @@ import { chatSide, type EndpointShape, type RequestBody } from "../../endpoints/
 import { headerUsd, type Nano } from "../../money.js";
 import { planRequest, type Prepared, type ProxiedRequest, type RequestPlan } from "../../plan/index.js";
 import { restoreBigIntegers } from "../../request/big-integers.js";
+import { spliceBody } from "../../request/splice.js";
 import type { Services } from "../../services.js";
 import { accountRequest, recordHeader, type Outcome, type Served } from "../../usage/account.js";
 import type { UsageRecord } from "../../usage/record.js";
@@ -82,7 +83,7 @@ export function proxiedEndpoint<B extends RequestBody>(services: Services, shape
     const passed = anthropicHeaders((name) => requestHeader(c, name));
     const forwarded = await forwardWithFallback(first.prepared, {
       send: (candidate) =>
-        trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, { passed, clientHeader: (name) => requestHeader(c, name), trace: headers }), {
+        trace.step("upstream", (headers) => sendUpstream(services, ex, shape, candidate, { passed, clientHeader: (name) => requestHeader(c, name), trace: headers }, request.source), {
           "gen_ai.request.model": candidate.config.upstream_model ?? candidate.model,
           "tollgate.upstream": candidate.config.upstream,
         }),
@@ -121,16 +122,20 @@ interface SentHeaders {
   trace: Record<string, string>;
 }
 
-/** The request as the model receives it, with the client headers its upstream takes and the trace context. */
-function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, sent: SentHeaders) {
+/**
+ * The request as the model receives it, with the client headers its upstream takes and the trace
+ * context; its body written from the client's text where nothing changed (`source`).
+ */
+function sendUpstream<B extends RequestBody>(services: Services, ex: Exchange, shape: EndpointShape<B>, prepared: Prepared<B>, sent: SentHeaders, source?: ProxiedRequest["source"]) {
   const wire = wireTo(services, shape, prepared);
   const body = wire.request(prepared.body, prepared.config, prepared.config.upstream_model ?? prepared.model, prepared.worstOutput);
+  const text = (source && spliceBody(source, body)) ?? restoreBigIntegers(JSON.stringify(body));
   const anthropic = upstreamProtocol(services.config.upstreams[prepared.config.upstream]!) === "anthropic";
   return services.upstream.post({
     upstream: prepared.config.upstream,
     path: wire.path,
     headers: anthropic ? { ...sent.passed, ...sent.trace } : sent.trace,
-    body: restoreBigIntegers(JSON.stringify(body)),
+    body: text,
     signal: ex.signal,
     clientHeader: sent.clientHeader,
     finishAfterHeaders: body.stream !== true,
