@@ -1,3 +1,5 @@
+import { BACKSLASH, DOT, isDigit, MINUS, QUOTE } from "./json-chars.js";
+
 /**
  * JSON.parse turns an integer beyond 2^53 into the nearest double, so `"seed": 9007199254740993`
  * would reach the upstream as ...992. Such integers are carried through the proxy as marked strings
@@ -8,11 +10,6 @@ const MARK = "\uE000";
 const LONG_NUMBER = /\d{16}/;
 const MARKED = /"\uE000(-?\d+)"/g;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
 /** The text with every unsafe integer literal (outside strings) turned into a marked string. */
 export function protectBigIntegers(text: string): string {

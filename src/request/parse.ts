@@ -1,3 +1,4 @@
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "./json-chars.js";
 import { ProxyError } from "../errors.js";
 import { protectBigIntegers } from "./big-integers.js";
 
@@ -58,12 +59,6 @@ export function checkOptionalNumber(body: Record<string, unknown>, field: string
   if (value < min || value > max) throw invalid(`'${field}' must be between ${min} and ${max}, got ${value}`, field);
 }
 
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 /** The characters nesting depends on: quotes, escapes, brackets. */
 const STRUCTURE = /["\\[\]{}]/g;
 

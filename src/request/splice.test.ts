@@ -9,7 +9,7 @@ describe("spliceBody", () => {
   it("keeps the client's bytes where nothing changed, and writes only what did", () => {
     const text = '{ "model" : "auto",\n  "messages": [{"role":"user","content":"caf\\u00e9 {\\"x\\"} \\\\"}],\n  "seed": 12345678901234567890, "temperature": 0.5 }';
     const source = sourceOf(text);
-    const upstream = { ...source.body, model: "gpt-4o-mini", max_tokens: 512 };
+    const upstream: Record<string, unknown> = { ...source.body, model: "gpt-4o-mini", max_tokens: 512 };
     delete upstream.temperature;
     const out = spliceBody(source, upstream)!;
     expect(out).toBe('{"model":"gpt-4o-mini","messages": [{"role":"user","content":"caf\\u00e9 {\\"x\\"} \\\\"}],"seed": 12345678901234567890,"max_tokens":512}');

@@ -1,4 +1,5 @@
 import { restoreBigIntegers } from "./big-integers.js";
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isJsonSpace, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "./json-chars.js";
 
 /**
  * The body an upstream receives, written from the client's own text: every top-level field whose
@@ -43,15 +44,6 @@ interface Field {
   end: number;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /** The end of the string whose opening quote is at `at` (just past its closing quote); -1 if it has none. */
 function stringEnd(text: string, at: number): number {
@@ -71,7 +63,7 @@ function stringEnd(text: string, at: number): number {
 function valueEnd(text: string, at: number): number {
   const first = text.charCodeAt(at);
   if (first === QUOTE) return stringEnd(text, at);
-  if (first === OPEN_OBJECT || first === OPEN_ARRAY) {
+  if (first === OPEN_BRACE || first === OPEN_BRACKET) {
     let depth = 0;
     for (let i = at; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -79,8 +71,8 @@ function valueEnd(text: string, at: number): number {
         const end = stringEnd(text, i);
         if (end < 0) return -1;
         i = end - 1;
-      } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
-      else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         depth--;
         if (depth === 0) return i + 1;
       }
@@ -90,7 +82,7 @@ function valueEnd(text: string, at: number): number {
   let i = at;
   while (i < text.length) {
     const c = text.charCodeAt(i);
-    if (c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || isSpace(c)) break;
+    if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || isJsonSpace(c)) break;
     i++;
   }
   return i > at ? i : -1;
@@ -100,15 +92,15 @@ function valueEnd(text: string, at: number): number {
 function topLevelFields(text: string): Field[] | undefined {
   let i = 0;
   const skipSpace = () => {
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+    while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   };
   skipSpace();
-  if (text.charCodeAt(i) !== OPEN_OBJECT) return undefined;
+  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
   i++;
   const fields: Field[] = [];
   const keys = new Set<string>();
   skipSpace();
-  if (text.charCodeAt(i) === CLOSE_OBJECT) return fields;
+  if (text.charCodeAt(i) === CLOSE_BRACE) return fields;
   for (;;) {
     skipSpace();
     if (text.charCodeAt(i) !== QUOTE) return undefined;
@@ -131,7 +123,7 @@ function topLevelFields(text: string): Field[] | undefined {
     skipSpace();
     const next = text.charCodeAt(i);
     i++;
-    if (next === CLOSE_OBJECT) return fields;
+    if (next === CLOSE_BRACE) return fields;
     if (next !== COMMA) return undefined;
   }
 }

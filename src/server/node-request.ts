@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { clientClosed } from "../errors.js";
+import { BACKSLASH, OPEN_BRACE, QUOTE } from "../request/json-chars.js";
 import type { ClientSignal } from "../upstream/client.js";
 
 /** What @hono/node-server passes as `c.env`: the node request and response behind `c.req.raw`. */
@@ -72,10 +73,10 @@ export class JsonObjectCounter {
       const b = bytes[i]!;
       if (inString) {
         if (escaped) escaped = false;
-        else if (b === 0x5c) escaped = true;
-        else if (b === 0x22) inString = false;
-      } else if (b === 0x22) inString = true;
-      else if (b === 0x7b) objects++;
+        else if (b === BACKSLASH) escaped = true;
+        else if (b === QUOTE) inString = false;
+      } else if (b === QUOTE) inString = true;
+      else if (b === OPEN_BRACE) objects++;
     }
     this.inString = inString;
     this.escaped = escaped;
