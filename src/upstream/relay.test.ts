@@ -4,6 +4,7 @@ import type { Outcome } from "../usage/account.js";
 import { StreamAccountant } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
 import { readJsonAnswer, relayStream } from "./relay.js";
+import type { RelayBody } from "./relay-body.js";
 import { SecretMasker } from "./secrets.js";
 
 const SECRET = "sk-upstream-openai";
@@ -48,7 +49,7 @@ function relay(reply: UpstreamReply, onEnd: (o: Outcome) => Promise<void> = asyn
   return { stream, ends, failures };
 }
 
-const clientReads = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
+const clientReads = (stream: RelayBody) => stream.response({}).text();
 // One turn of the event loop: what the relay's pump does after a cancel has run by then.
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,9 +1,11 @@
+import { StringDecoder } from "node:string_decoder";
 import { readUsage } from "../pricing/cost.js";
 import { answerCharges } from "../usage/charges.js";
 import type { Outcome } from "../usage/account.js";
 import type { StreamReader } from "../usage/stream.js";
 import type { UpstreamReply } from "./client.js";
 import type { SecretMasker } from "./secrets.js";
+import { RelayBody } from "./relay-body.js";
 
 /** Headers of an upstream error worth passing on to the client, with the name they get. */
 const PASSED_ERROR_HEADERS: Array<[from: string, to: string]> = [
@@ -94,16 +96,31 @@ export const RELAY_BUFFER_BYTES = 1024 * 1024;
  * until the stream ends with its usage or the drain period aborts it. A stream that ends without
  * `[DONE]` or breaks becomes an error event, never a clean end.
  */
-export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): ReadableStream<Uint8Array> {
+export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): RelayBody {
   const accountant = options.reader;
   const masker = options.masker;
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
+  const decoder = new StringDecoder("utf8");
   let ended = false;
   let cancelled = false;
   /** The client had the whole answer when it left (`[DONE]` seen): it got what it asked for. */
   let answeredBeforeLeaving = false;
   let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    wake?.();
+    wake = undefined;
+  };
+
+  const body = new RelayBody(RELAY_BUFFER_BYTES, {
+    pull: wakeUp,
+    cancel() {
+      cancelled = true;
+      answeredBeforeLeaving = accountant.sawEnd;
+      // The upstream may go on generating (and billing): the pump reads on for the drain period.
+      if (answeredBeforeLeaving) reply.body.destroy();
+      else reply.abandon();
+      wakeUp();
+    },
+  });
 
   const end = async (status: number) => {
     if (ended) return;
@@ -113,41 +130,41 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
   };
   /** The status of a stream over: whole, cut, or abandoned by its client. */
   const statusAtEnd = (whole: boolean) => (cancelled ? (answeredBeforeLeaving ? 200 : 499) : whole ? 200 : 502);
-  const brokenEvent = (message: string) => encoder.encode(accountant.brokenEvent(message));
+  // Once the client has gone (cancel), the body drops whatever is pushed.
+  const push = (text: string) => body.push(Buffer.from(text));
+  const brokenEvent = (message: string) => push(accountant.brokenEvent(message));
 
-  const pump = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    // Once the client has gone (cancel), the controller is closed: nothing more may reach it.
-    const push = (bytes: Uint8Array) => {
-      if (!cancelled) controller.enqueue(bytes);
-    };
-    let closed = false;
-    const close = () => {
-      if (!cancelled && !closed) controller.close();
-      closed = true;
-    };
+  const pump = async () => {
+    let first = true;
     try {
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
-        const out = masker.push(accountant.transform(decoder.decode(chunk, { stream: true })));
+        let text = decoder.write(chunk);
+        // As a TextDecoder reads: a byte-order mark opening the stream is not part of it.
+        if (first && text.length > 0) {
+          first = false;
+          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        }
+        const out = masker.push(accountant.transform(text));
         // The client left: read on to the usage, forwarding nothing, until the answer is whole.
         if (cancelled) {
           if (accountant.sawEnd) break;
           continue;
         }
-        if (out) push(encoder.encode(out));
-        if ((controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => (wake = resolve));
+        if (out) push(out);
+        if (body.desiredSize <= 0) await new Promise<void>((resolve) => (wake = resolve));
       }
-      const tail = masker.push(accountant.flush() + decoder.decode()) + masker.end();
+      const tail = masker.push(accountant.flush() + decoder.end()) + masker.end();
       // The client's answer is over before it is accounted: the settle never delays its end.
       if (accountant.sawEnd) {
-        if (tail.trim()) push(encoder.encode(tail));
-        close();
+        if (tail.trim()) push(tail);
+        body.close();
         await end(statusAtEnd(true));
       } else {
         // An event cut in the middle is dropped, never glued to the error event: every SDK then
         // parses the error and raises it, instead of failing on broken JSON.
         // What the masker still held was part of the cut event, dropped with it.
-        push(brokenEvent("the upstream stream ended before it was complete"));
-        close();
+        brokenEvent("the upstream stream ended before it was complete");
+        body.close();
         await end(statusAtEnd(false));
       }
     } catch (err) {
@@ -155,33 +172,14 @@ export function relayStream(reply: UpstreamReply, options: StreamRelayOptions): 
         // The stream was whole but its accounting failed: the client already has its end.
         options.onFailure?.(err);
       } else {
-        push(brokenEvent("the upstream connection broke during the stream"));
-        close();
+        brokenEvent("the upstream connection broke during the stream");
+        body.close();
         await end(statusAtEnd(false)).catch((e: unknown) => options.onFailure?.(e));
       }
     }
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        // The pump settles every outcome itself; a failure here would be a bug, so it is logged, never left unhandled.
-        pump(controller).catch((err: unknown) => options.onFailure?.(err));
-      },
-      pull() {
-        wake?.();
-        wake = undefined;
-      },
-      cancel() {
-        cancelled = true;
-        answeredBeforeLeaving = accountant.sawEnd;
-        // The upstream may go on generating (and billing): the pump reads on for the drain period.
-        if (answeredBeforeLeaving) reply.body.destroy();
-        else reply.abandon();
-        wake?.();
-        wake = undefined;
-      },
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark: RELAY_BUFFER_BYTES }),
-  );
+  // The pump settles every outcome itself; a failure here would be a bug, so it is logged, never left unhandled.
+  pump().catch((err: unknown) => options.onFailure?.(err));
+  return body;
 }

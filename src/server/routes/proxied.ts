@@ -236,7 +236,7 @@ async function relayAnswer<B extends RequestBody>(
   // A client that left while the answer's headers were on their way reads nothing: the stream is
   // drained for its usage as if it had left mid-stream.
   if (ex.clientGone) void stream.cancel();
-  return { response: new Response(stream, { status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
+  return { response: stream.response({ status: 200, headers: { ...headers, ...SSE_HEADERS } }), finished };
 }
 
 /**
