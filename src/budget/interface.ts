@@ -59,6 +59,11 @@ export interface SettleRequest {
   now: number;
   /** The replica's lease the request was held on, when it was (the Redis store sets it). */
   lease?: string;
+  /**
+   * When the request's hold was taken (the replica's clock), on a settle that can only follow it:
+   * an earlier settle of the id is then looked for from shortly before (the Redis store sets it).
+   */
+  heldAt?: number;
 }
 
 export interface CrossedThreshold {

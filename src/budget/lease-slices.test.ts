@@ -70,6 +70,20 @@ describe("budget leases", () => {
     expect(await holds()).toEqual({});
   });
 
+  it("counts a settle once when it comes again after its first, made under the lease", async () => {
+    const { store, reserve, settle, value } = setup();
+    const s = await store("a");
+    await reserve(s, "once", 1000);
+    const leased = await value();
+    expect((await settle(s, "once", 300)).applied).toBe(true);
+    // The repeat no longer finds the hold on the slice: it is looked for over every bucket and refused.
+    expect((await settle(s, "once", 300)).applied).toBe(false);
+    await s.close();
+    stores.pop();
+    expect(await value()).toBe(300);
+    expect(leased).toBeGreaterThan(300);
+  });
+
   it("never takes more than its fraction of what is left, and reserves in Redis when that is too little", async () => {
     const { store, reserve, value, holds } = setup(100_000);
     const s = await store("a");

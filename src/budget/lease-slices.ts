@@ -82,7 +82,7 @@ const listKey = (counters: Counter[]) => counters.map((c) => `${c.id}=${c.limit 
 
 export class LeaseSlices {
   private readonly live = new Map<string, Slice>();
-  private readonly holds = new Map<string, { slice: Slice; amount: Nano; meta: string }>();
+  private readonly holds = new Map<string, { slice: Slice; amount: Nano; meta: string; heldAt: number }>();
   private readonly taking = new Map<string, Promise<Slice | undefined>>();
   private readonly rates = new Map<string, SpendRate>();
   /** Models this replica saw cooling down, until when (a slice has no cool-down check of its own). */
@@ -122,7 +122,7 @@ export class LeaseSlices {
     if (!slice || slice.amount - slice.held < request.amount) return undefined;
     slice.held += request.amount;
     slice.lastUsed = request.now;
-    this.holds.set(request.requestId, { slice, amount: request.amount, meta: request.meta });
+    this.holds.set(request.requestId, { slice, amount: request.amount, meta: request.meta, heldAt: request.now });
     return { ok: true };
   }
 
@@ -158,11 +158,11 @@ export class LeaseSlices {
   /**
    * The request's settle: its hold leaves the slice and its cost moves out of it (as the settle
    * script does in Redis). Returns the lease to name in the settle, and a slice to give back after
-   * it, if this emptied a retired one.
+   * it, if this emptied a retired one, and when the request was held.
    */
-  release(requestId: string, actual: Nano): { lease: string; emptied?: Slice } | undefined {
+  release(requestId: string, actual: Nano): { lease: string; heldAt: number; emptied?: Slice } | undefined {
     const left = this.leave(requestId, () => actual);
-    return left && { lease: left.lease, ...(left.emptied ? { emptied: left.emptied } : {}) };
+    return left && { lease: left.lease, heldAt: left.heldAt, ...(left.emptied ? { emptied: left.emptied } : {}) };
   }
 
   /** A request kept past its replica's lease (a background response): it leaves its slice for a hold of its own. */
@@ -171,14 +171,14 @@ export class LeaseSlices {
   }
 
   /** A request's hold leaves its slice, and `moved(held)` of the slice's amount goes with it. */
-  private leave(requestId: string, moved: (held: Nano) => Nano): { lease: string; amount: Nano; meta: string; emptied?: Slice } | undefined {
+  private leave(requestId: string, moved: (held: Nano) => Nano): { lease: string; amount: Nano; meta: string; heldAt: number; emptied?: Slice } | undefined {
     const hold = this.holds.get(requestId);
     if (!hold) return undefined;
     this.holds.delete(requestId);
     const { slice } = hold;
     slice.held -= hold.amount;
     slice.amount -= Math.min(moved(hold.amount), slice.amount);
-    return { lease: slice.id, amount: hold.amount, meta: hold.meta, ...(slice.retired && slice.held === 0 ? { emptied: slice } : {}) };
+    return { lease: slice.id, amount: hold.amount, meta: hold.meta, heldAt: hold.heldAt, ...(slice.retired && slice.held === 0 ? { emptied: slice } : {}) };
   }
 
   /** Gives back the slices nobody used for IDLE_MS (all of them with `all`, when the store closes). */

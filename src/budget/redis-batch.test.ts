@@ -82,7 +82,7 @@ describe("batch layout", () => {
   it("gives each day its aggregate hash and the sums of the batch's rounded deltas", () => {
     const base: SettleRequest = { requestId: "a", actual: 3, counters: [shared], thresholds: [0.8, 1], record: null, day: "2026-11-26", aggregates: [["cost", 2.6], ["requests", 1]], now: T0 };
     const call = settleCall(
-      [base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }, { ...base, requestId: "c", counters: [shared, teamA], aggregates: [["cost", 4]] }],
+      [base, { ...base, requestId: "b", day: "2026-11-27", aggregates: [] }, { ...base, requestId: "c", counters: [shared, teamA], aggregates: [["cost", 4]], lease: "lease:r:1", heldAt: 6 * 40 + 5 }],
       key,
       { maxRecords: 10, aggregateTtlMs: 5, settled: { bucketMs: 6, buckets: 7 } },
     );
@@ -91,7 +91,8 @@ describe("batch layout", () => {
     expect(call.args.slice(0, 15)).toEqual(["0.8,1", "10", "5", "6 7", key("settled:"), "2", "2", "2", "3", "10000", ttl, "3000", ttl, "1", "1,2"]);
     // Per day: its field count, then (field, sum) pairs.
     expect(call.args.slice(15, 21)).toEqual(["2", "cost", "7", "requests", "1", "0"]);
-    expect(call.args.slice(21)).toEqual(["3 1 - a", "", "3 1 - b", "", "3 2 - c", ""]);
+    // Per request: cost, list, lease, the first marker bucket to look in (0: all; the one before its hold's), id.
+    expect(call.args.slice(21)).toEqual(["3 1 - 0 a", "", "3 1 - 0 b", "", "3 2 lease:r:1 39 c", ""]);
   });
 });
 

@@ -189,6 +189,15 @@ export interface SettleSettings {
   ledger?: boolean;
 }
 
+/**
+ * The first bucket of settled markers where an earlier settle of the request could be (0: any).
+ * Buckets follow Redis' clock and the hold's time the replica's, so one bucket before the hold's
+ * allows for the two clocks to differ by up to a bucket's length.
+ */
+function sinceBucket(request: SettleRequest, bucketMs: number): number {
+  return request.heldAt === undefined ? 0 : Math.max(0, Math.floor(request.heldAt / bucketMs) - 1);
+}
+
 export function settleCall(requests: SettleRequest[], key: (id: string) => string, settings: SettleSettings): ScriptCall {
   const counters = new BatchCounters(key, requests[0]!.now);
   const days = new Map<string, Map<string, number>>();
@@ -197,7 +206,7 @@ export function settleCall(requests: SettleRequest[], key: (id: string) => strin
     let fields = days.get(r.day);
     if (!fields) days.set(r.day, (fields = new Map()));
     for (const [field, delta] of r.aggregates) fields.set(field, (fields.get(field) ?? 0) + Math.round(delta));
-    requestArgs.push(`${r.actual} ${counters.listOf(r.counters)} ${r.lease ?? "-"} ${r.requestId}`, r.record ? JSON.stringify(r.record) : "");
+    requestArgs.push(`${r.actual} ${counters.listOf(r.counters)} ${r.lease ?? "-"} ${sinceBucket(r, settings.settled.bucketMs)} ${r.requestId}`, r.record ? JSON.stringify(r.record) : "");
   }
   const dayArgs: string[] = [];
   for (const fields of days.values()) {

@@ -195,9 +195,11 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async settle(req: SettleRequest): Promise<SettleResult> {
+    // Only the first settle of a request held on a slice finds it there: a retry, a replay or
+    // another path's settle of it is looked for over the whole memory of settled ids.
     const released = this.slices?.release(req.requestId, req.actual);
     if (!released) return this.settles.add(req);
-    const result = this.settles.add(Object.assign({}, req, { lease: released.lease }));
+    const result = this.settles.add(Object.assign({}, req, { lease: released.lease, heldAt: released.heldAt }));
     if (released.emptied) this.giveBack(released.emptied);
     return result;
   }

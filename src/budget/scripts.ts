@@ -93,8 +93,8 @@ return results
  *       "bucket-ms buckets", [5] key prefix of settled markers, [6] C, [7] D, [8] L counter lists, [9] N requests,
  *       then per counter: limit (-1 = none), counter ttl ms;
  *       then the L lists of counter indexes ("1,2,3"); then per day: F, then F pairs (field, the sum of
- *       the batch's deltas for it); then per request "actual-cost list-index lease-id request-id" and
- *       its record JSON ('' = none)
+ *       the batch's deltas for it); then per request "actual-cost list-index lease-id since request-id"
+ *       and its record JSON ('' = none)
  * A request held on a replica's lease (lease-id not "-", see LEASE_SCRIPT) has no hold of its own:
  * its cost moves out of the lease instead (the lease shrinks by it, at most to 0), so the counters
  * change only by what the lease did not cover.
@@ -110,6 +110,10 @@ return results
  * and a set's overhead shared by its members. A bucket's sets expire whole, `buckets - 1` buckets
  * after it ends; an id is looked for in the last `buckets` buckets, so it is remembered at least
  * (buckets - 1) × bucket-ms. Two ids that share 68 bits of SHA-1 in one bucket would count as one.
+ * `since` (0: none) is the first bucket an earlier settle of the request could have marked: a
+ * request settled for the first time under its replica's lease was held moments before, so its id
+ * is looked for from the bucket before its hold's, not over the whole day (two lookups, not seven),
+ * and always in the current bucket, whatever the replica's clock says.
  * Returns {1, results}: per request {1, then (counter (1-based, in the request's list), threshold,
  * spent) per alert newly crossed}.
  */
@@ -130,12 +134,12 @@ local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local bucket = math.floor(nowMs / bucketMs)
 local markerTtl = (bucket + buckets) * bucketMs - nowMs
 for r = 1, N do
-  local actual, l, lease, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (%S+) (.*)$')
+  local actual, l, lease, since, id = string.match(ARGV[base + 2 * r - 1], '^(%S+) (%S+) (%S+) (%S+) (.*)$')
   requests[r] = {tonumber(actual), tonumber(l), id, lease}
   local sha = redis.sha1hex(id)
   local shard, member = string.sub(sha, 1, 4), string.format('%.0f', tonumber(string.sub(sha, 5, 17), 16))
   local seen = false
-  for b = bucket - buckets + 1, bucket do
+  for b = math.max(bucket - buckets + 1, math.min(tonumber(since), bucket)), bucket do
     if redis.call('SISMEMBER', ARGV[5] .. b .. ':' .. shard, member) == 1 then
       seen = true
       break

@@ -65,4 +65,22 @@ describe("settled markers", () => {
     const { shard, member } = markerOf("m-3");
     expect(await store.redis.sismember(markerKey(await currentBucket(), shard), member)).toBe(1);
   });
+
+  it("of a first settle under a lease are looked for from the bucket before its hold's, and always in the current one", async () => {
+    const bucket = await currentBucket();
+    const heldAt = bucket * SETTLED_BUCKET_MS + 1000;
+    for (const [id, back] of [["m-held-1", 1], ["m-held-2", 2], ["m-whole-day", 2]] as const) {
+      const { shard, member } = markerOf(id);
+      await store.redis.sadd(markerKey(bucket - back, shard), member);
+    }
+    // A settle can only follow its hold: the bucket before the hold's allows for the clocks' difference.
+    expect((await store.settle({ ...settle("m-held-1"), heldAt })).applied).toBe(false);
+    expect((await store.settle({ ...settle("m-held-2"), heldAt })).applied).toBe(true);
+    // Without the hold's time (a retry, a replay), the whole memory is searched.
+    expect((await store.settle(settle("m-whole-day"))).applied).toBe(false);
+    // A replica whose clock runs ahead of Redis' still finds what the current bucket holds.
+    const ahead = (bucket + 10) * SETTLED_BUCKET_MS;
+    expect((await store.settle({ ...settle("m-ahead"), heldAt: ahead })).applied).toBe(true);
+    expect((await store.settle({ ...settle("m-ahead"), heldAt: ahead })).applied).toBe(false);
+  });
 });
