@@ -7,11 +7,16 @@
 /** Fields that name a stored object, at any depth of a request body (tools, attachments, tool resources). */
 const REFERENCE_FIELDS = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids", "vector_store_id", "container", "thread_id"]);
 
+const REFERENCE_KEY = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id)"\s*:/;
+
 /**
  * A quick look at a priced request's text: only a body that mentions a reference field (other than
- * the continuations its route checks on its own) is walked.
+ * the continuations its route checks on its own) is walked. A key written with `\u` escapes
+ * (`"file\u005fid"`) is only that field once parsed, so a text with any `\u` is walked too.
  */
-export const MAY_REFERENCE = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id)"\s*:/;
+export function mayReference(text: string): boolean {
+  return REFERENCE_KEY.test(text) || text.includes("\\u");
+}
 
 /**
  * The stored objects a request body names, wherever they are: a file in a message's attachments, a

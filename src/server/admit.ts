@@ -5,7 +5,7 @@ import { ProxyError } from "../errors.js";
 import type { EndpointClassName } from "../gate/classes.js";
 import { requireGrant } from "../gate/policy.js";
 import { objectNotFound } from "../gate/objects.js";
-import { MAY_REFERENCE, referencedIds } from "../gate/stored.js";
+import { mayReference, referencedIds } from "../gate/stored.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
@@ -72,7 +72,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     }
   }
   // Files, vector stores and containers named anywhere in the body (a tool's resources, an input file).
-  if (MAY_REFERENCE.test(text)) {
+  if (mayReference(text)) {
     const ids = referencedIds(body, CONTINUATIONS);
     const reached = await Promise.all(ids.map((id) => services.objects.reachable(caller, id)));
     const missing = ids.find((_, i) => !reached[i]);

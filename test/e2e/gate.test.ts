@@ -268,6 +268,13 @@ describe("owners", () => {
     await expect(
       alice.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: [{ type: "file", file: { file_id: bobsFile.id } }] }] }),
     ).rejects.toMatchObject(notFound);
+    // A key written with JSON escapes is the same key once parsed.
+    const escaped = await fetch(`${replicas[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json" },
+      body: `{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"file","file":{"file\\u005fid":"${bobsFile.id}"}}]}]}`,
+    });
+    expect(escaped.status).toBe(404);
     expect(upstream.requests.length).toBe(asked);
     // Alice's own are hers to use.
     const mine = await alice.vectorStores.create({ name: "mine" });
