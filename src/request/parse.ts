@@ -1,3 +1,4 @@
+import type { ScannedJson } from "./json-scan.js";
 import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "./json-chars.js";
 import { ProxyError } from "../errors.js";
 import { protectBigIntegers } from "./big-integers.js";
@@ -158,11 +159,14 @@ export function validateChatBody(value: unknown): ChatBody {
   return value as ChatBody;
 }
 
-/** Parses request text as JSON, refusing over-deep nesting before parsing. */
-export function parseJsonBody(text: string): unknown {
-  if (textNestedDeeperThan(text, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
+/**
+ * Parses request text as JSON, refusing over-deep nesting before parsing. With what a scan of its
+ * bytes found (server/node-request.ts), the text is not passed over again for its depth and numbers.
+ */
+export function parseJsonBody(text: string, scanned?: ScannedJson): unknown {
+  if (scanned ? scanned.maxDepth > MAX_DEPTH : textNestedDeeperThan(text, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   try {
-    return JSON.parse(protectBigIntegers(text));
+    return JSON.parse(scanned && !scanned.longDigitRun ? text : protectBigIntegers(text));
   } catch (err) {
     throw new ProxyError("invalid_json", `the request body is not valid JSON: ${(err as Error).message}`);
   }

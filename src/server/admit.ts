@@ -11,7 +11,7 @@ import type { ProxiedRequest } from "../plan/index.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import { anthropicCredential, type Caller } from "./auth.js";
-import { requestHeader, requestHeaders } from "./node-request.js";
+import { requestHeader, requestHeaders, scannedBody } from "./node-request.js";
 import { readEndUser, readRequestType, readTags } from "./request-headers.js";
 
 const ID_PREFIX: Record<string, string> = { "chat.completions": "chatcmpl-tg-", responses: "resp-tg-", completions: "cmpl-tg-", embeddings: "emb-tg-", messages: "msg-tg-" };
@@ -45,7 +45,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   let caller = callerOf(services, c, shape.protocol);
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
-  const body = shape.validate(parseJsonBody(text));
+  const body = shape.validate(parseJsonBody(text, scannedBody(c)));
   // Who the spend is for within the key, and its labels: scopes of their own when budgets name them.
   const endUser = readEndUser(requestHeader(c, "x-tollgate-user"), body);
   const tags = readTags(requestHeader(c, "x-tollgate-tags"));

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientSignal, JsonObjectCounter, limitedBody, requestHeader, requestHeaders } from "./node-request.js";
+import { clientSignal, limitedBody, requestHeader, requestHeaders } from "./node-request.js";
 
 /** A route that answers what the node-request helpers read, beside what Hono's own readers read. */
 function app(): Hono {
@@ -77,32 +77,6 @@ describe("reading a request from the node request", () => {
     expect((await send([], big)).status).toBe(413);
     expect((await send([], big, true)).status).toBe(413);
     expect((await send([], Buffer.alloc(64, 0x61), true)).status).toBe(200);
-  });
-});
-
-describe("JsonObjectCounter", () => {
-  const text = JSON.stringify({
-    model: "m",
-    messages: [{ role: "user", content: [{ type: "text", text: 'braces {in} a "quoted" {string}\\' }, { type: "text", text: "\\\"{\u00e9}\\" }] }],
-    tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { a: { type: "string", description: "{}{}" } } } } }],
-    note: "caf\u00e9 \u{1F600} {",
-  });
-  const expected = 9;
-
-  it("counts each object outside strings, whatever the strings hold", () => {
-    expect(new JsonObjectCounter().add(Buffer.from(text))).toBe(expected);
-    // Against a parse: every object of the value, nested or not.
-    const objects = (v: unknown): number => (Array.isArray(v) ? v.reduce((n: number, x) => n + objects(x), 0) : v && typeof v === "object" ? 1 + Object.values(v).reduce((n: number, x) => n + objects(x), 0) : 0);
-    expect(objects(JSON.parse(text))).toBe(expected);
-  });
-
-  it("counts the same for the bytes cut anywhere, across escapes and multi-byte characters", () => {
-    const bytes = Buffer.from(text);
-    for (let cut = 0; cut <= bytes.length; cut++) {
-      const counter = new JsonObjectCounter();
-      counter.add(bytes.subarray(0, cut));
-      expect(counter.add(bytes.subarray(cut))).toBe(expected);
-    }
   });
 });
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { clientClosed } from "../errors.js";
-import { BACKSLASH, OPEN_BRACE, QUOTE } from "../request/json-chars.js";
+import { JsonScan, type ScannedJson } from "../request/json-scan.js";
 import type { ClientSignal } from "../upstream/client.js";
 
 /** What @hono/node-server passes as `c.env`: the node request and response behind `c.req.raw`. */
@@ -48,47 +48,31 @@ export function limitedBody(options: {
     if (read === TOO_LARGE) return onError(c);
     if (read === TOO_MANY_OBJECTS) return onTooManyObjects(c);
     // Hono keeps the promise of each body reading there (its type says the value).
-    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(read);
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(read.text);
+    scans.set(incoming, read.scan);
     await next();
   };
+}
+
+const scans = new WeakMap<IncomingMessage, ScannedJson>();
+
+/**
+ * What the scan of the request's bytes found as they arrived (when `limitedBody` read them), for
+ * the parse to skip its own passes over the text (request/parse.ts).
+ */
+export function scannedBody(c: Context): ScannedJson | undefined {
+  const incoming = nodeBindings(c)?.incoming;
+  return incoming && scans.get(incoming);
 }
 
 const TOO_LARGE = Symbol("too large");
 const TOO_MANY_OBJECTS = Symbol("too many objects");
 
-/**
- * Counts the objects of a JSON text from its bytes, chunk by chunk: each `{` outside a string.
- * UTF-8 puts no byte below 0x80 inside a multi-byte character, so the bytes are read as they come.
- */
-export class JsonObjectCounter {
-  objects = 0;
-  private inString = false;
-  private escaped = false;
-
-  add(bytes: Uint8Array): number {
-    let objects = this.objects;
-    let inString = this.inString;
-    let escaped = this.escaped;
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!;
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (b === BACKSLASH) escaped = true;
-        else if (b === QUOTE) inString = false;
-      } else if (b === QUOTE) inString = true;
-      else if (b === OPEN_BRACE) objects++;
-    }
-    this.inString = inString;
-    this.escaped = escaped;
-    return (this.objects = objects);
-  }
-}
-
 /** The request's bytes as text; past `maxSize` bytes the rest is left unread (for the 413's linger). */
-function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number): Promise<string | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
+function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number): Promise<{ text: string; scan: ScannedJson } | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const counter = maxObjects === Infinity ? undefined : new JsonObjectCounter();
+    const scan = new JsonScan();
     let size = 0;
     const finish = () => {
       incoming.off("data", onData);
@@ -108,7 +92,7 @@ function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number
       size += chunk.length;
       if (size > maxSize) return stop(TOO_LARGE);
       if (tooMany) return;
-      if (counter && counter.add(chunk) > maxObjects) {
+      if (scan.add(chunk) > maxObjects) {
         tooMany = true;
         chunks.length = 0;
         return;
@@ -117,7 +101,7 @@ function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number
     };
     const onEnd = () => {
       finish();
-      resolve(tooMany ? TOO_MANY_OBJECTS : utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+      resolve(tooMany ? TOO_MANY_OBJECTS : { text: utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)), scan });
     };
     // The client left while sending: the request ends as one whose client closed it.
     const onGone = () => {

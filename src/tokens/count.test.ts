@@ -164,6 +164,17 @@ describe("counting a prompt again", () => {
     expect(changed - first).toBe(exact("You are verbose and helpful.") - exact("You are terse."));
   });
 
+  it("keeps what it remembers out of sight: a copy of a message with new content is counted anew, a frozen one still counted", async () => {
+    const message = { role: "user", content: "What is the capital of France?" };
+    const first = await countPromptTokens([message], "o200k_base");
+    expect(JSON.stringify(message)).toBe('{"role":"user","content":"What is the capital of France?"}');
+    expect(Object.keys(message)).toEqual(["role", "content"]);
+    const copy = { ...message, content: "And of Spain, and of Portugal?" };
+    expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    expect((await countPromptTokens([copy], "o200k_base")) - first).toBe(exact(copy.content) - exact(message.content));
+    expect(await countPromptTokens([Object.freeze({ ...message })], "o200k_base")).toBe(first);
+  });
+
   it("counts again the parts of a content edited in place", async () => {
     const parts = [{ type: "text", text: "short" }];
     const messages = [{ role: "user", content: parts }];

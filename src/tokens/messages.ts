@@ -100,6 +100,10 @@ function messageTexts(message: ChatMessageLike, images: ImageFormula): { texts: 
  * tried, the trace), so each message object keeps its count per encoding for as long as it lives.
  * The fields counted are kept with it, and a message whose content, name or tool calls were
  * replaced since is counted again.
+ *
+ * The count is a hidden property of the message (a symbol, not enumerable: no spread, key listing
+ * or serialisation sees it) rather than a WeakMap entry: every request parses new message objects,
+ * and a WeakMap entry for each cost about 2 µs to add and weighs on every garbage collection.
  */
 interface MessageCount {
   role: unknown;
@@ -109,7 +113,8 @@ interface MessageCount {
   tokens: Partial<Record<EncodingName, number>>;
 }
 
-const messageCounts = new WeakMap<object, MessageCount>();
+const COUNTED = Symbol("tollgate.messageCount");
+type Counted = ChatMessageLike & { [COUNTED]?: MessageCount };
 
 const sameFields = (seen: MessageCount, m: ChatMessageLike) =>
   seen.content === m.content && seen.role === m.role && seen.name === m.name && seen.toolCalls === m.tool_calls;
@@ -120,16 +125,18 @@ const rememberable = (m: ChatMessageLike) =>
 
 function rememberedCount(message: ChatMessageLike, encoding: EncodingName): number | undefined {
   if (!rememberable(message)) return undefined;
-  const seen = messageCounts.get(message);
+  const seen = (message as Counted)[COUNTED];
   return seen && sameFields(seen, message) ? seen.tokens[encoding] : undefined;
 }
 
 function remember(message: ChatMessageLike, encoding: EncodingName, tokens: number): void {
   if (!rememberable(message)) return;
-  let seen = messageCounts.get(message);
+  let seen = (message as Counted)[COUNTED];
   if (!seen || !sameFields(seen, message)) {
+    // A frozen message is counted again each time.
+    if (!Object.isExtensible(message)) return;
     seen = { role: message.role, content: message.content, name: message.name, toolCalls: message.tool_calls, tokens: {} };
-    messageCounts.set(message, seen);
+    Object.defineProperty(message, COUNTED, { value: seen, writable: true, configurable: true });
   }
   seen.tokens[encoding] = tokens;
 }

@@ -1,0 +1,78 @@
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, isDigit, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "./json-chars.js";
+
+/** What a look at a JSON text's bytes found, so that parsing it need not pass over the text again. */
+export interface ScannedJson {
+  /** Objects outside strings (each `{`). */
+  readonly objects: number;
+  /** The deepest nesting of objects and arrays. */
+  readonly maxDepth: number;
+  /** A run of 16 or more digits outside strings: a number that may not be a safe integer. */
+  readonly longDigitRun: boolean;
+}
+
+/** Digits from which a number may be past 2^53 (big-integers.ts). */
+const LONG_RUN = 16;
+
+/**
+ * Scans a JSON text from its bytes, chunk by chunk as they arrive. UTF-8 puts no byte below 0x80
+ * inside a multi-byte character, so the bytes are read as they come. Inside a string it jumps from
+ * one quote or backslash to the next (`indexOf`, native), so a long prompt costs a few searches,
+ * not a step per byte; only the JSON between strings is read byte by byte.
+ *
+ *   const scan = new JsonScan();
+ *   for (const chunk of chunks) if (scan.add(chunk) > maxObjects) refuse();
+ */
+export class JsonScan implements ScannedJson {
+  objects = 0;
+  maxDepth = 0;
+  longDigitRun = false;
+  private depth = 0;
+  private inString = false;
+  /** The last chunk ended on a backslash inside a string: the next byte is escaped. */
+  private escaped = false;
+  private digits = 0;
+
+  /** Reads the next chunk; returns the objects counted so far. */
+  add(bytes: Uint8Array): number {
+    const n = bytes.length;
+    let i = 0;
+    if (this.escaped && n > 0) {
+      this.escaped = false;
+      i = 1;
+    }
+    let inString = this.inString;
+    // The next quote and backslash at or after where they were last looked for (-1: none left).
+    let quote = -2;
+    let backslash = -2;
+    while (i < n) {
+      if (inString) {
+        if (quote !== -1 && quote < i) quote = bytes.indexOf(QUOTE, i);
+        if (backslash !== -1 && backslash < i) backslash = bytes.indexOf(BACKSLASH, i);
+        if (backslash !== -1 && (quote === -1 || backslash < quote)) {
+          // An escape: the backslash and the byte after it.
+          i = backslash + 2;
+          if (i > n) this.escaped = true;
+          continue;
+        }
+        if (quote === -1) break;
+        inString = false;
+        i = quote + 1;
+        continue;
+      }
+      const b = bytes[i]!;
+      i++;
+      if (isDigit(b)) {
+        if (++this.digits >= LONG_RUN) this.longDigitRun = true;
+        continue;
+      }
+      this.digits = 0;
+      if (b === QUOTE) inString = true;
+      else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+        if (b === OPEN_BRACE) this.objects++;
+        if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
+      } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) this.depth--;
+    }
+    this.inString = inString;
+    return this.objects;
+  }
+}
