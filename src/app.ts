@@ -18,6 +18,7 @@ import { ProxyError, toProxyError, type ErrorFormat } from "./errors.js";
 import { ObjectDirectory } from "./gate/objects.js";
 import { cataloguePrice } from "./gate/metered.js";
 import { canonicalPath, pathProblem } from "./gate/path.js";
+import { REFERENCE_TEXTS } from "./gate/stored.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { KeyAdmin } from "./keys/admin.js";
 import { PostgresEntryStore } from "./keys/postgres.js";
@@ -190,6 +191,8 @@ export function buildApp(services: Services): Hono {
     // Far more objects than parts can need (an image part is two, a tool's schema a few dozen): refused unparsed.
     maxObjects: maxObjectsFor(maxParts),
     // Answered once the whole body is read (and dropped): the connection stays usable.
+    // The fields naming stored objects, noted as the bytes pass: the owner check walks only bodies with one (admit.ts).
+    notice: REFERENCE_TEXTS,
     onTooManyObjects: (c) => new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, null).toResponse({}, errorFormat(c.req.path)),
   });
   // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.

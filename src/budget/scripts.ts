@@ -102,7 +102,9 @@ return results
  * is settled now: when one was settled before (a retried settle), nothing is done and the script
  * returns {0, its index, ...}, for the caller to send the batch again without it.
  * Alerts are checked against each counter's value right after each request, as if the requests
- * had been settled one by one.
+ * had been settled one by one; only for the counters the batch could bring to the lowest threshold
+ * (their value before it plus its costs), and each (counter, threshold) tried once per batch: an
+ * alert key set or found set stays set for the rest of the batch.
  * Settled markers (settle is idempotent by request id) are kept in bounded memory: not a key per
  * request, but sets per time bucket (Redis' own clock, `bucket-ms` long) and shard (the first 4
  * hex digits of the id's SHA-1: 65,536 sets per bucket, so each stays small and Redis keeps it as
@@ -174,7 +176,7 @@ for d = 1, D do
   if fields > 0 then redis.call('PEXPIRE', hash, ARGV[3]) end
   a = a + 1 + 2 * fields
 end
-local results, sum = {}, {}
+local results, sum, rise = {}, {}, {}
 for r = 1, N do
   local request = requests[r]
   local reserved = 0
@@ -194,7 +196,10 @@ for r = 1, N do
     end
   end
   request[1] = request[1] - reserved
-  for _, c in ipairs(lists[request[2]]) do sum[c] = (sum[c] or 0) + request[1] end
+  for _, c in ipairs(lists[request[2]]) do
+    sum[c] = (sum[c] or 0) + request[1]
+    if request[1] > 0 then rise[c] = (rise[c] or 0) + request[1] end
+  end
   local record = ARGV[base + 2 * r]
   if record ~= '' then
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'r', record)
@@ -210,14 +215,26 @@ for c = 1, C do
     redis.call('PEXPIRE', KEYS[3 + c], ARGV[9 + 2 * c])
   end
 end
+local lowest = nil
+for _, t in ipairs(thresholds) do
+  if lowest == nil or t[2] < lowest then lowest = t[2] end
+end
+local watched, tried, any = {}, {}, false
+for c = 1, C do
+  if sum[c] ~= nil and limit[c] > 0 and lowest ~= nil and running[c] + (rise[c] or 0) >= lowest * limit[c] then
+    watched[c], tried[c], any = true, {}, true
+  end
+end
+if not any then return {1, results} end
 for r = 1, N do
   local result = results[r]
   local delta = requests[r][1]
   for j, c in ipairs(lists[requests[r][2]]) do
-    running[c] = running[c] + delta
-    if limit[c] > 0 then
-      for _, t in ipairs(thresholds) do
-        if running[c] >= t[2] * limit[c] then
+    if watched[c] then
+      running[c] = running[c] + delta
+      for i, t in ipairs(thresholds) do
+        if not tried[c][i] and running[c] >= t[2] * limit[c] then
+          tried[c][i] = true
           if redis.call('SET', KEYS[3 + c] .. ':alert:' .. t[1], '1', 'NX', 'PX', ARGV[9 + 2 * c]) then
             result[#result + 1] = j
             result[#result + 1] = t[1]

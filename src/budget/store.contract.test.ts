@@ -137,6 +137,17 @@ for (const [name, make] of implementations) {
       expect((await store.settle(settleRequest("c", 200, cs))).crossed).toEqual([{ counter: 0, threshold: 1, spent: 1060 }]);
     });
 
+    it("raises an alert at the request that crosses it when settles arrive together", async () => {
+      const { store } = await setup();
+      const cs = counters([1000, 3000]);
+      // Made in one turn: on Redis one script call, whose alerts are checked request by request.
+      const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.settle(settleRequest(`t${i}`, 300, cs))));
+      expect(results.map((r) => r.crossed)).toEqual([[], [], [{ counter: 0, threshold: 0.8, spent: 900 }], [{ counter: 0, threshold: 1, spent: 1200 }], []]);
+      // Past both thresholds already: nothing is raised again.
+      expect((await Promise.all([store.settle(settleRequest("t6", 10, cs)), store.settle(settleRequest("t7", 10, cs))])).map((r) => r.crossed)).toEqual([[], []]);
+      expect(await store.spent(cs.map((c) => c.id))).toEqual([1520, 1520]);
+    });
+
     it("never lets concurrent reservations exceed a limit", async () => {
       const { store } = await setup();
       const cs = counters([1000, 5000]);

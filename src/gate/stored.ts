@@ -1,3 +1,5 @@
+import type { ScannedJson } from "../request/json-scan.js";
+
 /**
  * What the bodies of pass-through calls say about stored objects: the ids a request refers to
  * (each must be the caller's), the ids an answer brings into being (each becomes the caller's), and
@@ -8,13 +10,17 @@
 const REFERENCE_FIELDS = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids", "vector_store_id", "container", "thread_id"]);
 
 const REFERENCE_KEY = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id)"\s*:/;
+/** The same fields, for the scan of a body's bytes as they arrive (server/node-request.ts) to notice. */
+export const REFERENCE_TEXTS: ReadonlySet<string> = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "vector_store_id", "vector_store_ids", "container", "thread_id"]);
 
 /**
  * A quick look at a priced request's text: only a body that mentions a reference field (other than
  * the continuations its route checks on its own) is walked. A key written with `\u` escapes
- * (`"file\u005fid"`) is only that field once parsed, so a text with any `\u` is walked too.
+ * (`"file\u005fid"`) is only that field once parsed, so a text with any `\u` is walked too. When the
+ * body's bytes were scanned for these fields as they arrived, the scan says so without a look at the text.
  */
-export function mayReference(text: string): boolean {
+export function mayReference(text: string, scanned?: ScannedJson): boolean {
+  if (scanned?.noticing === REFERENCE_TEXTS) return scanned.noticed || scanned.unicodeEscape;
   return REFERENCE_KEY.test(text) || text.includes("\\u");
 }
 

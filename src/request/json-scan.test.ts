@@ -4,6 +4,14 @@ import { textNestedDeeperThan } from "./parse.js";
 
 /** The scan's facts, the obvious way: one character at a time. */
 function reference(text: string): { objects: number; maxDepth: number; longDigitRun: boolean } {
+  const { objects, maxDepth, longDigitRun } = referenceAll(text);
+  return { objects, maxDepth, longDigitRun };
+}
+
+function referenceAll(text: string, notice: ReadonlySet<string> = new Set()) {
+  let noticed = false;
+  let unicodeEscape = false;
+  let stringStart = 0;
   let objects = 0;
   let depth = 0;
   let maxDepth = 0;
@@ -13,8 +21,13 @@ function reference(text: string): { objects: number; maxDepth: number; longDigit
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (inString) {
-      if (c === "\\") i++;
-      else if (c === '"') inString = false;
+      if (c === "\\") {
+        if (text[i + 1] === "u") unicodeEscape = true;
+        i++;
+      } else if (c === '"') {
+        inString = false;
+        if (notice.has(text.slice(stringStart, i))) noticed = true;
+      }
       continue;
     }
     if (c >= "0" && c <= "9") {
@@ -22,13 +35,15 @@ function reference(text: string): { objects: number; maxDepth: number; longDigit
       continue;
     }
     digits = 0;
-    if (c === '"') inString = true;
-    else if (c === "{" || c === "[") {
+    if (c === '"') {
+      inString = true;
+      stringStart = i + 1;
+    } else if (c === "{" || c === "[") {
       if (c === "{") objects++;
       maxDepth = Math.max(maxDepth, ++depth);
     } else if (c === "}" || c === "]") depth--;
   }
-  return { objects, maxDepth, longDigitRun };
+  return { objects, maxDepth, longDigitRun, noticed, unicodeEscape };
 }
 
 const facts = (scan: JsonScan) => ({ objects: scan.objects, maxDepth: scan.maxDepth, longDigitRun: scan.longDigitRun });
@@ -100,6 +115,54 @@ describe("JsonScan", () => {
         at += size;
       }
       expect(facts(scan), json).toEqual(reference(json));
+    }
+  });
+
+  it("notices the strings it is asked to and every \\u escape, however the bytes are cut", () => {
+    const notice = new Set(["file_id", "container"]);
+    const cases: Array<[string, boolean, boolean]> = [
+      ['{"messages":[{"content":[{"type":"file","file":{"file_id":"file-1"}}]}]}', true, false],
+      ['{"tools":[{"type":"code_interpreter","container":{"type":"auto"}}]}', true, false],
+      ['{"file":{"file\\u005fid":"file-1"}}', false, true],
+      ['{"content":"a file_id, a container, \\"file_id\\" quoted"}', false, false],
+      ['{"file_ids":["x"],"container_id":"c"}', false, false],
+    ];
+    for (const [json, noticed, unicodeEscape] of cases) {
+      const whole = new JsonScan(notice);
+      whole.add(Buffer.from(json));
+      expect([json, whole.noticed, whole.unicodeEscape]).toEqual([json, noticed, unicodeEscape]);
+      expect(referenceAll(json, notice)).toMatchObject({ noticed, unicodeEscape });
+      const bytes = Buffer.from(json);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const scan = new JsonScan(notice);
+        scan.add(bytes.subarray(0, cut));
+        scan.add(bytes.subarray(cut));
+        // A short string cut in two is noticed whatever it is: never missed, sometimes noticed for nothing.
+        if (noticed) expect(scan.noticed, `${json} cut at ${cut}`).toBe(true);
+        expect(scan.unicodeEscape, `${json} cut at ${cut}`).toBe(unicodeEscape);
+        expect(scan.objects).toBe(whole.objects);
+      }
+    }
+  });
+
+  it("never misses a noticed string or an escape in random JSON cut in random chunks", () => {
+    const notice = new Set(["k0{", "k1x", "7"]);
+    const next = random(5);
+    for (let round = 0; round < 300; round++) {
+      const json = JSON.stringify(value(next, 0));
+      const expected = referenceAll(json, notice);
+      const bytes = Buffer.from(json);
+      const scan = new JsonScan(notice);
+      for (let at = 0; at < bytes.length; ) {
+        const size = 1 + Math.floor(next() * 12);
+        scan.add(bytes.subarray(at, at + size));
+        at += size;
+      }
+      expect(scan.unicodeEscape, json).toBe(expected.unicodeEscape);
+      if (expected.noticed) expect(scan.noticed, json).toBe(true);
+      const whole = new JsonScan(notice);
+      whole.add(bytes);
+      expect(whole.noticed, json).toBe(expected.noticed);
     }
   });
 });

@@ -8,10 +8,22 @@ export interface ScannedJson {
   readonly maxDepth: number;
   /** A run of 16 or more digits outside strings: a number that may not be a safe integer. */
   readonly longDigitRun: boolean;
+  /** The strings the scan was asked to notice (`JsonScan`'s `notice`), when it was. */
+  readonly noticing?: ReadonlySet<string>;
+  /**
+   * A string whose raw text is one of `noticing`, or a short one the scan could not read whole (cut
+   * between two chunks): what such a string is may matter.
+   */
+  readonly noticed: boolean;
+  /** A `\u` escape in a string: a string whose raw text says one thing and whose value another. */
+  readonly unicodeEscape: boolean;
 }
 
 /** Digits from which a number may be past 2^53 (big-integers.ts). */
 const LONG_RUN = 16;
+const LETTER_U = 0x75;
+/** Short ASCII strings, byte for character (anything else cannot be a noticed string anyway). */
+const latin1 = new TextDecoder("latin1");
 
 /**
  * Scans a JSON text from its bytes, chunk by chunk as they arrive. UTF-8 puts no byte below 0x80
@@ -19,18 +31,32 @@ const LONG_RUN = 16;
  * one quote or backslash to the next (`indexOf`, native), so a long prompt costs a few searches,
  * not a step per byte; only the JSON between strings is read byte by byte.
  *
- *   const scan = new JsonScan();
+ * Strings in `notice` (ASCII, without escapes) are looked for among the strings, keys or values.
+ *
+ *   const scan = new JsonScan(new Set(["file_id"]));
  *   for (const chunk of chunks) if (scan.add(chunk) > maxObjects) refuse();
  */
 export class JsonScan implements ScannedJson {
   objects = 0;
   maxDepth = 0;
   longDigitRun = false;
+  noticed = false;
+  unicodeEscape = false;
+  private readonly shortest: number;
+  private readonly longest: number;
+  /** Bytes of the open string read in earlier chunks (it did not start in this one). */
+  private carried = 0;
   private depth = 0;
   private inString = false;
   /** The last chunk ended on a backslash inside a string: the next byte is escaped. */
   private escaped = false;
   private digits = 0;
+
+  constructor(readonly noticing?: ReadonlySet<string>) {
+    const lengths = [...(noticing ?? [])].map((s) => s.length);
+    this.shortest = Math.min(...lengths);
+    this.longest = Math.max(...lengths);
+  }
 
   /** Reads the next chunk; returns the objects counted so far. */
   add(bytes: Uint8Array): number {
@@ -38,9 +64,12 @@ export class JsonScan implements ScannedJson {
     let i = 0;
     if (this.escaped && n > 0) {
       this.escaped = false;
+      if (bytes[0] === LETTER_U) this.unicodeEscape = true;
       i = 1;
     }
     let inString = this.inString;
+    // Where the open string's text starts in this chunk (0 when it started in an earlier one).
+    let start = 0;
     // The next quote and backslash at or after where they were last looked for (-1: none left).
     let quote = -2;
     let backslash = -2;
@@ -52,9 +81,14 @@ export class JsonScan implements ScannedJson {
           // An escape: the backslash and the byte after it.
           i = backslash + 2;
           if (i > n) this.escaped = true;
+          else if (bytes[backslash + 1] === LETTER_U) this.unicodeEscape = true;
           continue;
         }
-        if (quote === -1) break;
+        if (quote === -1) {
+          this.carried += n - start;
+          break;
+        }
+        if (this.noticing) this.notice(bytes, start, quote);
         inString = false;
         i = quote + 1;
         continue;
@@ -66,7 +100,11 @@ export class JsonScan implements ScannedJson {
         continue;
       }
       this.digits = 0;
-      if (b === QUOTE) inString = true;
+      if (b === QUOTE) {
+        inString = true;
+        start = i;
+        this.carried = 0;
+      }
       else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
         if (b === OPEN_BRACE) this.objects++;
         if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
@@ -74,5 +112,13 @@ export class JsonScan implements ScannedJson {
     }
     this.inString = inString;
     return this.objects;
+  }
+
+  /** The string from `start` to `end` of this chunk, and the part of it read before. */
+  private notice(bytes: Uint8Array, start: number, end: number): void {
+    const length = this.carried + end - start;
+    if (length < this.shortest || length > this.longest) return;
+    if (this.carried > 0) this.noticed = true;
+    else if (this.noticing!.has(latin1.decode(bytes.subarray(start, end)))) this.noticed = true;
   }
 }

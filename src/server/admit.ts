@@ -45,7 +45,8 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   let caller = callerOf(services, c, shape.protocol);
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
-  const body = shape.validate(parseJsonBody(text, scannedBody(c)));
+  const scanned = scannedBody(c);
+  const body = shape.validate(parseJsonBody(text, scanned));
   // Who the spend is for within the key, and its labels: scopes of their own when budgets name them.
   const endUser = readEndUser(requestHeader(c, "x-tollgate-user"), body);
   const tags = readTags(requestHeader(c, "x-tollgate-tags"));
@@ -72,7 +73,7 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     }
   }
   // Files, vector stores and containers named anywhere in the body (a tool's resources, an input file).
-  if (mayReference(text)) {
+  if (mayReference(text, scanned)) {
     const ids = referencedIds(body, CONTINUATIONS);
     const reached = await Promise.all(ids.map((id) => services.objects.reachable(caller, id)));
     const missing = ids.find((_, i) => !reached[i]);

@@ -35,8 +35,10 @@ export function limitedBody(options: {
   onError: (c: Context) => Response | Promise<Response>;
   maxObjects?: number;
   onTooManyObjects?: (c: Context) => Response | Promise<Response>;
+  /** Strings the scan of the body notes when it sees them (request/json-scan.ts). */
+  notice?: ReadonlySet<string>;
 }): MiddlewareHandler {
-  const { maxSize, onError, maxObjects = Infinity, onTooManyObjects = onError } = options;
+  const { maxSize, onError, maxObjects = Infinity, onTooManyObjects = onError, notice } = options;
   const onWebRequest = bodyLimit(options);
   return async (c, next) => {
     const incoming = nodeBindings(c)?.incoming;
@@ -44,7 +46,7 @@ export function limitedBody(options: {
     if (!incoming || incoming.readableDidRead || incoming.readableEnded || c.req.bodyCache.text) return onWebRequest(c, next);
     const length = incoming.headers["content-length"];
     if (length !== undefined && incoming.headers["transfer-encoding"] === undefined && Number.parseInt(length, 10) > maxSize) return onError(c);
-    const read = await readText(incoming, maxSize, maxObjects);
+    const read = await readText(incoming, maxSize, maxObjects, notice);
     if (read === TOO_LARGE) return onError(c);
     if (read === TOO_MANY_OBJECTS) return onTooManyObjects(c);
     // Hono keeps the promise of each body reading there (its type says the value).
@@ -69,10 +71,10 @@ const TOO_LARGE = Symbol("too large");
 const TOO_MANY_OBJECTS = Symbol("too many objects");
 
 /** The request's bytes as text; past `maxSize` bytes the rest is left unread (for the 413's linger). */
-function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number): Promise<{ text: string; scan: ScannedJson } | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
+function readText(incoming: IncomingMessage, maxSize: number, maxObjects: number, notice: ReadonlySet<string> | undefined): Promise<{ text: string; scan: ScannedJson } | typeof TOO_LARGE | typeof TOO_MANY_OBJECTS> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const scan = new JsonScan();
+    const scan = new JsonScan(notice);
     let size = 0;
     const finish = () => {
       incoming.off("data", onData);
