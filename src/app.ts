@@ -190,9 +190,9 @@ export function buildApp(services: Services): Hono {
     },
     // Far more objects than parts can need (an image part is two, a tool's schema a few dozen): refused unparsed.
     maxObjects: maxObjectsFor(maxParts),
-    // Answered once the whole body is read (and dropped): the connection stays usable.
     // The fields naming stored objects, noted as the bytes pass: the owner check walks only bodies with one (admit.ts).
     notice: REFERENCE_TEXTS,
+    // Answered once the whole body is read (and dropped): the connection stays usable.
     onTooManyObjects: (c) => new ProxyError("invalid_request", `This request has more than ${maxObjectsFor(maxParts)} JSON objects; this proxy accepts at most ${maxParts} messages and content parts (server.max_parts).`, null).toResponse({}, errorFormat(c.req.path)),
   });
   // A request runs at most its upstream's timeout and the drain after it: a claim on a key lasts that long.
