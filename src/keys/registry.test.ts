@@ -31,6 +31,33 @@ describe("KeyRegistry", () => {
     registry.stop();
   });
 
+  it("has a key made during a poll's read in force once the write's refresh resolves", async () => {
+    const { store, registry } = setup();
+    await registry.start();
+    await store.putEntry(keyEntry("first"), JSON.stringify(stored("first")));
+    // The poll's read has the entries as they were, and is slow to finish.
+    let release: () => void = () => {};
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let taken: () => void = () => {};
+    const snapshotTaken = new Promise<void>((resolve) => (taken = resolve));
+    const entries = store.entries.bind(store);
+    store.entries = async () => {
+      const snapshot = await entries();
+      taken();
+      await slow;
+      return snapshot;
+    };
+    const poll = registry.refresh();
+    await snapshotTaken;
+    await store.putEntry(keyEntry("second"), JSON.stringify(stored("second")));
+    const written = registry.refresh(true);
+    release();
+    await Promise.all([poll, written]);
+    expect(registry.find(sha256Hex("secret-second"))).toMatchObject({ keyId: "second" });
+    expect(registry.find(sha256Hex("secret-first"))).toMatchObject({ keyId: "first" });
+    registry.stop();
+  });
+
   it("lays stored budgets over the configuration's, where the scopes read them", async () => {
     const { config, store, registry } = setup();
     await store.putEntry(keyEntry("acme"), JSON.stringify(stored("acme", { team: "resellers", budgets: { daily: 5, rpm: 10 } })));

@@ -78,9 +78,19 @@ export class KeyRegistry {
     clearInterval(this.timer);
   }
 
-  /** Reads the entries again when their version moved (or always, with `force`: before a write). */
+  /**
+   * Reads the entries again when their version moved (or always, with `force`: after a write). A
+   * forced read never stands on a read already under way, which may have started before the write:
+   * it follows it, so what the write put is in force when it resolves.
+   */
   refresh(force = false): Promise<void> {
-    return (this.reading ??= this.read(force).finally(() => (this.reading = undefined)));
+    const previous = this.reading;
+    if (previous && !force) return previous;
+    const reading: Promise<void> = (previous ? previous.catch(() => {}).then(() => this.read(force)) : this.read(force)).finally(() => {
+      if (this.reading === reading) this.reading = undefined;
+    });
+    this.reading = reading;
+    return reading;
   }
 
   private async read(force: boolean): Promise<void> {
