@@ -137,7 +137,8 @@ export class MemoryBudgetStore implements BudgetStore {
     if (req.record) {
       this.records.push(req.record);
       this.ledger?.push(req.record);
-      if (this.records.length > this.maxRecords) this.records.splice(0, this.records.length - this.maxRecords);
+      // Trimmed a quarter past the limit, not at every record: each trim moves the whole array.
+      if (this.records.length > this.maxRecords + Math.ceil(this.maxRecords / 4)) this.records.splice(0, this.records.length - this.maxRecords);
     }
     let day = this.days.get(req.day);
     if (!day) this.days.set(req.day, (day = new Map()));
@@ -156,7 +157,8 @@ export class MemoryBudgetStore implements BudgetStore {
   }
 
   async usageRecords(limit: number): Promise<UsageRecord[]> {
-    return this.records.slice(-limit).reverse();
+    const n = Math.min(limit, this.maxRecords);
+    return n > 0 ? this.records.slice(-n).reverse() : [];
   }
 
   async ping(): Promise<void> {}

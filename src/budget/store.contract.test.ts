@@ -188,3 +188,14 @@ for (const [name, make] of implementations) {
     });
   });
 }
+
+describe("MemoryBudgetStore's usage records", () => {
+  it("lists at most the newest `maxRecords`, trimming in steps rather than at every record", async () => {
+    const store = new MemoryBudgetStore(new ManualClock(T0), 8);
+    const cs = counters([null]);
+    for (let i = 1; i <= 20; i++) await store.settle(settleRequest(`r${i}`, 1, cs, { record: record(`r${i}`, 1) }));
+    expect((await store.usageRecords(100)).map((r) => r.request_id)).toEqual(["r20", "r19", "r18", "r17", "r16", "r15", "r14", "r13"]);
+    expect((await store.usageRecords(3)).map((r) => r.request_id)).toEqual(["r20", "r19", "r18"]);
+    expect(await store.usageRecords(0)).toEqual([]);
+  });
+});
