@@ -84,10 +84,7 @@ export class JsonScan implements ScannedJson {
           else if (bytes[backslash + 1] === LETTER_U) this.unicodeEscape = true;
           continue;
         }
-        if (quote === -1) {
-          this.carried += n - start;
-          break;
-        }
+        if (quote === -1) break;
         if (this.noticing) this.notice(bytes, start, quote);
         inString = false;
         i = quote + 1;
@@ -104,12 +101,13 @@ export class JsonScan implements ScannedJson {
         inString = true;
         start = i;
         this.carried = 0;
-      }
-      else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+      } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
         if (b === OPEN_BRACE) this.objects++;
         if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
       } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) this.depth--;
     }
+    // A string still open goes on in the next chunk, with what this one held of it.
+    if (inString) this.carried += n - start;
     this.inString = inString;
     return this.objects;
   }
