@@ -9,19 +9,21 @@ import type { ScannedJson } from "../request/json-scan.js";
 /** Fields that name a stored object, at any depth of a request body (tools, attachments, tool resources). */
 const REFERENCE_FIELDS = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "previous_response_id", "conversation", "vector_store_ids", "vector_store_id", "container", "thread_id"]);
 
-const REFERENCE_KEY = /"(?:input_file_id|file_ids?|training_file|validation_file|assistant_id|vector_store_ids?|container|thread_id)"\s*:/;
-/** The same fields, for the scan of a body's bytes as they arrive (server/node-request.ts) to notice. */
-export const REFERENCE_TEXTS: ReadonlySet<string> = new Set(["input_file_id", "file_id", "file_ids", "training_file", "validation_file", "assistant_id", "vector_store_id", "vector_store_ids", "container", "thread_id"]);
+/** Continuations of a response or conversation: a priced route checks them on its own, with what they say of the upstream and the context. */
+export const CONTINUATION_FIELDS: ReadonlySet<string> = new Set(["previous_response_id", "conversation"]);
+
+/** The other reference fields, which the scan of a priced body notices (request/json-scan.ts). */
+export const REFERENCE_TEXTS: ReadonlySet<string> = new Set([...REFERENCE_FIELDS].filter((f) => !CONTINUATION_FIELDS.has(f)));
 
 /**
- * A quick look at a priced request's text: only a body that mentions a reference field (other than
- * the continuations its route checks on its own) is walked. A key written with `\u` escapes
- * (`"file\u005fid"`) is only that field once parsed, so a text with any `\u` is walked too. When the
- * body's bytes were scanned for these fields as they arrived, the scan says so without a look at the text.
+ * A quick look at a priced request's body, from its scan with `REFERENCE_TEXTS`: only a body that
+ * mentions a reference field (other than the continuations its route checks on its own) is walked.
+ * A key written with `\u` escapes (`"file\u005fid"`) is only that field once parsed, so a body
+ * with any `\u` is walked too.
  */
-export function mayReference(text: string, scanned?: ScannedJson): boolean {
-  if (scanned?.noticing === REFERENCE_TEXTS) return scanned.noticed || scanned.unicodeEscape;
-  return REFERENCE_KEY.test(text) || text.includes("\\u");
+export function mayReference(scanned: ScannedJson): boolean {
+  if (scanned.noticing !== REFERENCE_TEXTS) throw new Error("mayReference needs a scan that noticed REFERENCE_TEXTS");
+  return scanned.noticed || scanned.unicodeEscape;
 }
 
 /**

@@ -120,3 +120,10 @@ export class JsonScan implements ScannedJson {
     else if (this.noticing!.has(latin1.decode(bytes.subarray(start, end)))) this.noticed = true;
   }
 }
+
+/** The scan of a whole text (one not read from the request as it arrived). */
+export function scanJson(text: string, notice?: ReadonlySet<string>): ScannedJson {
+  const scan = new JsonScan(notice);
+  scan.add(Buffer.from(text));
+  return scan;
+}

@@ -1,5 +1,4 @@
-import type { ScannedJson } from "./json-scan.js";
-import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from "./json-chars.js";
+import { scanJson, type ScannedJson } from "./json-scan.js";
 import { ProxyError } from "../errors.js";
 import { protectBigIntegers } from "./big-integers.js";
 
@@ -60,31 +59,13 @@ export function checkOptionalNumber(body: Record<string, unknown>, field: string
   if (value < min || value > max) throw invalid(`'${field}' must be between ${min} and ${max}, got ${value}`, field);
 }
 
-/** The characters nesting depends on: quotes, escapes, brackets. */
-const STRUCTURE = /["\\[\]{}]/g;
-
 /**
  * True when JSON text nests objects or arrays more than `max` levels deep, read from the text
- * before it is parsed: one linear pass, so a body nested millions deep is refused for the cost of
- * reading it, never parsed or walked.
+ * before it is parsed (json-scan.ts): one linear pass, so a body nested millions deep is refused
+ * for the cost of reading it, never parsed or walked.
  */
 export function textNestedDeeperThan(text: string, max: number): boolean {
-  // The regular expression skips the runs of plain text between the characters that matter, far
-  // faster than a loop over every character of a long prompt.
-  STRUCTURE.lastIndex = 0;
-  let depth = 0;
-  let inString = false;
-  for (let m = STRUCTURE.exec(text); m !== null; m = STRUCTURE.exec(text)) {
-    const c = text.charCodeAt(m.index);
-    if (inString) {
-      if (c === BACKSLASH) STRUCTURE.lastIndex = m.index + 2;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (++depth > max) return true;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
-  }
-  return false;
+  return scanJson(text).maxDepth > max;
 }
 
 export function describe(value: unknown): string {
@@ -160,13 +141,13 @@ export function validateChatBody(value: unknown): ChatBody {
 }
 
 /**
- * Parses request text as JSON, refusing over-deep nesting before parsing. With what a scan of its
- * bytes found (server/node-request.ts), the text is not passed over again for its depth and numbers.
+ * Parses request text as JSON, refusing over-deep nesting before parsing. `scanned` is what a scan
+ * of its bytes found as they arrived (server/node-request.ts); without it the text is scanned here.
  */
-export function parseJsonBody(text: string, scanned?: ScannedJson): unknown {
-  if (scanned ? scanned.maxDepth > MAX_DEPTH : textNestedDeeperThan(text, MAX_DEPTH)) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
+export function parseJsonBody(text: string, scanned: ScannedJson = scanJson(text)): unknown {
+  if (scanned.maxDepth > MAX_DEPTH) throw invalid(`the request body is nested more than ${MAX_DEPTH} levels deep`, null);
   try {
-    return JSON.parse(scanned && !scanned.longDigitRun ? text : protectBigIntegers(text));
+    return JSON.parse(scanned.longDigitRun ? protectBigIntegers(text) : text);
   } catch (err) {
     throw new ProxyError("invalid_json", `the request body is not valid JSON: ${(err as Error).message}`);
   }

@@ -5,9 +5,10 @@ import { ProxyError } from "../errors.js";
 import type { EndpointClassName } from "../gate/classes.js";
 import { requireGrant } from "../gate/policy.js";
 import { objectNotFound } from "../gate/objects.js";
-import { mayReference, referencedIds } from "../gate/stored.js";
+import { CONTINUATION_FIELDS, mayReference, REFERENCE_TEXTS, referencedIds } from "../gate/stored.js";
 import type { EndpointShape, RequestBody } from "../endpoints/shape.js";
 import type { ProxiedRequest } from "../plan/index.js";
+import { scanJson } from "../request/json-scan.js";
 import { parseJsonBody, type ChatBody } from "../request/parse.js";
 import type { Services } from "../services.js";
 import { anthropicCredential, type Caller } from "./auth.js";
@@ -45,7 +46,9 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
   let caller = callerOf(services, c, shape.protocol);
   requireGrant(caller, shape.name as EndpointClassName);
   const text = await c.req.text();
-  const scanned = scannedBody(c);
+  // The scan made as the body arrived, or (a request from within the proxy) one of its text.
+  const arrived = scannedBody(c);
+  const scanned = arrived?.noticing === REFERENCE_TEXTS ? arrived : scanJson(text, REFERENCE_TEXTS);
   const body = shape.validate(parseJsonBody(text, scanned));
   // Who the spend is for within the key, and its labels: scopes of their own when budgets name them.
   const endUser = readEndUser(requestHeader(c, "x-tollgate-user"), body);
@@ -73,8 +76,8 @@ export async function admit<B extends RequestBody>(services: Services, c: Contex
     }
   }
   // Files, vector stores and containers named anywhere in the body (a tool's resources, an input file).
-  if (mayReference(text, scanned)) {
-    const ids = referencedIds(body, CONTINUATIONS);
+  if (mayReference(scanned)) {
+    const ids = referencedIds(body, CONTINUATION_FIELDS);
     const reached = await Promise.all(ids.map((id) => services.objects.reachable(caller, id)));
     const missing = ids.find((_, i) => !reached[i]);
     if (missing !== undefined) throw objectNotFound(missing);
@@ -96,9 +99,6 @@ export function callerOf(services: Services, c: Context, protocol: "openai" | "a
   const authorization = protocol === "anthropic" ? anthropicCredential(requestHeader(c, "authorization"), requestHeader(c, "x-api-key")) : requestHeader(c, "authorization");
   return services.auth.authenticate(authorization);
 }
-
-/** Continuations: checked on their own, with what they say of the upstream and the context. */
-const CONTINUATIONS = new Set(["previous_response_id", "conversation"]);
 
 export function modelNotAllowed(model: string): ProxyError {
   return new ProxyError("model_not_allowed", `This key may not use the model '${model}'.`, "model");
