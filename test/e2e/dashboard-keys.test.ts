@@ -121,6 +121,31 @@ describe("dashboard: Keys page", () => {
     await page.close();
   });
 
+  it("lists the keys when keys.js arrives after the page has opened", async () => {
+    // The admin key is in the tab's session; on the reload dashboard.js opens #keys once the spend
+    // data answers, and keys.js, held back here until then, must still load the list.
+    const { page, errors } = await openKeys();
+    await page.route("**/dashboard/assets/keys.js", async (route) => {
+      await page.waitForFunction(() => !document.getElementById("keys-page")!.hidden);
+      await route.continue();
+    });
+    await page.reload();
+    await page.locator('tr[data-key="yaml-bot"]').waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("opens the page with the reason when the spend data cannot be read, and the Keys page still works", async () => {
+    const { page } = await openKeys();
+    await page.route("**/v1/costs?days=30", (route) => route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { message: "the ledger is not answering" } }) }));
+    await page.reload();
+    await page.locator('tr[data-key="yaml-bot"]').waitFor();
+    expect(await page.locator("#forget").isVisible()).toBe(true);
+    await page.locator('nav a[href="#spend"]').click();
+    expect(await page.locator("#error").textContent()).toBe("Could not refresh: the ledger is not answering");
+    await page.close();
+  });
+
   it("shows each limited window's forecast on the spend page, as /v1/costs/alerts names it", async () => {
     const created = await (
       await fetch(`${proxy.url}/v1/admin/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ id: "spender", budgets: { daily: 0.01 } }) })

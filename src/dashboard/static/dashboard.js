@@ -93,9 +93,15 @@
         showLogin(err.message);
         return;
       }
-      // Keep what is shown; say why it is not fresh.
+      // Keep what is shown; say why it is not fresh. On the first read nothing is shown yet: open
+      // the page anyway, so the reason shows (and the Keys page, which needs none of this, works).
       $("error").textContent = "Could not refresh: " + err.message;
       $("error").hidden = false;
+      if (page === null) {
+        $("login").hidden = true;
+        $("forget").hidden = false;
+        showPage();
+      }
     }
     timer = setTimeout(refresh, REFRESH_MS);
   }

@@ -119,10 +119,14 @@
     await load();
   });
 
-  document.addEventListener("tollgate:keys", () => {
+  function open() {
     // A secret shown before stays only until the page is left.
     $("new-secret").hidden = true;
     $("new-secret-value").textContent = "";
     void load();
-  });
+  }
+  document.addEventListener("tollgate:keys", open);
+  // dashboard.js opens the page once the spend data has answered, which can be before this script
+  // has arrived (a slow download): then nobody heard the event, and the page is already showing.
+  if (!$("keys-page").hidden) open();
 })();
