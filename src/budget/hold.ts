@@ -8,7 +8,7 @@ import type { RecordHeader, UsageRecord } from "../usage/record.js";
 import { StoreUnavailableError, type BudgetLedger } from "./interface.js";
 import type { Leases } from "./leases.js";
 import { reserveWorstCase, type Priced } from "./reserve.js";
-import { countersFor, scopesFor, type Scope, type ScopeCounter } from "./scopes.js";
+import { requestScopes, type Scope, type ScopeCounter } from "./scopes.js";
 import type { Settler } from "./settle.js";
 import type { WindowCache } from "./window.js";
 
@@ -85,8 +85,7 @@ export class BudgetHold<P extends Priced> {
   static async take<P extends Priced>(services: HoldServices, request: HoldRequest<P>): Promise<BudgetHold<P>> {
     const now = services.clock.now();
     const windows = services.windows.at(now);
-    const scopes = scopesFor(services.config.budgets, request.caller.keyId, request.caller.team, request.caller);
-    const counters = countersFor(scopes, windows);
+    const { scopes, counters } = requestScopes(services.config.budgets, request.caller.keyId, request.caller.team, request.caller, windows);
     try {
       const reserved = await reserveWorstCase(services.store, services.config, {
         requestId: request.requestId,

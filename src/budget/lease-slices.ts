@@ -78,7 +78,14 @@ class SpendRate {
   }
 }
 
-const listKey = (counters: Counter[]) => counters.map((c) => `${c.id}=${c.limit ?? "-"}`).join(",");
+const listKeys = new WeakMap<Counter[], string>();
+
+/** The key of a list of counters; once per list, as the requests of a key share theirs (scopes.ts). */
+function listKey(counters: Counter[]): string {
+  let key = listKeys.get(counters);
+  if (key === undefined) listKeys.set(counters, (key = counters.map((c) => `${c.id}=${c.limit ?? "-"}`).join(",")));
+  return key;
+}
 
 export class LeaseSlices {
   private readonly live = new Map<string, Slice>();

@@ -112,6 +112,7 @@ class BatchCounters {
   readonly lists: string[] = [];
   private readonly index = new Map<string, number>();
   private readonly listIndex = new Map<string, number>();
+  private readonly byList = new Map<Counter[], string>();
 
   constructor(
     private readonly key: (id: string) => string,
@@ -120,6 +121,15 @@ class BatchCounters {
 
   /** The 1-based index of the request's list of counters. */
   listOf(counters: Counter[]): string {
+    // The requests of a key share one list (scopes.ts): its index is found once per batch.
+    const known = this.byList.get(counters);
+    if (known !== undefined) return known;
+    const index = this.indexOf(counters);
+    this.byList.set(counters, index);
+    return index;
+  }
+
+  private indexOf(counters: Counter[]): string {
     let list = "";
     for (const c of counters) {
       let i = this.index.get(c.id);

@@ -113,6 +113,42 @@ export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
   return counters;
 }
 
+/** A key's scopes and counters as last made, and what they were made from. */
+interface KeptScopes {
+  budgets: Config["budgets"];
+  keys: Config["budgets"]["keys"];
+  teams: Config["budgets"]["teams"];
+  global: Config["budgets"]["global"];
+  windows: Windows;
+  scopes: Scope[];
+  counters: ScopeCounter[];
+}
+
+const keptScopes = new Map<string, KeptScopes>();
+
+/**
+ * A request's scopes and their counters, as `scopesFor` and `countersFor` make them. The requests
+ * of a key share them while its budgets and the day stay the same: the key registry swaps
+ * `keys`, `teams` and `global` whole when a budget changes, and the window cache keeps one
+ * `Windows` per day, so the hot path makes them once per key and day instead of once per request.
+ * A request with an end user or tags gets its own (their scopes depend on them). Both lists are
+ * shared: read them, never change them.
+ */
+export function requestScopes(budgets: Config["budgets"], keyId: string | null, team: string | null, labels: Labels, windows: Windows): { scopes: Scope[]; counters: ScopeCounter[] } {
+  if ((labels.endUser !== undefined && labels.endUser !== null) || (labels.tags !== undefined && labels.tags.length > 0)) {
+    const scopes = scopesFor(budgets, keyId, team, labels);
+    return { scopes, counters: countersFor(scopes, windows) };
+  }
+  const id = `${keyId ?? ""}\n${team ?? ""}`;
+  const kept = keptScopes.get(id);
+  if (kept && kept.windows === windows && kept.budgets === budgets && kept.keys === budgets.keys && kept.teams === budgets.teams && kept.global === budgets.global) return kept;
+  const scopes = scopesFor(budgets, keyId, team);
+  if (keptScopes.size >= IDS_KEPT) keptScopes.clear();
+  const made = { budgets, keys: budgets.keys, teams: budgets.teams, global: budgets.global, windows, scopes, counters: countersFor(scopes, windows) };
+  keptScopes.set(id, made);
+  return made;
+}
+
 /** The tightest per-request cap among the scopes, and whose it is. */
 export function perRequestCap(scopes: Scope[]): { scope: Scope; limit: Nano } | undefined {
   let tightest: { scope: Scope; limit: Nano } | undefined;

@@ -173,10 +173,11 @@ const isHttpSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c =
 const headerRecords = new WeakMap<IncomingMessage, Record<string, string>>();
 
 /**
- * The request's headers as `c.req.header()` gives them (lower-case names in order, a repeated
- * header's values joined with ", "), read from the node request's raw headers: `c.req.header`
- * builds a web `Headers` object first, validating every name and value the node parser already
- * validated. Read once per request.
+ * The request's headers as `c.req.header()` gives them (lower-case names, a repeated header's
+ * values joined with ", "), read from the node request's raw headers: `c.req.header` builds a web
+ * `Headers` object first, validating every name and value the node parser already validated. Read
+ * once per request. The names are in the order they came, not sorted as a web `Headers` lists
+ * them: they are only looked up by name (routing rules).
  */
 export function requestHeaders(c: Context): Record<string, string> {
   const incoming = nodeBindings(c)?.incoming;
@@ -185,28 +186,15 @@ export function requestHeaders(c: Context): Record<string, string> {
   if (record) return record;
   const raw = incoming.rawHeaders;
   // Without a prototype: a header named "constructor" or "__proto__" is only a header.
-  const found = Object.create(null) as Record<string, string>;
-  const names: string[] = [];
-  let sorted = true;
+  record = Object.create(null) as Record<string, string>;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     // HTTP/2 pseudo-headers (":path") are not headers of the request.
     if (name.charCodeAt(0) === 58) continue;
     let value = raw[i + 1]!;
     if (value.length > 0 && (isHttpSpace(value.charCodeAt(0)) || isHttpSpace(value.charCodeAt(value.length - 1)))) value = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-    const before = found[name];
-    if (before !== undefined) {
-      found[name] = `${before}, ${value}`;
-      continue;
-    }
-    found[name] = value;
-    if (names.length > 0 && names[names.length - 1]! > name) sorted = false;
-    names.push(name);
-  }
-  if (sorted) record = found;
-  else {
-    record = Object.create(null) as Record<string, string>;
-    for (const name of names.sort()) record[name] = found[name]!;
+    const before = record[name];
+    record[name] = before === undefined ? value : `${before}, ${value}`;
   }
   headerRecords.set(incoming, record);
   return record;

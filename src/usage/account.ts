@@ -8,7 +8,7 @@ import type { Metrics } from "../metrics.js";
 import type { EncodingName } from "../tokens/count.js";
 import { countTextTokens } from "../tokens/count.js";
 import type { Nano } from "../money.js";
-import type { RecordHeader, UsageRecord } from "./record.js";
+import { completeRecord, type RecordHeader, type UsageRecord } from "./record.js";
 
 /** What accounting reads and writes: prices, the premium baseline, metrics and the log. */
 export interface AccountServices {
@@ -61,7 +61,7 @@ export interface Accounted {
 
 /** The part of the usage record known before the answer; budget holds carry it. */
 export function recordHeader(request: ProxiedRequest, endpoint: string, model: string, services: Pick<AccountServices, "config">, route: string): RecordHeader {
-  return {
+  const header: RecordHeader = {
     time: isoTime(request.startedAt),
     request_id: request.id,
     endpoint,
@@ -73,9 +73,10 @@ export function recordHeader(request: ProxiedRequest, endpoint: string, model: s
     routed_model: model,
     route,
     stream: request.body.stream === true,
-    ...(request.caller.endUser !== undefined ? { end_user: request.caller.endUser } : {}),
-    ...(request.caller.tags !== undefined ? { tags: [...request.caller.tags] } : {}),
   };
+  if (request.caller.endUser !== undefined) header.end_user = request.caller.endUser;
+  if (request.caller.tags !== undefined) header.tags = [...request.caller.tags];
+  return header;
 }
 
 /**
@@ -137,9 +138,7 @@ export async function accountRequest(
   const baseline = baselineModel(services, request.body.model);
   const latencyMs = Math.round(performance.now() - request.startedMono);
   const compressedTokens = request.compressed ? request.compressed.before - request.compressed.after : 0;
-  // Added to the header object rather than spread with it: on V8 every field written after a
-  // spread in an object literal costs about a microsecond (Node 20), and a record has 21.
-  const record: UsageRecord = Object.assign(recordHeader(request, served.endpoint, prepared.model, services, served.route), {
+  const record = completeRecord(recordHeader(request, served.endpoint, prepared.model, services, served.route), {
     fallback_from: [...served.fallbackFrom],
     status: outcome.status,
     input_tokens: usage.promptTokens,
