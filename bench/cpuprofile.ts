@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
  *   npx tsx bench/cpuprofile.ts /tmp/prof/tollgate-redis/CPU.*.cpuprofile [--top 40] [--from 5]
  *
  * Start-up (module loading, tiktoken's tables) is left out: samples count from the first one in a
- * route handler (src/server/routes/ or bench/passthrough.ts), or from `--from S` seconds when given.
+ * route handler (src/ or dist/server/routes/, or bench/passthrough.ts), or from `--from S` seconds when given.
  */
 
 interface ProfileNode {
@@ -33,8 +33,9 @@ function where(url: string): string {
     return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (url.startsWith("node:")) return url;
-  const src = url.indexOf("/src/");
-  if (src >= 0) return url.slice(src + 1);
+  // The bench runs the build: dist/ is named as the src/ it was built from.
+  const src = Math.max(url.indexOf("/src/"), url.indexOf("/dist/"));
+  if (src >= 0) return url.slice(src + 1).replace(/^dist\//, "src/").replace(/\.js$/, ".ts");
   const bench = url.indexOf("/bench/");
   return bench >= 0 ? url.slice(bench + 1) : url;
 }
@@ -51,7 +52,7 @@ function summarise(path: string, top: number, fromSeconds: number): void {
     elapsed += dt;
     if (!counting) {
       const url = byId.get(id)!.callFrame.url;
-      const inRoute = url.includes("/src/server/routes/") || url.endsWith("/bench/passthrough.ts");
+      const inRoute = url.includes("/src/server/routes/") || url.includes("/dist/server/routes/") || url.endsWith("/bench/passthrough.ts");
       counting = Number.isNaN(fromSeconds) ? inRoute : elapsed >= fromSeconds * 1e6;
       if (!counting) continue;
     }
@@ -86,7 +87,7 @@ function summarise(path: string, top: number, fromSeconds: number): void {
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur)!.callFrame;
-      if (!f.url.includes("/src/") || f.url.includes("node_modules")) continue;
+      if (!(f.url.includes("/src/") || f.url.includes("/dist/")) || f.url.includes("node_modules")) continue;
       const name = `${f.functionName || "(anonymous)"}  ${where(f.url)}`;
       if (seen.has(name)) continue;
       seen.add(name);
