@@ -76,6 +76,18 @@ describe("accountRequest", () => {
       context_dropped_messages: 0, context_dropped_tokens: 0, context_saved_nano: 0, output_limit: 500, output_capped: null, latency_ms: 250,
       compressed_tokens: 0, compress_saved_nano: 0, priced: true,
     });
+    // An end user and tags are fields only when the request has them, not undefined ones.
+    expect(Object.keys(record)).toHaveLength(32);
+  });
+
+  it("records the request's end user and tags, copied", async () => {
+    const { services: s } = services();
+    const tags = ["launch", "beta"];
+    const { calls } = await account(s, served(s.config, "auto", { request: { caller: { keyId: "k1", team: "research", endUser: "u-7", tags } } }), { status: 200, usage: USAGE });
+    const record = calls[0]![1];
+    expect(record).toMatchObject({ end_user: "u-7", tags: ["launch", "beta"] });
+    expect(record.tags).not.toBe(tags);
+    expect(Object.keys(record)).toHaveLength(34);
   });
 
   it("measures savings against the model the client named, when it named one", async () => {
