@@ -28,7 +28,21 @@ export function formatUsd(nano: Nano): string {
   return `$${precise.length < 5 ? usd.toFixed(2) : precise}`;
 }
 
-/** The USD figure sent in headers: enough digits for a single small request. */
+/**
+ * The USD figure sent in headers: every digit of the nano-USD amount, trailing zeros dropped
+ * ("0.00105", "2"). Written from the integer's digits: each answer carries one or two.
+ */
 export function headerUsd(nano: Nano): string {
-  return nanoToUsd(nano).toFixed(9).replace(/0+$/, "").replace(/\.$/, "");
+  if (!Number.isSafeInteger(nano)) return nanoToUsd(nano).toFixed(9).replace(/0+$/, "").replace(/\.$/, "");
+  const abs = Math.abs(nano);
+  const sign = nano < 0 ? "-" : "";
+  const whole = Math.floor(abs / NANO_PER_USD);
+  let fraction = abs - whole * NANO_PER_USD;
+  if (fraction === 0) return `${sign}${whole}`;
+  let digits = 9;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  return `${sign}${whole}.${String(fraction).padStart(digits, "0")}`;
 }

@@ -126,11 +126,11 @@ export class MemoryBudgetStore implements BudgetStore {
       const spent = this.add(c.id, delta, c.windowEnd);
       if (c.limit === null || c.limit <= 0) return;
       for (const threshold of req.thresholds) {
+        if (spent < threshold * c.limit) continue;
         const alertId = `${c.id}:${threshold}`;
-        if (spent >= threshold * c.limit && !this.alerts.has(alertId)) {
-          this.alerts.set(alertId, c.windowEnd);
-          crossed.push({ counter: i, threshold, spent });
-        }
+        if (this.alerts.has(alertId)) continue;
+        this.alerts.set(alertId, c.windowEnd);
+        crossed.push({ counter: i, threshold, spent });
       }
     });
     this.settled.set(req.requestId, req.now + SETTLED_MEMORY_MS);

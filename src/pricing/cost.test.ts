@@ -130,5 +130,15 @@ describe("money", () => {
     expect(headerUsd(usdToNano(2))).toBe("2");
     expect(headerUsd(0)).toBe("0");
     expect(headerUsd(1)).toBe("0.000000001");
+    expect(headerUsd(-2_500_000_000)).toBe("-2.5");
+    expect(headerUsd(1_000_000_010)).toBe("1.00000001");
+    // Every digit of the integer, as the decimal text of nano / 1e9 (exact below $1,000 in a double):
+    // seeded amounts of every size, and their negatives.
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let i = 0; i < 2000; i++) {
+      const nano = Math.floor((next() / 2147483647) * 10 ** (next() % 13));
+      for (const n of [nano, -nano]) expect(headerUsd(n)).toBe((n / 1e9).toFixed(9).replace(/0+$/, "").replace(/\.$/, ""));
+    }
   });
 });
