@@ -34,6 +34,11 @@ describe("requestScopes", () => {
     const other = requestScopes(b, "scopes-b", "shop", {}, windows.at(T0));
     expect(limits(other.counters)).toContainEqual([expect.stringContaining("c:key:scopes-b:d:"), usdToNano(7)]);
     expect(requestScopes(b, "scopes-a", null, {}, windows.at(T0)).scopes.map((s) => s.kind)).toEqual(["global", "key"]);
+    // Ids that would write the same cache key are still told apart.
+    const split = requestScopes(b, "x\ny", "z", {}, windows.at(T0));
+    const joined = requestScopes(b, "x", "y\nz", {}, windows.at(T0));
+    expect(split.scopes.map((s) => s.id)).toEqual(["", "z", "x\ny"]);
+    expect(joined.scopes.map((s) => s.id)).toEqual(["", "y\nz", "x"]);
   });
 
   it("makes them again when the key registry swaps a budget map, and when the day changes", () => {

@@ -115,6 +115,8 @@ export function countersFor(scopes: Scope[], windows: Windows): ScopeCounter[] {
 
 /** A key's scopes and counters as last made, and what they were made from. */
 interface KeptScopes {
+  keyId: string | null;
+  team: string | null;
   budgets: Config["budgets"];
   keys: Config["budgets"]["keys"];
   teams: Config["budgets"]["teams"];
@@ -141,10 +143,11 @@ export function requestScopes(budgets: Config["budgets"], keyId: string | null, 
   }
   const id = `${keyId ?? ""}\n${team ?? ""}`;
   const kept = keptScopes.get(id);
-  if (kept && kept.windows === windows && kept.budgets === budgets && kept.keys === budgets.keys && kept.teams === budgets.teams && kept.global === budgets.global) return kept;
+  // The ids are compared too: an id or a team with a line break in it must not pass for another.
+  if (kept && kept.keyId === keyId && kept.team === team && kept.windows === windows && kept.budgets === budgets && kept.keys === budgets.keys && kept.teams === budgets.teams && kept.global === budgets.global) return kept;
   const scopes = scopesFor(budgets, keyId, team);
   if (keptScopes.size >= IDS_KEPT) keptScopes.clear();
-  const made = { budgets, keys: budgets.keys, teams: budgets.teams, global: budgets.global, windows, scopes, counters: countersFor(scopes, windows) };
+  const made = { keyId, team, budgets, keys: budgets.keys, teams: budgets.teams, global: budgets.global, windows, scopes, counters: countersFor(scopes, windows) };
   keptScopes.set(id, made);
   return made;
 }

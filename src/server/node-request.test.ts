@@ -55,7 +55,7 @@ describe("reading a request from the node request", () => {
   it("reads the body and the headers as Hono's web Request does", async () => {
     const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"é"}'), Buffer.from([0xff])]);
     const unsorted: Array<[string, string]> = [["X-Twice", "one"], ["x-twice", " two "], ["Authorization", "Bearer k"], ["Zeta", "z"], ["Content-Type", "application/json"]];
-    // Names already in order.
+    // Names in order or not, repeated or not: the same record as the web Request's.
     const sorted: Array<[string, string]> = [["X-Twice", "one\t"], ["x-twice", "two"], ["Zeta", " z"]];
     for (const [headers, chunked] of [[unsorted, false], [unsorted, true], [sorted, false]] as const) {
       const res = await send([...headers], body, chunked);
