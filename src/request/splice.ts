@@ -44,7 +44,6 @@ interface Field {
   end: number;
 }
 
-
 /** The end of the string whose opening quote is at `at` (just past its closing quote); -1 if it has none. */
 function stringEnd(text: string, at: number): number {
   let i = at + 1;
